@@ -1,0 +1,157 @@
+"""Identity (CONTRACT §3): JWT claims, roles, tenants and business domains.
+
+No Flask here; ``crm_common.web`` wires it into requests.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import jwt
+
+from .errors import Forbidden, Unauthorized
+
+ALGORITHM = "HS256"
+ALL = "*"
+
+ROLES = ("admin", "factory_admin", "sales_admin", "finance_admin", "analyst", "integrator", "viewer")
+DEFAULT_FACTORY = "default"
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    name: str = ""
+    roles: frozenset[str] = frozenset()
+    factories: frozenset[str] = frozenset()
+    domains: frozenset[str] = frozenset()
+    positions: frozenset[str] = frozenset()
+    departments: frozenset[str] = frozenset()
+    claims: Mapping = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def has_any_role(self, *roles: str) -> bool:
+        """``admin`` may do everything; otherwise one of ``roles`` is needed."""
+        return self.is_admin or bool(self.roles.intersection(roles))
+
+    def may_access_factory(self, factory_id: str) -> bool:
+        return ALL in self.factories or factory_id in self.factories
+
+
+def _str_list(claims: Mapping, name: str, required: bool = False) -> frozenset[str]:
+    value = claims.get(name)
+    if value is None:
+        if required:
+            raise Unauthorized(f"令牌缺少声明 {name}")
+        return frozenset()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise Unauthorized(f"令牌声明 {name} 必须是字符串列表")
+    return frozenset(value)
+
+
+def decode_token(token: str, secret: str, leeway: int = 10) -> Principal:
+    """Verify signature and expiry; turn the claims into a ``Principal``."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], leeway=leeway,
+                            options={"require": ["exp", "sub"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("令牌已过期", error_code="TOKEN_EXPIRED") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized("令牌无效", error_code="TOKEN_INVALID") from exc
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise Unauthorized("令牌缺少用户标识")
+    return Principal(
+        sub=sub,
+        name=str(claims.get("name") or ""),
+        roles=_str_list(claims, "roles"),
+        factories=_str_list(claims, "factories"),
+        domains=_str_list(claims, "domains"),
+        positions=_str_list(claims, "positions"),
+        departments=_str_list(claims, "departments"),
+        claims=dict(claims),
+    )
+
+
+def bearer_token(header_value: str | None) -> str:
+    if not header_value:
+        raise Unauthorized("缺少认证令牌", error_code="TOKEN_MISSING")
+    scheme, _, token = header_value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("认证头格式应为 Bearer <token>", error_code="TOKEN_INVALID")
+    return token.strip()
+
+
+def issue_token(secret: str, *, sub: str, name: str = "", roles: Iterable[str] = ("viewer",),
+                factories: Iterable[str] = (ALL,), domains: Iterable[str] = (ALL,),
+                positions: Iterable[str] = (), departments: Iterable[str] = (),
+                ttl_seconds: int = 3600, now: float | None = None, **extra) -> str:
+    issued = int(now if now is not None else time.time())
+    claims = {
+        "sub": sub, "name": name, "roles": list(roles), "factories": list(factories),
+        "domains": list(domains), "iat": issued, "exp": issued + int(ttl_seconds), **extra,
+    }
+    if positions:
+        claims["positions"] = list(positions)
+    if departments:
+        claims["departments"] = list(departments)
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def resolve_factory(principal: Principal, *, path_factory: str | None = None,
+                    header_factory: str | None = None) -> str:
+    """Tenant of a request (CONTRACT §3): path segment, else ``X-Factory-Id``, else the
+    token's only factory, else ``default``. A factory the token does not allow is 403."""
+    if path_factory:
+        factory = path_factory
+    elif header_factory:
+        factory = header_factory.strip()
+    else:
+        concrete = [f for f in principal.factories if f != ALL]
+        factory = concrete[0] if len(concrete) == 1 and ALL not in principal.factories else DEFAULT_FACTORY
+    if not factory or len(factory) > 64:
+        raise Forbidden("工厂标识无效")
+    if not principal.may_access_factory(factory):
+        raise Forbidden(f"无权访问工厂 {factory}")
+    return factory
+
+
+@dataclass(frozen=True)
+class DomainScope:
+    """The business domains a request may see. ``everything`` means no filter."""
+    everything: bool
+    codes: frozenset[str]
+    chain: tuple[str, ...] = ()
+
+    def allows(self, domain: str | None) -> bool:
+        return self.everything or (domain is not None and domain in self.codes)
+
+    def require(self, domain: str | None) -> None:
+        if not self.allows(domain):
+            raise Forbidden(f"无权访问业务域 {domain}", error_code="FORBIDDEN")
+
+
+def domain_scope(principal: Principal, mapping: Mapping[str, Iterable[str]]) -> DomainScope:
+    """Token ``domains`` plus what ``roles``/``positions``/``departments`` map to (seed 003's
+    role mapping gateway). ``chain`` lists each mapping step for the log."""
+    if ALL in principal.domains:
+        return DomainScope(True, frozenset(), ("domains:*",))
+    codes = set(principal.domains)
+    chain = [f"domains:{','.join(sorted(principal.domains))}"] if principal.domains else []
+    for kind, values in (("role", principal.roles), ("position", principal.positions),
+                         ("department", principal.departments)):
+        for value in sorted(values):
+            mapped = mapping.get(value)
+            if mapped:
+                mapped = list(mapped)
+                if ALL in mapped:
+                    return DomainScope(True, frozenset(), tuple(chain + [f"{kind}:{value}->*"]))
+                codes.update(mapped)
+                chain.append(f"{kind}:{value}->{','.join(mapped)}")
+    return DomainScope(False, frozenset(codes), tuple(chain))

@@ -1,0 +1,43 @@
+"""RabbitMQ basics shared by the relay and the consumers: connection parameters, the
+``crm.events`` topology, and a cheap readiness probe."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pika
+
+_probe_lock = threading.Lock()
+_probe_cache: dict[str, tuple[float, tuple[bool, str]]] = {}
+
+
+def connection_parameters(amqp_url: str, *, heartbeat: int = 30, timeout: float = 5.0) -> pika.URLParameters:
+    params = pika.URLParameters(amqp_url)
+    params.heartbeat = heartbeat
+    params.blocked_connection_timeout = 30
+    params.socket_timeout = timeout
+    params.connection_attempts = 1
+    params.retry_delay = 0
+    return params
+
+
+def declare_exchange(channel, exchange: str = "crm.events") -> None:
+    channel.exchange_declare(exchange=exchange, exchange_type="topic", durable=True)
+
+
+def broker_ready(amqp_url: str, ttl: float = 5.0) -> tuple[bool, str]:
+    """Is the broker reachable? Cached for ``ttl`` seconds so /readyz stays cheap."""
+    now = time.monotonic()
+    with _probe_lock:
+        cached = _probe_cache.get(amqp_url)
+        if cached and now - cached[0] < ttl:
+            return cached[1]
+    try:
+        conn = pika.BlockingConnection(connection_parameters(amqp_url, timeout=1.0))
+        conn.close()
+        result = (True, "ok")
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        result = (False, type(exc).__name__)
+    with _probe_lock:
+        _probe_cache[amqp_url] = (time.monotonic(), result)
+    return result

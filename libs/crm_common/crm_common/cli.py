@@ -1,0 +1,55 @@
+"""The command line every service shares: ``<service> migrate | serve | token``; services add
+their own commands (relay, consume, rebuild, ...) through ``extra``."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from .config import Settings
+from .migrations import upgrade_head
+
+
+def token_main(argv: list[str] | None = None) -> int:
+    """``crm-token --role admin --factory F001``: print a signed JWT (for people and tests)."""
+    from .auth import issue_token
+    p = argparse.ArgumentParser(prog="crm-token", description="Print a signed access token")
+    p.add_argument("--role", action="append", dest="roles", help="role (repeatable); default admin")
+    p.add_argument("--factory", action="append", dest="factories", help="factory id (repeatable); default *")
+    p.add_argument("--domain", action="append", dest="domains", help="business domain (repeatable); default *")
+    p.add_argument("--position", action="append", dest="positions", default=[])
+    p.add_argument("--department", action="append", dest="departments", default=[])
+    p.add_argument("--sub", default="u-cli")
+    p.add_argument("--name", default="命令行用户")
+    p.add_argument("--ttl", type=int, default=3600, help="seconds until expiry")
+    args = p.parse_args(argv)
+    settings = Settings.from_env("token")
+    print(issue_token(settings.jwt_secret, sub=args.sub, name=args.name,
+                      roles=args.roles or ["admin"], factories=args.factories or ["*"],
+                      domains=args.domains or ["*"], positions=args.positions,
+                      departments=args.departments, ttl_seconds=args.ttl))
+    return 0
+
+
+def service_main(*, service: str, app_path: str, service_dir: Path, default_port: int,
+                 extra: dict[str, Callable[[list[str]], int]] | None = None,
+                 argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"migrate", "serve", *(extra or {})}
+    if not argv or argv[0] not in commands:
+        print(f"usage: {service} {{{'|'.join(sorted(commands))}}} [args]", file=sys.stderr)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "migrate":
+        upgrade_head(service_dir, Settings.from_env(service).database_url)
+        return 0
+    if command == "serve":
+        os.environ.setdefault("PORT", str(default_port))
+        if "--migrate" in rest:
+            rest.remove("--migrate")
+            upgrade_head(service_dir, Settings.from_env(service).database_url)
+        os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-c", "python:crm_common.gunicorn_conf",
+                                   *rest, app_path])
+    return extra[command](rest)

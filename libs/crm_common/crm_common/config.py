@@ -1,0 +1,151 @@
+"""Configuration from the environment only (12-factor).
+
+Every variable of CONTRACT §2 is read here, once, into an immutable ``Settings``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+
+SERVICES = ("customer", "viewing", "analytics", "sync")
+DEFAULT_PORTS = {"customer": 8001, "viewing": 8002, "analytics": 8003, "sync": 8004}
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration the process must refuse."""
+
+
+def repo_root() -> Path:
+    """The project root (where ``var/`` lives for the zero-configuration SQLite default)."""
+    env = os.environ.get("CRM_HOME")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "Procfile").exists() and (parent / "libs").is_dir():
+            return parent
+    return Path.cwd()
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: dict, name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _domain_mapping(env: dict) -> dict[str, tuple[str, ...]]:
+    """Role/position/department code -> extra business-domain codes (seed 003).
+
+    ``DOMAIN_MAPPING`` holds JSON (``{"ROLE_STD_AGENT": ["GENERAL_WAREHOUSING"]}``);
+    ``DOMAIN_MAPPING_FILE`` names a JSON file with the same shape.
+    """
+    raw = env.get("DOMAIN_MAPPING")
+    path = env.get("DOMAIN_MAPPING_FILE")
+    if not raw and path:
+        raw = Path(path).read_text(encoding="utf-8")
+    if not raw:
+        return {"ROLE_STD_AGENT": ("GENERAL_WAREHOUSING",)}
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"DOMAIN_MAPPING is not valid JSON: {exc}") from exc
+    out: dict[str, tuple[str, ...]] = {}
+    for key, value in data.items():
+        out[str(key)] = tuple([value] if isinstance(value, str) else [str(v) for v in value])
+    return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    env: str = "development"
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_leeway_seconds: int = 10
+    amqp_url: str = "amqp://guest:guest@localhost:5672/%2F"
+    database_url: str = ""
+    redis_url: str | None = None
+    property_lookup_url: str | None = None
+    app_timezone: str = "Asia/Shanghai"
+    log_level: str = "INFO"
+    gateway_port: int = 8080
+    service_urls: dict[str, str] = field(default_factory=dict)
+    max_request_bytes: int = 12 * 1024 * 1024
+    upstream_connect_timeout: float = 2.0
+    upstream_read_timeout: float = 30.0
+    internal_http_timeout: float = 3.0
+    domain_mapping: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    exchange: str = "crm.events"
+    raw: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_env(cls, service: str, environ: dict | None = None) -> "Settings":
+        env = dict(os.environ if environ is None else environ)
+        crm_env = env.get("CRM_ENV", "development")
+        secret = env.get("JWT_SECRET") or DEV_JWT_SECRET
+        if crm_env == "production" and secret == DEV_JWT_SECRET:
+            raise ConfigError("JWT_SECRET must be set to a private key when CRM_ENV=production")
+        if crm_env == "production" and len(secret) < 32:
+            raise ConfigError("JWT_SECRET must be at least 32 characters in production")
+        db_url = ""
+        if service in SERVICES:
+            db_url = env.get(f"{service.upper()}_DATABASE_URL") or default_sqlite_url(service)
+        urls = {
+            name: env.get(f"{name.upper()}_SERVICE_URL") or f"http://127.0.0.1:{port}"
+            for name, port in DEFAULT_PORTS.items()
+        }
+        return cls(
+            service=service,
+            env=crm_env,
+            jwt_secret=secret,
+            jwt_leeway_seconds=_int(env, "JWT_LEEWAY_SECONDS", 10),
+            amqp_url=env.get("AMQP_URL") or "amqp://guest:guest@localhost:5672/%2F",
+            database_url=db_url,
+            redis_url=env.get("REDIS_URL") or None,
+            property_lookup_url=env.get("PROPERTY_LOOKUP_URL") or None,
+            app_timezone=env.get("APP_TIMEZONE") or "Asia/Shanghai",
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            gateway_port=_int(env, "GATEWAY_PORT", 8080),
+            service_urls=urls,
+            max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 12 * 1024 * 1024),
+            upstream_connect_timeout=_float(env, "UPSTREAM_CONNECT_TIMEOUT", 2.0),
+            upstream_read_timeout=_float(env, "UPSTREAM_READ_TIMEOUT", 30.0),
+            internal_http_timeout=_float(env, "INTERNAL_HTTP_TIMEOUT", 3.0),
+            domain_mapping=_domain_mapping(env),
+            exchange=env.get("EVENTS_EXCHANGE") or "crm.events",
+            raw=env,
+        )
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """A service-specific variable not modelled above."""
+        value = self.raw.get(name)
+        return default if value in (None, "") else value
+
+    def get_int(self, name: str, default: int) -> int:
+        return _int(self.raw, name, default)
+
+    def get_float(self, name: str, default: float) -> float:
+        return _float(self.raw, name, default)
+
+
+def default_sqlite_url(service: str) -> str:
+    var = repo_root() / "var"
+    var.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{var / (service + '.db')}"

@@ -1,0 +1,198 @@
+"""SQLAlchemy 2 engine and sessions, the outbox and consumer bookkeeping tables, and the
+unit of work that every write goes through (it rolls back unless ``commit()`` is called,
+and writes outbox rows in the same transaction as the change)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .events import json_dumps
+
+# BIGINT on PostgreSQL, INTEGER (rowid alias, so autoincrement works) on SQLite.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None:
+            value = value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+        return value
+
+
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, echo: bool = False) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa_event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by smoke test
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+        return engine
+    return sa.create_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
+                            pool_pre_ping=True, pool_recycle=1800,
+                            connect_args={"connect_timeout": 5})
+
+
+def make_session_factory(engine: Engine) -> sessionmaker:
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def database_ready(engine: Engine) -> tuple[bool, str]:
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return True, "ok"
+    except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+        return False, type(exc).__name__
+
+
+# --- outbox and consumer tables (every service adds them to its own metadata) ---------
+
+def outbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "outbox", metadata,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("aggregate_type", sa.String(64), nullable=False),
+        sa.Column("aggregate_id", sa.String(64), nullable=False),
+        sa.Column("aggregate_version", sa.BigInteger, nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+        sa.Column("published_at", UtcDateTime, nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, default=0),
+        sa.Index("ix_outbox_unpublished", "id", postgresql_where=sa.text("published_at IS NULL"),
+                 sqlite_where=sa.text("published_at IS NULL")),
+    )
+
+
+def consumer_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    """``processed_events``: each applied ``event_id`` (dedupe); ``applied_versions``: the
+    newest ``aggregate_version`` applied per aggregate (ordering)."""
+    processed = sa.Table(
+        "processed_events", metadata,
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("aggregate_id", sa.String(64), nullable=True),
+        sa.Column("aggregate_version", sa.BigInteger, nullable=True),
+        sa.Column("applied", sa.Boolean, nullable=False, default=True),
+        sa.Column("processed_at", UtcDateTime, nullable=False, default=utcnow),
+    )
+    versions = sa.Table(
+        "applied_versions", metadata,
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("aggregate_type", sa.String(64), primary_key=True),
+        sa.Column("aggregate_id", sa.String(64), primary_key=True),
+        sa.Column("version", sa.BigInteger, nullable=False),
+        sa.Column("occurred_at", sa.String(40), nullable=True),
+        sa.Column("updated_at", UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    )
+    return processed, versions
+
+
+# --- unit of work ------------------------------------------------------------------------
+
+class UnitOfWork:
+    """One business transaction. Usage::
+
+        with uow:
+            ...change things through uow.session / repositories...
+            uow.add_event(make_event(...))   # outbox row, same transaction
+            uow.commit()
+
+    Leaving the block without ``commit()`` rolls everything back, events included.
+    Outbox rows are inserted at once, so a savepoint that rolls back drops its events too.
+    """
+
+    outbox: sa.Table | None = None
+
+    def __init__(self, session_factory: Callable[[], Session], outbox: sa.Table | None = None):
+        self.session_factory = session_factory
+        if outbox is not None:
+            self.outbox = outbox
+        self.session: Session | None = None
+        self.committed = False
+
+    def __enter__(self):
+        self.session = self.session_factory()
+        self.committed = False
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if not self.committed:
+                # Detach first so that what a read loaded stays readable after the
+                # rollback (rollback would expire it); nothing is written either way.
+                self.session.expunge_all()
+                self.session.rollback()
+        finally:
+            self.session.close()
+
+    def add_event(self, event: dict) -> None:
+        if self.outbox is None:
+            raise RuntimeError("this unit of work has no outbox table")
+        self.session.execute(sa.insert(self.outbox).values(
+            event_id=event["event_id"], event_type=event["event_type"],
+            aggregate_type=event["aggregate_type"], aggregate_id=str(event["aggregate_id"]),
+            aggregate_version=event["aggregate_version"], payload=json_dumps(event),
+            created_at=utcnow(), attempts=0,
+        ))
+
+    def savepoint(self):
+        """``with uow.savepoint(): ...`` for a piece that may fail alone (bulk records)."""
+        return self.session.begin_nested()
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def commit(self) -> None:
+        self.session.commit()
+        self.committed = True
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+
+# --- integrity errors ----------------------------------------------------------------------
+
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
+
+
+def unique_violation(exc: IntegrityError) -> str | None:
+    """Name of the violated unique constraint/index, or on SQLite the column list
+    (``customers.factory_id,customers.name``); ``None`` when it is not a uniqueness error."""
+    orig = getattr(exc, "orig", None)
+    diag = getattr(orig, "diag", None)
+    pgcode = getattr(orig, "pgcode", None)
+    if pgcode is not None:
+        if pgcode != "23505":
+            return None
+        return getattr(diag, "constraint_name", None) or "unknown"
+    match = _SQLITE_UNIQUE.search(str(orig))
+    if match:
+        return ",".join(part.strip() for part in match.group(1).split(","))
+    return None

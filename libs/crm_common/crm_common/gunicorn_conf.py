@@ -1,0 +1,24 @@
+"""gunicorn settings for every HTTP process, from the environment:
+``PORT`` (or ``BIND``), ``WEB_CONCURRENCY`` workers, ``GUNICORN_THREADS``, ``GUNICORN_TIMEOUT``.
+
+Use: ``gunicorn -c python:crm_common.gunicorn_conf 'customer_service.app:create_app()'``."""
+import os
+
+bind = os.environ.get("BIND") or f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "0"))
+accesslog = None  # the app logs each request as JSON with its trace id
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def child_exit(server, worker):  # keep multiprocess metrics of dead workers consistent
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)

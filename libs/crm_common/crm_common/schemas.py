@@ -1,0 +1,123 @@
+"""marshmallow helpers shared by every service: Chinese default messages, a base schema
+that refuses unknown fields, reusable validators, and the error-response documentation."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import marshmallow as ma
+from marshmallow import validate
+
+from .envelopes import ERROR_SCHEMAS, Surface
+from .formats import is_mobile_phone, is_phone
+
+_MESSAGES = {
+    "required": "该字段为必填项",
+    "null": "该字段不能为空",
+}
+ma.fields.Field.default_error_messages.update(_MESSAGES)
+ma.fields.String.default_error_messages.update({"invalid": "应为字符串"})
+ma.fields.Integer.default_error_messages.update({"invalid": "应为整数"})
+ma.fields.Number.default_error_messages.update({"invalid": "应为数字"})
+ma.fields.Decimal.default_error_messages.update({"invalid": "应为数字", "special": "应为有限数字"})
+ma.fields.Boolean.default_error_messages.update({"invalid": "应为布尔值"})
+ma.fields.Email.default_error_messages.update({"invalid": "邮箱格式不正确"})
+ma.fields.Date.default_error_messages.update({"invalid": "日期格式应为 YYYY-MM-DD"})
+ma.fields.DateTime.default_error_messages.update({"invalid": "时间格式应为 ISO 8601"})
+ma.Schema.error_messages = {"unknown": "未知字段", "type": "请求体格式错误"}
+
+
+
+class BaseSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+        ordered = True
+
+
+def mobile_phone(value: str) -> None:
+    if not is_mobile_phone(value):
+        raise ma.ValidationError("手机号格式不正确，应为 1[3-9] 开头的 11 位数字")
+
+
+def phone(value: str) -> None:
+    """Mobile or landline number (seed 001: 11位手机号或固话格式)."""
+    if not is_phone(value):
+        raise ma.ValidationError("联系电话格式不正确，应为11位手机号或固话（如 021-12345678）")
+
+
+def finite(value) -> None:
+    try:
+        if not math.isfinite(float(value)):
+            raise ma.ValidationError("应为有限数字")
+    except (TypeError, ValueError) as exc:
+        raise ma.ValidationError("应为数字") from exc
+
+
+def length(min_: int | None = None, max_: int | None = None):
+    if min_ and max_:
+        msg = f"长度应为 {min_}-{max_} 个字符"
+    elif max_:
+        msg = f"长度不能超过 {max_} 个字符"
+    else:
+        msg = f"长度不能少于 {min_} 个字符"
+    return validate.Length(min=min_, max=max_, error=msg)
+
+
+def one_of(choices, label: str | None = None):
+    choices = list(choices)
+    return validate.OneOf(choices, error=f"{label or '取值'}必须是 {'/'.join(map(str, choices))} 之一")
+
+
+def in_range(min_=None, max_=None):
+    if min_ is not None and max_ is not None:
+        msg = f"取值范围为 {min_}-{max_}"
+    elif min_ is not None:
+        msg = f"不能小于 {min_}"
+    else:
+        msg = f"不能大于 {max_}"
+    return validate.Range(min=min_, max=max_, error=msg)
+
+
+class Money(ma.fields.Decimal):
+    """Decimal in, JSON number out (Flask would render a Decimal as a string)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("places", 2)
+        kwargs.setdefault("allow_nan", False)
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        value = super()._serialize(value, attr, obj, **kwargs)
+        number = float(value)
+        return int(number) if number.is_integer() else number
+
+
+class IsoDateTime(ma.fields.DateTime):
+    """UTC timestamps rendered with a ``Z``."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def document_errors(blp, surface: Surface, *statuses: int):
+    """Declare the error responses of a view in the OpenAPI document."""
+    schema = ERROR_SCHEMAS[surface]
+
+    def decorator(func):
+        for status in statuses:
+            func = blp.alt_response(status, schema=schema, description=_DESCRIPTIONS.get(status))(func)
+        return func
+    return decorator
+
+
+_DESCRIPTIONS = {
+    400: "Invalid input: `errors` lists the failing fields", 401: "Missing, expired or forged token",
+    403: "Role, factory or business domain not allowed", 404: "Not found (or another tenant's)",
+    409: "Conflicts with existing data", 412: "Stale If-Match version", 413: "Body too large",
+    422: "Idempotency key reused with another body", 429: "Rate limited", 503: "Dependency unavailable",
+}

@@ -1,0 +1,293 @@
+"""The Flask pieces every service shares: the app factory base (flask-smorest ``Api``),
+trace ids, token checks, the per-surface error handler, health/readiness, metrics and the
+request context (principal, tenant, business domains)."""
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable
+
+import marshmallow as ma
+from flask import Flask, Response, current_app, g, jsonify, request
+from flask_smorest import Api, Blueprint
+from werkzeug.exceptions import HTTPException
+
+from . import auth, logs
+from .config import Settings
+from .context import RequestContext
+from .envelopes import Surface, error_body, ok, surface_for_path
+from .errors import AppError, Forbidden, Unauthorized
+from .metrics import install_request_metrics, metrics_response
+
+PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/metrics")
+PUBLIC_PREFIXES = ("/docs",)
+
+log = logs.get_logger("crm.web")
+
+
+def create_base_app(settings: Settings, *, title: str, description: str = "",
+                    version: str = "1.0.0") -> tuple[Flask, Api]:
+    """A Flask app with everything but the service's own blueprints."""
+    logs.configure_logging(settings.service, settings.log_level)
+    app = Flask(settings.service)
+    app.config.update(
+        API_TITLE=title,
+        API_VERSION=version,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "info": {"description": description},
+            "security": [{"bearerAuth": []}],
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        },
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.extensions["crm_settings"] = settings
+    app.extensions["crm_ready_checks"] = []
+    api = Api(app)
+    install_tracing(app)
+    install_auth(app)
+    install_error_handlers(app)
+    install_request_metrics(app, settings.service)
+    api.register_blueprint(ops_blueprint())
+    return app, api
+
+
+def settings_of(app: Flask | None = None) -> Settings:
+    return (app or current_app).extensions["crm_settings"]
+
+
+# --- trace ids -----------------------------------------------------------------------------
+
+def install_tracing(app: Flask) -> None:
+    @app.before_request
+    def _bind_trace():
+        trace_id = (logs.sane_trace_id(request.headers.get("X-Request-ID"))
+                    or logs.sane_trace_id(request.headers.get("X-Trace-Id"))
+                    or logs.new_trace_id())
+        g.trace_id = trace_id
+        g.started = time.perf_counter()
+        logs.bind_trace(trace_id, method=request.method, path=request.path)
+
+    @app.after_request
+    def _trace_header(response: Response):
+        trace_id = getattr(g, "trace_id", None)
+        if trace_id:
+            response.headers["X-Trace-Id"] = trace_id
+        if request.path not in ("/healthz", "/readyz", "/metrics"):
+            log.info("request", status=response.status_code,
+                     duration_ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2))
+        return response
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+def is_public_path(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def install_auth(app: Flask) -> None:
+    @app.before_request
+    def _check_token():
+        if request.method == "OPTIONS" or is_public_path(request.path):
+            return None
+        settings = settings_of(app)
+        token = auth.bearer_token(request.headers.get("Authorization"))
+        principal = auth.decode_token(token, settings.jwt_secret, settings.jwt_leeway_seconds)
+        g.principal = principal
+        logs.bind(sub=principal.sub)
+        return None
+
+
+def current_principal() -> auth.Principal:
+    principal = g.get("principal")
+    if principal is None:
+        raise Unauthorized()
+    return principal
+
+
+def require_roles(*roles: str) -> auth.Principal:
+    """403 unless the caller has one of ``roles`` (``admin`` always passes)."""
+    principal = current_principal()
+    if not principal.has_any_role(*roles):
+        raise Forbidden("权限不足：需要角色 " + "/".join(roles))
+    return principal
+
+
+def request_context(path_factory: str | None = None) -> RequestContext:
+    """Principal, tenant and business-domain scope of the current request."""
+    cached = g.get("crm_context")
+    if cached is not None and (path_factory is None or cached.factory_id == path_factory):
+        return cached
+    principal = current_principal()
+    settings = settings_of()
+    factory = auth.resolve_factory(principal, path_factory=path_factory,
+                                   header_factory=request.headers.get("X-Factory-Id"))
+    scope = auth.domain_scope(principal, settings.domain_mapping)
+    logs.bind(factory_id=factory)
+    if scope.chain and (principal.positions or principal.departments or not scope.everything):
+        log.info("domain_mapping", chain=list(scope.chain),
+                 domains="*" if scope.everything else sorted(scope.codes))
+    ctx = RequestContext(principal, factory, scope, g.get("trace_id"))
+    g.crm_context = ctx
+    return ctx
+
+
+# --- responses and errors -------------------------------------------------------------------
+
+def reply(data=None, message: str | None = None, status: int = 200, headers: dict | None = None):
+    """The success envelope of the request's surface (the one place views build it)."""
+    body = ok(surface_for_path(request.path), data, message, status)
+    return (body, status, headers) if headers else (body, status)
+
+
+def error_response(status: int, message: str, errors: dict | None = None,
+                   error_code: str | None = None, headers: dict | None = None,
+                   path: str | None = None) -> Response:
+    surface = surface_for_path(path if path is not None else request.path)
+    resp = jsonify(error_body(surface, status, message, errors, error_code))
+    resp.status_code = status
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
+    """webargs/marshmallow nested messages -> ``{"customer.name": ["..."]}``."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, dict):
+                out.update(flatten_messages(value, name))
+            elif isinstance(value, list) and value and isinstance(value[0], dict):
+                for i, item in enumerate(value):
+                    out.update(flatten_messages(item, f"{name}.{i}"))
+            else:
+                out[name] = [str(v) for v in (value if isinstance(value, list) else [value])]
+    elif isinstance(messages, list):
+        out[prefix or "_schema"] = [str(m) for m in messages]
+    else:
+        out[prefix or "_schema"] = [str(messages)]
+    return out
+
+
+_HTTP_MESSAGES = {
+    400: "请求参数错误", 401: "未认证或令牌无效", 403: "权限不足", 404: "资源不存在",
+    405: "请求方法不被允许", 409: "资源冲突", 412: "资源已被修改，请刷新后重试",
+    413: "请求体过大", 415: "不支持的内容类型", 422: "请求无法处理", 428: "缺少前置条件",
+    429: "请求过于频繁，请稍后再试", 500: "服务器内部错误",
+}
+
+
+def install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(AppError)
+    def _app_error(exc: AppError):
+        if exc.status >= 500:
+            log.error("app_error", status=exc.status, message=exc.message)
+        return error_response(exc.status, exc.message, exc.errors, exc.error_code, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        data = getattr(exc, "data", None) or {}
+        messages = data.get("messages") if isinstance(data, dict) else None
+        if status == 422 and messages is not None:
+            # Argument parsing (webargs): one field list, whatever the location.
+            errors: dict[str, list[str]] = {}
+            for location_messages in messages.values():
+                errors.update(flatten_messages(location_messages))
+            return error_response(400, "请求参数错误", errors)
+        return error_response(status, _HTTP_MESSAGES.get(status, exc.description or exc.name))
+
+    @app.errorhandler(ma.ValidationError)
+    def _ma_error(exc: ma.ValidationError):
+        return error_response(400, "请求参数错误", flatten_messages(exc.messages))
+
+    @app.errorhandler(Exception)
+    def _unhandled(exc: Exception):
+        log.exception("unhandled_error", error=type(exc).__name__)
+        return error_response(500, "服务器内部错误")
+
+
+# --- health, readiness, metrics -------------------------------------------------------------
+
+ReadyCheck = Callable[[], tuple[bool, object]]
+
+
+def add_ready_check(app: Flask, name: str, check: ReadyCheck, *, critical: bool = True) -> None:
+    """``check()`` -> (ok, detail). Critical checks decide 200/503; others are reported."""
+    app.extensions["crm_ready_checks"].append((name, check, critical))
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String()
+    service = ma.fields.String()
+
+
+class ReadySchema(ma.Schema):
+    status = ma.fields.String()
+    service = ma.fields.String()
+    checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw())
+
+
+def ops_blueprint() -> Blueprint:
+    blp = Blueprint("ops", __name__, description="Liveness, readiness and metrics (no token needed)")
+
+    @blp.route("/healthz")
+    @blp.response(200, HealthSchema)
+    @blp.doc(security=[])
+    def healthz():
+        """Process alive."""
+        return {"status": "ok", "service": settings_of().service}
+
+    @blp.route("/readyz")
+    @blp.response(200, ReadySchema)
+    @blp.alt_response(503, schema=ReadySchema, description="A critical dependency is down")
+    @blp.doc(security=[])
+    def readyz():
+        """200 when the service can serve (its database reachable); other dependencies,
+        such as the broker, are reported without failing readiness."""
+        checks, ready = {}, True
+        for name, check, critical in current_app.extensions["crm_ready_checks"]:
+            try:
+                passed, detail = check()
+            except Exception as exc:  # noqa: BLE001
+                passed, detail = False, type(exc).__name__
+            checks[name] = {"ok": passed, "detail": detail, "critical": critical}
+            ready = ready and (passed or not critical)
+        body = {"status": "ready" if ready else "unavailable", "service": settings_of().service,
+                "checks": checks}
+        return body, (200 if ready else 503)
+
+    @blp.route("/metrics")
+    @blp.doc(security=[], responses={"200": {"description": "Prometheus text exposition"}})
+    def metrics():
+        """Prometheus metrics of this process (all gunicorn workers)."""
+        return metrics_response()
+
+    return blp
+
+
+# --- optimistic concurrency ---------------------------------------------------------------------
+
+def etag_for(version: int) -> str:
+    return f'"{int(version)}"'
+
+
+def if_match_version() -> int | None:
+    """The version named by ``If-Match`` (``"7"`` or ``W/"7"``); ``None`` when absent or ``*``."""
+    raw = request.headers.get("If-Match")
+    if not raw or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    try:
+        return int(value)
+    except ValueError:
+        return -1  # matches nothing: 412
