@@ -191,3 +191,119 @@ def prometheus_dir() -> str:
 
 def rmtree(path: str | Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+# --- the whole set ------------------------------------------------------------------------
+
+# name -> how to run it. ``db`` is the service whose database the process uses.
+HTTP_SERVICES = {
+    "customer": {"app": "customer_service.app:create_app()", "dir": "customer-service", "url_env": "CUSTOMER_SERVICE_URL"},
+    "viewing": {"app": "viewing_service.app:create_app()", "dir": "viewing-service", "url_env": "VIEWING_SERVICE_URL"},
+    "analytics": {"app": "analytics_service.app:create_app()", "dir": "analytics-service", "url_env": "ANALYTICS_SERVICE_URL"},
+    "sync": {"app": "sync_worker.app:create_app()", "dir": "sync-worker", "url_env": "SYNC_SERVICE_URL"},
+}
+# Background processes (relays, consumers): name -> (service whose db it uses, CLI argv tail).
+WORKERS: dict[str, tuple[str, list[str]]] = {}
+
+
+class Stack:
+    """The running service set for system tests: one fresh PostgreSQL database per
+    service, one RabbitMQ vhost, every HTTP service and the gateway under gunicorn, and
+    the background workers. ``stack.gateway`` is the base URL that tests drive."""
+
+    def __init__(self, *, services=tuple(HTTP_SERVICES), workers=None, gateway: bool = True,
+                 extra_env: dict[str, str] | None = None, web_workers: int = 2):
+        self.services = list(services)
+        self.worker_names = list(WORKERS if workers is None else workers)
+        self.with_gateway = gateway
+        self.extra_env = dict(extra_env or {})
+        self.web_workers = web_workers
+        self.db_urls: dict[str, str] = {}
+        self.ports: dict[str, int] = {}
+        self.procs: dict[str, Process] = {}
+        self.amqp_url: str | None = None
+        self.log_dir = Path(tempfile.mkdtemp(prefix="crm-stack-"))
+        self.prom_dir = prometheus_dir()
+
+    # URLs
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def gateway(self) -> str:
+        return self.url("gateway")
+
+    def env(self) -> dict[str, str]:
+        extra = {f"{svc.upper()}_DATABASE_URL": url for svc, url in self.db_urls.items()}
+        extra.update({HTTP_SERVICES[s]["url_env"]: self.url(s) for s in HTTP_SERVICES if s in self.ports})
+        extra["AMQP_URL"] = self.amqp_url or ""
+        extra["CRM_HOME"] = str(repo_root())
+        if "gateway" in self.ports:
+            extra["GATEWAY_PORT"] = str(self.ports["gateway"])
+        extra.update(self.extra_env)
+        return base_env(**extra)
+
+    def start(self) -> "Stack":
+        from .migrations import upgrade_head
+        root = repo_root()
+        self.amqp_url = create_vhost()
+        needed = set(self.services) | {WORKERS[w][0] for w in self.worker_names}
+        for svc in needed:
+            self.db_urls[svc] = create_database(f"crm_{svc}")
+            upgrade_head(root / HTTP_SERVICES[svc]["dir"], self.db_urls[svc])
+        for name in self.services + (["gateway"] if self.with_gateway else []):
+            self.ports[name] = free_port()
+        try:
+            for svc in self.services:
+                self._start_http(svc, HTTP_SERVICES[svc]["app"])
+            if self.with_gateway:
+                self._start_http("gateway", "gateway.app:create_app()")
+            for worker in self.worker_names:
+                self.start_worker(worker)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def _start_http(self, name: str, app: str) -> Process:
+        env = self.env()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(Path(self.prom_dir) / name)
+        Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+        proc = Process(name, gunicorn_argv(app, self.ports[name], workers=self.web_workers), env,
+                       ready_url=f"{self.url(name)}/healthz", log_dir=self.log_dir)
+        self.procs[name] = proc.start(wait=60)
+        return proc
+
+    def start_worker(self, name: str) -> Process:
+        svc, tail = WORKERS[name]
+        cli = Path(sys.executable).parent / HTTP_SERVICES[svc]["dir"]
+        env = self.env()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(Path(self.prom_dir) / name)
+        Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+        proc = Process(name, [str(cli), *tail], env, log_dir=self.log_dir)
+        self.procs[name] = proc.start()
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            try:
+                proc.stop()
+            except Exception:  # noqa: BLE001 - best effort teardown
+                pass
+        for url in self.db_urls.values():
+            try:
+                drop_database(url)
+            except Exception:  # noqa: BLE001
+                pass
+        if self.amqp_url:
+            delete_vhost(self.amqp_url)
+        rmtree(self.prom_dir)
+
+    def logs(self, name: str) -> str:
+        return self.procs[name].log_text()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,45 @@
+# The two commands (CONTRACT §2): `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PYTHON ?= python3
+PACKAGES := libs/crm_common customer-service viewing-service analytics-service sync-worker gateway
+PYPROJECTS := $(foreach p,$(PACKAGES),$(wildcard $(p)/pyproject.toml))
+ROLE ?= admin
+FACTORY ?= F001
+DOMAIN ?= *
+
+.PHONY: install run test test-fast token services bench clean help
+
+help:
+	@echo "make run     start the whole set (gateway on http://localhost:8080)"
+	@echo "make test    install, make sure PostgreSQL/RabbitMQ/Redis are up, run every test"
+	@echo "make token ROLE=admin FACTORY=F001   print a signed JWT"
+	@echo "make bench   run the benchmarks"
+
+$(VENV)/.installed: $(PYPROJECTS) requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip >/dev/null 2>&1 || true
+	$(BIN)/pip install -q -r requirements-dev.txt $(foreach p,$(PACKAGES),$(if $(wildcard $(p)/pyproject.toml),-e $(p)))
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	@mkdir -p var
+	PATH="$(BIN):$$PATH" CRM_HOME="$(CURDIR)" $(BIN)/honcho -f Procfile start
+
+services:
+	@scripts/ensure-services.sh
+
+test: install services
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/pytest -m "not system and not slow" $(PYTEST_ARGS)
+
+token: install
+	@$(BIN)/crm-token $(foreach r,$(ROLE),--role $(r)) $(foreach f,$(FACTORY),--factory $(f)) $(foreach d,$(DOMAIN),--domain '$(d)')
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,17 @@
+"""``analytics-service migrate | serve``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from crm_common.cli import service_main
+
+SERVICE_DIR = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    return service_main(service="analytics", app_path="analytics_service.app:create_app()",
+                        service_dir=SERVICE_DIR, default_port=8003, extra={}, argv=argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

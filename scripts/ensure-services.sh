@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Make sure the local PostgreSQL, RabbitMQ and Redis are up; start the installed ones that
+# are stopped. Used by `make test` (CI and developers alike).
+set -u
+
+wait_for() {  # name, seconds, command...
+  local name=$1 seconds=$2; shift 2
+  for _ in $(seq 1 "$seconds"); do
+    if "$@" >/dev/null 2>&1; then echo "$name: up"; return 0; fi
+    sleep 1
+  done
+  echo "$name: NOT reachable after ${seconds}s" >&2
+  return 1
+}
+
+pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q; }
+rabbit_up() { rabbitmqctl -q await_startup --timeout 2 && (exec 3<>/dev/tcp/127.0.0.1/5672) ; }
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG; }
+
+status=0
+if ! pg_up; then
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "PostgreSQL: starting"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+fi
+wait_for PostgreSQL 60 pg_up || status=1
+
+if ! rabbit_up; then
+  if command -v rabbitmq-server >/dev/null 2>&1; then
+    echo "RabbitMQ: starting"
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+    rabbitmqctl -q await_startup --timeout 90 >/dev/null 2>&1 || true
+  fi
+fi
+# A stopped app (rabbitmqctl stop_app) leaves the node running: start the app too.
+if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then rabbitmqctl -q start_app >/dev/null 2>&1 || true; fi
+wait_for RabbitMQ 90 rabbit_up || status=1
+
+if ! redis_up; then
+  if command -v redis-server >/dev/null 2>&1; then
+    echo "Redis: starting"
+    mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/ci.log >/dev/null 2>&1 || true
+  fi
+fi
+wait_for Redis 30 redis_up || status=1
+exit $status
