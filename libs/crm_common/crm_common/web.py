@@ -25,15 +25,19 @@ log = logs.get_logger("crm.web")
 
 
 def create_base_app(settings: Settings, *, title: str, description: str = "",
-                    version: str = "1.0.0") -> tuple[Flask, Api]:
-    """A Flask app with everything but the service's own blueprints."""
+                    version: str = "1.0.0", serve_docs: bool = True) -> tuple[Flask, Api]:
+    """A Flask app with everything but the service's own blueprints.
+
+    ``serve_docs=False`` leaves ``/openapi.json`` and ``/docs`` to the app itself (the
+    gateway serves a document merged from every service); ``api.spec`` still describes
+    the app's own blueprints."""
     logs.configure_logging(settings.service, settings.log_level)
     app = Flask(settings.service)
     app.config.update(
         API_TITLE=title,
         API_VERSION=version,
         OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/",
+        OPENAPI_URL_PREFIX="/" if serve_docs else None,
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
