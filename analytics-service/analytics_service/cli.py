@@ -1,16 +1,19 @@
-"""``analytics-service migrate | serve``."""
+"""``analytics-service migrate | serve | relay``."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from crm_common.cli import service_main
+from crm_common.workers import relay_command
+
+from .adapters.orm import outbox
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
     return service_main(service="analytics", app_path="analytics_service.app:create_app()",
-                        service_dir=SERVICE_DIR, default_port=8003, extra={}, argv=argv)
+                        service_dir=SERVICE_DIR, default_port=8003, extra={"relay": relay_command("analytics", outbox)}, argv=argv)
 
 
 if __name__ == "__main__":

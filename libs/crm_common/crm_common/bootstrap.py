@@ -8,6 +8,7 @@ from flask import Flask
 
 from .broker import broker_ready
 from .config import Settings
+from .relay import backlog_check
 from .db import UnitOfWork, database_ready, make_engine, make_session_factory
 from .web import add_ready_check
 
@@ -32,3 +33,5 @@ def bootstrap_service(app: Flask, settings: Settings, uow_cls: type[UnitOfWork] 
     app.extensions["uow_factory"] = uow_factory
     add_ready_check(app, "database", lambda: database_ready(engine))
     add_ready_check(app, "broker", partial(broker_ready, settings.amqp_url), critical=False)
+    if getattr(uow_cls, "outbox", None) is not None:
+        add_ready_check(app, "outbox", backlog_check(engine, uow_cls.outbox, settings.service), critical=False)

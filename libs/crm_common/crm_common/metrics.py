@@ -50,3 +50,10 @@ def registry() -> CollectorRegistry:
 
 def metrics_response() -> Response:
     return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
+
+
+def start_metrics_server(port: int | None) -> None:
+    """Background processes (relays, consumers) expose /metrics on ``METRICS_PORT``."""
+    if port:
+        from prometheus_client import start_http_server
+        start_http_server(int(port), addr="0.0.0.0")

@@ -203,7 +203,9 @@ HTTP_SERVICES = {
     "sync": {"app": "sync_worker.app:create_app()", "dir": "sync-worker", "url_env": "SYNC_SERVICE_URL"},
 }
 # Background processes (relays, consumers): name -> (service whose db it uses, CLI argv tail).
-WORKERS: dict[str, tuple[str, list[str]]] = {}
+WORKERS: dict[str, tuple[str, list[str]]] = {
+    "customer-relay": ("customer", ["relay"]),
+}
 
 
 class Stack:

@@ -1,0 +1,238 @@
+"""The consumer base (CONTRACT §5): a durable queue per consumer with a dead-letter queue,
+manual acks after the handler's transaction commits, ``event_id`` dedupe and
+``aggregate_version`` ordering stored in the consumer's own database in that same
+transaction, bounded redelivery then dead-letter, reconnect with backoff.
+
+A consumer is an entrypoint: parse, dedupe, call ``handler(session, event)``, commit, ack."""
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from typing import Callable
+
+import pika
+import sqlalchemy as sa
+from pika.exceptions import AMQPError
+from prometheus_client import Counter
+from sqlalchemy.orm import Session
+
+from . import logs
+from .broker import connection_parameters, declare_exchange
+from .db import utcnow
+from .events import InvalidEvent, parse_event
+from .metrics import gauge
+
+log = logs.get_logger("crm.consumer")
+
+CONSUMED = Counter("events_consumed_total", "Events handled, by outcome (applied, duplicate, stale)",
+                   ["queue", "outcome"])
+FAILED = Counter("events_failed_total", "Event deliveries that failed (requeued or dead-lettered)",
+                 ["queue", "reason"])
+DLQ_DEPTH = gauge("dead_letter_queue_depth", "Messages waiting in the dead-letter queue", ["queue"])
+LAG = gauge("event_apply_lag_seconds", "occurred_at to applied, last event", ["queue"])
+
+Handler = Callable[[Session, dict], None]
+TRANSIENT_DB_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
+def _insert_ignore(session: Session, table: sa.Table, values: dict) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING; returns rows inserted (0 = already there)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover
+        raise RuntimeError(f"unsupported dialect {dialect}")
+    return session.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount
+
+
+def queue_arguments(queue: str, max_deliveries: int) -> dict:
+    """Quorum queue: survives broker restarts, counts deliveries, dead-letters past the limit."""
+    return {"x-queue-type": "quorum", "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": f"{queue}.dlq", "x-delivery-limit": max_deliveries}
+
+
+def declare_queue(channel, queue: str, bindings, exchange: str = "crm.events", max_deliveries: int = 10) -> None:
+    declare_exchange(channel, exchange)
+    channel.queue_declare(queue=f"{queue}.dlq", durable=True)
+    channel.queue_declare(queue=queue, durable=True, arguments=queue_arguments(queue, max_deliveries))
+    for key in bindings:
+        channel.queue_bind(queue=queue, exchange=exchange, routing_key=key)
+
+
+class EventConsumer:
+    def __init__(self, *, name: str, queue: str, bindings: list[str], amqp_url: str,
+                 session_factory: Callable[[], Session], processed: sa.Table, versions: sa.Table,
+                 handler: Handler, exchange: str = "crm.events", prefetch: int = 50,
+                 max_deliveries: int = 10, failure_pause: float = 1.0):
+        self.name, self.queue, self.bindings = name, queue, list(bindings)
+        self.amqp_url, self.exchange = amqp_url, exchange
+        self.session_factory, self.processed, self.versions = session_factory, processed, versions
+        self.handler = handler
+        self.prefetch, self.max_deliveries, self.failure_pause = prefetch, max_deliveries, failure_pause
+        self.stop_event = threading.Event()
+        self._db_down = False
+
+    # --- the transaction ------------------------------------------------------------------
+    def apply(self, event: dict) -> str:
+        """Apply one parsed event in one transaction: 'applied', 'duplicate' or 'stale'."""
+        session = self.session_factory()
+        try:
+            with session.begin():
+                inserted = _insert_ignore(session, self.processed, {
+                    "consumer": self.name, "event_id": str(event["event_id"]),
+                    "event_type": str(event["event_type"]), "aggregate_id": str(event["aggregate_id"]),
+                    "aggregate_version": int(event["aggregate_version"]), "applied": True,
+                    "processed_at": utcnow()})
+                if not inserted:
+                    return "duplicate"
+                v = self.versions.c
+                key = (v.consumer == self.name) & (v.aggregate_type == str(event["aggregate_type"])) \
+                    & (v.aggregate_id == str(event["aggregate_id"]))
+                current = session.execute(sa.select(v.version).where(key).with_for_update()).scalar()
+                version = int(event["aggregate_version"])
+                if current is not None and current >= version:
+                    session.execute(sa.update(self.processed).where(
+                        (self.processed.c.consumer == self.name)
+                        & (self.processed.c.event_id == str(event["event_id"]))).values(applied=False))
+                    return "stale"
+                if current is None:
+                    session.execute(sa.insert(self.versions).values(
+                        consumer=self.name, aggregate_type=str(event["aggregate_type"]),
+                        aggregate_id=str(event["aggregate_id"]), version=version,
+                        occurred_at=event.get("occurred_at"), updated_at=utcnow()))
+                else:
+                    session.execute(sa.update(self.versions).where(key).values(
+                        version=version, occurred_at=event.get("occurred_at"), updated_at=utcnow()))
+                self.handler(session, event)
+            return "applied"
+        finally:
+            session.close()
+
+    def handle_body(self, body: bytes) -> str:
+        """Parse and apply (used by the broker callback and by tests)."""
+        return self.apply(parse_event(body))
+
+    # --- broker callback ------------------------------------------------------------------
+    def _on_message(self, channel, method, properties, body) -> None:
+        try:
+            event = parse_event(body)
+        except InvalidEvent as exc:
+            FAILED.labels(self.queue, "invalid").inc()
+            log.error("event_invalid_dead_lettered", queue=self.queue, error=str(exc),
+                      message_id=getattr(properties, "message_id", None))
+            channel.basic_reject(method.delivery_tag, requeue=False)
+            return
+        logs.bind_trace(event.get("trace_id") or logs.new_trace_id(), event_id=event["event_id"],
+                        event_type=event["event_type"], sub=(event.get("actor") or {}).get("sub"))
+        if self._db_down:
+            channel.basic_nack(method.delivery_tag, requeue=True)
+            return
+        try:
+            outcome = self.apply(event)
+        except TRANSIENT_DB_ERRORS as exc:
+            # Our database is down: hand the message back and pause until it returns.
+            FAILED.labels(self.queue, "database").inc()
+            log.warning("consumer_database_unavailable", queue=self.queue, error=type(exc).__name__)
+            self._db_down = True
+            channel.basic_nack(method.delivery_tag, requeue=True)
+            return
+        except Exception as exc:  # noqa: BLE001 - the handler failed: redeliver, bounded
+            FAILED.labels(self.queue, "handler").inc()
+            log.exception("event_handler_failed", queue=self.queue, error=type(exc).__name__)
+            time.sleep(min(self.failure_pause, 5.0))
+            channel.basic_nack(method.delivery_tag, requeue=True)
+            return
+        channel.basic_ack(method.delivery_tag)
+        CONSUMED.labels(self.queue, outcome).inc()
+        try:
+            import datetime as dt
+            occurred = dt.datetime.fromisoformat(str(event["occurred_at"]).replace("Z", "+00:00"))
+            LAG.labels(self.queue).set(max(0.0, (utcnow() - occurred).total_seconds()))
+        except ValueError:
+            pass
+        log.info("event_applied", queue=self.queue, outcome=outcome,
+                 aggregate_id=event["aggregate_id"], aggregate_version=event["aggregate_version"])
+
+    def _wait_for_database(self, connection) -> None:
+        while self._db_down and not self.stop_event.is_set():
+            try:
+                with self.session_factory() as session:
+                    session.execute(sa.text("SELECT 1"))
+                self._db_down = False
+                log.info("consumer_database_back", queue=self.queue)
+            except TRANSIENT_DB_ERRORS:
+                connection.process_data_events(time_limit=1.0)
+
+    def dead_letter_depth(self, channel) -> int:
+        depth = channel.queue_declare(queue=f"{self.queue}.dlq", durable=True, passive=True).method.message_count
+        DLQ_DEPTH.labels(self.queue).set(depth)
+        return depth
+
+    def run(self) -> None:
+        delay = 0.5
+        while not self.stop_event.is_set():
+            connection = None
+            try:
+                connection = pika.BlockingConnection(connection_parameters(self.amqp_url))
+                channel = connection.channel()
+                declare_queue(channel, self.queue, self.bindings, self.exchange, self.max_deliveries)
+                channel.basic_qos(prefetch_count=self.prefetch)
+                tag = channel.basic_consume(self.queue, self._on_message, auto_ack=False)
+                log.info("consumer_connected", queue=self.queue, bindings=self.bindings)
+                delay = 0.5
+                last_depth = 0.0
+                while not self.stop_event.is_set():
+                    connection.process_data_events(time_limit=0.5)
+                    if self._db_down:
+                        channel.basic_cancel(tag)
+                        self._wait_for_database(connection)
+                        tag = channel.basic_consume(self.queue, self._on_message, auto_ack=False)
+                    if time.monotonic() - last_depth > 5:
+                        self.dead_letter_depth(channel)
+                        last_depth = time.monotonic()
+            except (AMQPError, OSError) as exc:
+                log.warning("consumer_broker_unavailable", queue=self.queue, error=type(exc).__name__,
+                            retry_in=round(delay, 2))
+            finally:
+                if connection is not None and connection.is_open:
+                    try:
+                        connection.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+            if not self.stop_event.is_set():
+                self.stop_event.wait(delay + random.uniform(0, delay / 2))
+                delay = min(delay * 2, 15.0)
+        log.info("consumer_stopped", queue=self.queue)
+
+    def install_signal_handlers(self) -> None:
+        def _stop(_signum, _frame):
+            self.stop_event.set()
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+
+
+def replay_dead_letters(amqp_url: str, queue: str, limit: int | None = None) -> int:
+    """Move messages from ``<queue>.dlq`` back to ``<queue>`` (after fixing the cause)."""
+    connection = pika.BlockingConnection(connection_parameters(amqp_url))
+    channel = connection.channel()
+    channel.confirm_delivery()
+    moved = 0
+    try:
+        while limit is None or moved < limit:
+            method, properties, body = channel.basic_get(f"{queue}.dlq", auto_ack=False)
+            if method is None:
+                break
+            headers = dict(properties.headers or {})
+            headers.pop("x-death", None)
+            headers["x-replayed-from-dlq"] = True
+            properties.headers = headers
+            channel.basic_publish(exchange="", routing_key=queue, body=body, properties=properties)
+            channel.basic_ack(method.delivery_tag)
+            moved += 1
+    finally:
+        connection.close()
+    return moved

@@ -1,0 +1,61 @@
+"""The background processes every service runs the same way: the outbox relay and event
+consumers, as CLI commands (``<service> relay``, ``<service> consume``)."""
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from . import logs
+from .config import Settings
+from .consumer import EventConsumer, replay_dead_letters
+from .db import make_engine, make_session_factory
+from .metrics import start_metrics_server
+from .relay import OutboxRelay
+
+
+def relay_command(service: str, outbox: sa.Table) -> Callable[[list[str]], int]:
+    def run(argv: list[str]) -> int:
+        argparse.ArgumentParser(prog=f"{service} relay", description="Publish the outbox to RabbitMQ").parse_args(argv)
+        settings = Settings.from_env(service)
+        logs.configure_logging(f"{service}-relay", settings.log_level)
+        start_metrics_server(settings.get_int("METRICS_PORT", 0))
+        relay = OutboxRelay(service=service, engine=make_engine(settings.database_url, pool_size=2),
+                            outbox=outbox, amqp_url=settings.amqp_url, exchange=settings.exchange,
+                            batch_size=settings.get_int("RELAY_BATCH_SIZE", 500))
+        relay.install_signal_handlers()
+        relay.run()
+        return 0
+    return run
+
+
+def consumer_command(service: str, *, name: str, queue: str, bindings: list[str], processed: sa.Table,
+                     versions: sa.Table, handler_factory: Callable[[Settings], Callable[[Session, dict], None]],
+                     start_mappers: Callable[[], None] | None = None) -> Callable[[list[str]], int]:
+    """``handler_factory(settings)`` builds the ``handler(session, event)`` once per process."""
+    def run(argv: list[str]) -> int:
+        parser = argparse.ArgumentParser(prog=f"{service} consume", description=f"Consume {queue}")
+        parser.add_argument("--replay-dead-letters", action="store_true",
+                            help=f"move messages from {queue}.dlq back to {queue} and exit")
+        args = parser.parse_args(argv)
+        settings = Settings.from_env(service)
+        logs.configure_logging(f"{service}-consumer", settings.log_level)
+        if args.replay_dead_letters:
+            moved = replay_dead_letters(settings.amqp_url, queue)
+            print(f"replayed {moved} message(s) from {queue}.dlq")
+            return 0
+        if start_mappers is not None:
+            start_mappers()
+        start_metrics_server(settings.get_int("METRICS_PORT", 0))
+        engine = make_engine(settings.database_url, pool_size=2)
+        consumer = EventConsumer(name=name, queue=queue, bindings=bindings, amqp_url=settings.amqp_url,
+                                 session_factory=make_session_factory(engine), processed=processed,
+                                 versions=versions, handler=handler_factory(settings),
+                                 exchange=settings.exchange, prefetch=settings.get_int("CONSUMER_PREFETCH", 50),
+                                 max_deliveries=settings.get_int("CONSUMER_MAX_DELIVERIES", 10))
+        consumer.install_signal_handlers()
+        consumer.run()
+        return 0
+    return run
