@@ -5,12 +5,19 @@ from flask import Flask
 
 from crm_common.bootstrap import bootstrap_service
 from crm_common.config import Settings
-from crm_common.web import create_base_app
+from crm_common.web import create_base_app, optional_blueprints
 
 from .adapters import orm
 from .service_layer.unit_of_work import ServiceUnitOfWork
 
 BLUEPRINTS: list = []
+OPTIONAL_MODULES = (
+    "analytics_service.entrypoints.api",
+    "analytics_service.entrypoints.mobile",
+    "analytics_service.entrypoints.external",
+    "analytics_service.entrypoints.orders",
+    "analytics_service.entrypoints.analyses",
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -18,6 +25,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app, api = create_base_app(settings, title="analytics-service",
                                description="Owns statistics: a read model built from customer/viewing/order events, plus order facts.")
     bootstrap_service(app, settings, ServiceUnitOfWork, orm.start_mappers)
-    for blp in BLUEPRINTS:
+    for blp in BLUEPRINTS + optional_blueprints(*OPTIONAL_MODULES):
         api.register_blueprint(blp)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from crm_common.config import Settings
-from crm_common.web import create_base_app
+from crm_common.web import create_base_app, optional_blueprints
 
 from .bootstrap import bootstrap
 from .entrypoints.api_v1 import customers as customers_v1
@@ -13,22 +13,15 @@ from .entrypoints.api_v1 import customers as customers_v1
 BLUEPRINTS = [customers_v1.blp]
 
 
-def _optional_blueprints() -> list:
-    found = []
-    for module_name in ("customer_service.entrypoints.api_v1.bulk",
-                        "customer_service.entrypoints.api_v1.companies",
-                        "customer_service.entrypoints.api_v1.groups",
-                        "customer_service.entrypoints.api_v1.external_sync",
-                        "customer_service.entrypoints.mobile.customers",
-                        "customer_service.entrypoints.external.customers"):
-        try:
-            module = __import__(module_name, fromlist=["blp"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        found.append(module.blp)
-    return found
+OPTIONAL_MODULES = (
+    "customer_service.entrypoints.api_v1.bulk",
+    "customer_service.entrypoints.api_v1.companies",
+    "customer_service.entrypoints.api_v1.groups",
+    "customer_service.entrypoints.api_v1.external_sync",
+    "customer_service.entrypoints.mobile.customers",
+    "customer_service.entrypoints.external.customers",
+    "customer_service.entrypoints.internal.snapshot",
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -36,6 +29,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app, api = create_base_app(settings, title="customer-service",
                                description="Owns customers, companies, groups, ratings, credit, balances and imports.")
     bootstrap(app, settings)
-    for blp in BLUEPRINTS + _optional_blueprints():
+    for blp in BLUEPRINTS + optional_blueprints(*OPTIONAL_MODULES):
         api.register_blueprint(blp)
     return app

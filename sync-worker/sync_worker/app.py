@@ -5,12 +5,17 @@ from flask import Flask
 
 from crm_common.bootstrap import bootstrap_service
 from crm_common.config import Settings
-from crm_common.web import create_base_app
+from crm_common.web import create_base_app, optional_blueprints
 
 from .adapters import orm
 from .service_layer.unit_of_work import ServiceUnitOfWork
 
 BLUEPRINTS: list = []
+OPTIONAL_MODULES = (
+    "sync_worker.entrypoints.projects",
+    "sync_worker.entrypoints.contracts",
+    "sync_worker.entrypoints.sync",
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -18,6 +23,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app, api = create_base_app(settings, title="sync-worker",
                                description="Consumes customer events; owns projects, contracts and their sync history (seed 004).")
     bootstrap_service(app, settings, ServiceUnitOfWork, orm.start_mappers)
-    for blp in BLUEPRINTS:
+    for blp in BLUEPRINTS + optional_blueprints(*OPTIONAL_MODULES):
         api.register_blueprint(blp)
     return app

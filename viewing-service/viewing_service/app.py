@@ -5,12 +5,16 @@ from flask import Flask
 
 from crm_common.bootstrap import bootstrap_service
 from crm_common.config import Settings
-from crm_common.web import create_base_app
+from crm_common.web import create_base_app, optional_blueprints
 
 from .adapters import orm
 from .service_layer.unit_of_work import ServiceUnitOfWork
 
 BLUEPRINTS: list = []
+OPTIONAL_MODULES = (
+    "viewing_service.entrypoints.external",
+    "viewing_service.entrypoints.internal",
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -18,6 +22,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app, api = create_base_app(settings, title="viewing-service",
                                description="Owns property-viewing records (seed 002); publishes viewing.recorded / viewing.updated.")
     bootstrap_service(app, settings, ServiceUnitOfWork, orm.start_mappers)
-    for blp in BLUEPRINTS:
+    for blp in BLUEPRINTS + optional_blueprints(*OPTIONAL_MODULES):
         api.register_blueprint(blp)
     return app
