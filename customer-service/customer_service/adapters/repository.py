@@ -125,27 +125,54 @@ class CustomerRepository:
 
 
 class CompanyRepository:
+    """Companies of a tenant; with a restricted ``scope`` only those of its domains."""
+
     def __init__(self, session: Session):
         self.session = session
+
+    def _scoped(self, factory_id: str, scope: DomainScope | None):
+        stmt = sa.select(Company).where(orm.companies.c.factory_id == factory_id)
+        if scope is not None and not scope.everything:
+            stmt = stmt.where(orm.companies.c.business_domain.in_(sorted(scope.codes)))
+        return stmt
 
     def add(self, company: Company) -> None:
         self.session.add(company)
 
-    def get(self, factory_id: str, company_id: int) -> Company | None:
-        return self.session.scalars(sa.select(Company).where(
-            orm.companies.c.factory_id == factory_id, orm.companies.c.id == company_id)).first()
-
-    def by_code(self, factory_id: str, code: str, *, for_update: bool = False) -> Company | None:
-        stmt = sa.select(Company).where(orm.companies.c.factory_id == factory_id,
-                                        orm.companies.c.company_code == code)
+    def get(self, factory_id: str, company_id: int, scope: DomainScope | None = None, *,
+            for_update: bool = False) -> Company | None:
+        stmt = self._scoped(factory_id, scope).where(orm.companies.c.id == company_id)
         if for_update:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
 
-    def by_source_ref(self, factory_id: str, source: str, ref: str, *, for_update: bool = False) -> Company | None:
-        stmt = sa.select(Company).where(orm.companies.c.factory_id == factory_id,
-                                        orm.companies.c.source == source,
-                                        orm.companies.c.source_ref_id == ref)
+    def by_code(self, factory_id: str, code: str, *, for_update: bool = False,
+                scope: DomainScope | None = None) -> Company | None:
+        stmt = self._scoped(factory_id, scope).where(orm.companies.c.company_code == code)
         if for_update:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
+
+    def by_source_ref(self, factory_id: str, source: str, ref: str, *, for_update: bool = False,
+                      scope: DomainScope | None = None) -> Company | None:
+        stmt = self._scoped(factory_id, scope).where(orm.companies.c.source == source,
+                                                     orm.companies.c.source_ref_id == ref)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    def page(self, factory_id: str, scope: DomainScope | None, *, keyword: str | None,
+             source: str | None, page: int, page_size: int) -> tuple[list[Company], int]:
+        co = orm.companies.c
+        stmt = self._scoped(factory_id, scope)
+        if keyword:
+            pattern = f"%{_escape_like(keyword)}%"
+            stmt = stmt.where(sa.or_(co.name.like(pattern, escape="\\"),
+                                     co.company_code.like(pattern, escape="\\")))
+        if source:
+            stmt = stmt.where(co.source == source)
+        total = self.session.scalar(sa.select(sa.func.count()).select_from(
+            stmt.with_only_columns(co.id).subquery()))
+        rows = self.session.scalars(stmt.order_by(co.created_at.desc(), co.id.desc())
+                                    .limit(page_size).offset((page - 1) * page_size)).all()
+        return list(rows), int(total or 0)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from crm_common.errors import Conflict
+from crm_common.errors import Conflict, ValidationError
 
-from . import rules
+from . import groups, rules
 
 # Fields a caller may write through the internal API (system fields excluded).
 EDITABLE_FIELDS = frozenset({
@@ -34,6 +34,24 @@ class CustomerGroup:
     def __init__(self, **fields):
         for key, value in fields.items():
             setattr(self, key, value)
+
+    def check_new_members(self, requested, domains_by_id) -> list[int]:
+        """The member ids to store (each once), or the reason the set is refused: unknown
+        customers (400), customers of another business domain or more than ``max_member``
+        (409). ``domains_by_id``: customer id -> business domain, for those found."""
+        check = groups.check_membership(self.business_domain, self.max_member, requested, domains_by_id)
+        if check.missing:
+            ids = ", ".join(map(str, check.missing))
+            raise ValidationError(f"客户不存在或已被删除: {ids}", error_code="CUSTOMER_NOT_FOUND",
+                                  errors={"customer_ids": [f"客户不存在或已被删除: {ids}"]})
+        if check.foreign:
+            ids = ", ".join(map(str, check.foreign))
+            msg = f"以下客户不属于业务域 {self.business_domain}: {ids}"
+            raise Conflict(msg, error_code="CUSTOMER_DOMAIN_MISMATCH", errors={"customer_ids": [msg]})
+        if check.over_limit:
+            msg = f"分组最多 {check.limit} 个成员，本次提交 {len(groups.unique_ids(requested))} 个"
+            raise Conflict(msg, error_code="GROUP_MEMBER_LIMIT_EXCEEDED", errors={"customer_ids": [msg]})
+        return groups.unique_ids(requested)
 
 
 class Customer:

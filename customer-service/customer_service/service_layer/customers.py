@@ -16,7 +16,9 @@ from crm_common.events import make_event
 from ..adapters import orm
 from ..adapters.repository import CustomerFilter
 from ..domain import rules
+from ..domain.companies import company_key
 from ..domain.model import Company, Customer
+from . import external_sync as sync
 from .unit_of_work import CustomerUnitOfWork
 
 PRODUCER = "customer-service"
@@ -74,40 +76,57 @@ COMPANY_FIELDS = ("name", "business_license_number", "industry_type", "address",
                   "contact_phone", "business_domain")
 
 
-def upsert_company(uow: CustomerUnitOfWork, ctx: RequestContext, data: dict) -> Company:
+def upsert_company(uow: CustomerUnitOfWork, ctx: RequestContext, data: dict, *,
+                   default_domain_code: str | None = None) -> Company:
+    return upsert_company_outcome(uow, ctx, data, default_domain_code=default_domain_code)[0]
+
+
+def upsert_company_outcome(uow: CustomerUnitOfWork, ctx: RequestContext, data: dict, *,
+                           default_domain_code: str | None = None) -> tuple[Company, bool]:
+    """Find the company by ``id``, ``company_code`` or ``source`` + ``source_ref_id`` among
+    those the caller's business domains allow, update it or create it; returns
+    ``(company, created)``. A new company lands in ``business_domain``, else
+    ``default_domain_code``, else the caller's default domain."""
     factory = ctx.factory_id
+    kind, key = company_key(data)
     company: Company | None = None
-    if data.get("id") is not None:
-        company = uow.companies.get(factory, data["id"])
+    if kind == "id":
+        company = uow.companies.get(factory, key, ctx.scope, for_update=True)
         if company is None:
             raise NotFound("公司不存在", error_code="COMPANY_NOT_FOUND", errors={"company.id": ["公司不存在"]})
-    elif data.get("company_code"):
-        company = uow.companies.by_code(factory, data["company_code"], for_update=True)
-    elif data.get("source") and data.get("source_ref_id"):
-        company = uow.companies.by_source_ref(factory, data["source"], data["source_ref_id"], for_update=True)
+    elif kind == "code":
+        company = uow.companies.by_code(factory, key, for_update=True, scope=ctx.scope)
     else:
-        raise ValidationError("公司需要 id、company_code 或 source + source_ref_id 之一",
-                              errors={"company": ["需要 id、company_code 或 source + source_ref_id"]})
+        company = uow.companies.by_source_ref(factory, *key, for_update=True, scope=ctx.scope)
     now = utcnow()
-    if company is None:
+    created = company is None
+    if created:
         if not data.get("name"):
             raise ValidationError("新公司需要名称", error_code="COMPANY_NOT_FOUND",
                                   errors={"company.name": ["新公司需要名称"]})
+        fields = {k: data.get(k) for k in COMPANY_FIELDS}
+        fields["business_domain"] = data.get("business_domain") or default_domain_code or default_domain(ctx)
+        ctx.scope.require(fields["business_domain"])
         company = Company(factory_id=factory, company_code=data.get("company_code"),
                           source=data.get("source"), source_ref_id=data.get("source_ref_id"),
-                          created_by=ctx.operator_id, created_at=now, updated_at=now, version=1,
-                          **{k: data.get(k) for k in COMPANY_FIELDS})
+                          created_by=ctx.operator_id, created_at=now, updated_at=now, version=1, **fields)
         uow.companies.add(company)
     else:
-        for key in COMPANY_FIELDS:
-            if data.get(key) is not None and getattr(company, key) != data[key]:
-                setattr(company, key, data[key])
-                company.updated_at = now
+        if data.get("business_domain") and data["business_domain"] != company.business_domain:
+            ctx.scope.require(data["business_domain"])
+        changed = False
+        for key_name in COMPANY_FIELDS:
+            if data.get(key_name) is not None and getattr(company, key_name) != data[key_name]:
+                setattr(company, key_name, data[key_name])
+                changed = True
+        if changed:
+            company.updated_at = now
+            company.version = (company.version or 1) + 1
     try:
         uow.flush()
     except IntegrityError as exc:
         raise Conflict("公司已存在（并发写入），请重试", error_code="COMPANY_DUPLICATED") from exc
-    return company
+    return company, created
 
 
 # --- customers -------------------------------------------------------------------------------
@@ -156,12 +175,29 @@ def add_customer(uow: CustomerUnitOfWork, ctx: RequestContext, fields: dict,
 
 
 def create_customer(uow: CustomerUnitOfWork, ctx: RequestContext, fields: dict,
-                    company: dict | None = None) -> Customer:
-    """Seed 003 CreateCustomerUseCase: company upsert + customer insert, one transaction."""
-    with uow:
-        company_row = upsert_company(uow, ctx, company) if company else None
-        customer = add_customer(uow, ctx, fields, company_row)
-        uow.commit()
+                    company: dict | None = None, external_sync: dict | None = None) -> Customer:
+    """Seed 003 CreateCustomerUseCase: company upsert + customer insert + (for a customer
+    from an outside system) a SUCCESS external-sync row, one transaction. Any failure rolls
+    all of it back; an external one then leaves a FAILED row, written on its own. A remote
+    record already imported (SUCCESS, customer still live) is refused with 409
+    ``CUSTOMER_DUPLICATED`` naming the existing customer, never created twice."""
+    origin = sync.external_origin(fields, external_sync)
+    fields = sync.adopt_origin(fields, origin)
+    payload = {"customer": fields, "company": company}
+    try:
+        with uow:
+            if origin is not None:
+                sync.refuse_repeated_import(uow, ctx, origin)
+            domain = fields.get("business_domain") or default_domain(ctx)
+            company_row = upsert_company(uow, ctx, company, default_domain_code=domain) if company else None
+            customer = add_customer(uow, ctx, fields, company_row)
+            if origin is not None:
+                sync.record_success(uow, ctx, origin, customer.id, payload)
+            uow.commit()
+    except Exception as exc:
+        if origin is not None:
+            sync.record_failure(uow, ctx, origin, exc, payload)
+        raise
     return customer
 
 

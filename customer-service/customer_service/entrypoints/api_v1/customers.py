@@ -12,9 +12,11 @@ from crm_common.web import etag_for, if_match_version, reply, request_context, r
 
 from ...adapters.repository import CustomerFilter
 from ...service_layer import customers as svc
+from ...service_layer.cache import customer_detail
 from ..deps import cache, uow
-from .schemas import (CreateCustomerRequestSchema, CustomerListQuerySchema, CustomerPageSchema,
-                      CustomerSchema, CustomerUpdateSchema, StatusChangeSchema, UpdateQuerySchema)
+from .external_sync_schemas import CreateCustomerWithSyncRequestSchema
+from .schemas import (CustomerListQuerySchema, CustomerPageSchema, CustomerSchema, CustomerUpdateSchema,
+                      StatusChangeSchema, UpdateQuerySchema)
 
 blp = Blueprint("customers_v1", __name__, url_prefix="/api/v1/customers",
                 description="Customers (internal admin API, seeds 003/004). Reads: any role of the "
@@ -25,12 +27,6 @@ DELETERS = ("factory_admin",)
 V1Customer = envelope_schema(Surface.V1, CustomerSchema)
 V1CustomerPage = envelope_schema(Surface.V1, CustomerPageSchema)
 errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
-
-
-def _drop_cache(customer_id: int) -> None:
-    store = cache()
-    if store is not None:
-        store.invalidate(customer_id)
 
 
 @blp.route("")
@@ -49,15 +45,22 @@ class Customers(MethodView):
                              status=query.get("status"), source=query.get("source"))
         return reply(svc.list_customers(uow(), ctx, flt, page=query["page"], page_size=query["page_size"]))
 
-    @blp.arguments(CreateCustomerRequestSchema)
+    @blp.arguments(CreateCustomerWithSyncRequestSchema)
     @blp.response(201, V1Customer)
     @errors(400, 401, 403, 404, 409)
     def post(self, body):
         """Create a customer (seed 003): optional `company` upsert, customer insert and
-        its event in one transaction; any failure rolls all of it back."""
+        its event in one transaction; any failure rolls all of it back and answers a
+        business `error_code` (`COMPANY_NOT_FOUND`, `CUSTOMER_DUPLICATED`, `FORBIDDEN`, …).
+
+        A customer from an outside system (`external_sync: {source, remote_id}`, or a
+        `source` other than manual with a `source_ref_id`) is audited in external-sync:
+        SUCCESS in the same transaction, FAILED after a rollback. Importing a remote record
+        that already created a live customer is 409 `CUSTOMER_DUPLICATED` naming that id."""
         require_roles(*WRITERS)
         ctx = request_context()
-        customer = svc.create_customer(uow(), ctx, body["customer"], body.get("company"))
+        customer = svc.create_customer(uow(), ctx, body["customer"], body.get("company"),
+                                       body.get("external_sync"))
         return reply(customer, status=201, headers={"ETag": etag_for(customer.version),
                                                      "Location": f"/api/v1/customers/{customer.id}"})
 
@@ -67,9 +70,10 @@ class CustomerById(MethodView):
     @blp.response(200, V1Customer)
     @errors(401, 403, 404)
     def get(self, customer_id):
-        """Customer detail with its company and groups. Sends `ETag` (the version)."""
+        """Customer detail with its company and groups. Sends `ETag` (the version).
+        Served from the Redis read cache when `REDIS_URL` is set (every write invalidates)."""
         ctx = request_context()
-        customer = svc.get_customer(uow(), ctx, customer_id)
+        customer = customer_detail(uow(), ctx, customer_id, cache())
         return reply(customer, headers={"ETag": etag_for(customer.version)})
 
     @blp.arguments(CustomerUpdateSchema)
@@ -83,7 +87,6 @@ class CustomerById(MethodView):
         ctx = request_context()
         customer, _changed = svc.update_customer(uow(), ctx, customer_id, changes,
                                                  expected_version=if_match_version(), auto_sync=auto_sync)
-        _drop_cache(customer_id)
         return reply(customer, headers={"ETag": etag_for(customer.version)})
 
     @blp.response(200, envelope_schema(Surface.V1))
@@ -93,7 +96,6 @@ class CustomerById(MethodView):
         require_roles(*DELETERS)
         ctx = request_context()
         svc.delete_customer(uow(), ctx, customer_id, expected_version=if_match_version())
-        _drop_cache(customer_id)
         return reply({"id": customer_id, "deleted": True}, message="删除成功")
 
 
@@ -109,5 +111,4 @@ class CustomerStatus(MethodView):
         ctx = request_context()
         customer = svc.change_status(uow(), ctx, customer_id, body["status"], reason=body.get("reason"),
                                      expected_version=if_match_version())
-        _drop_cache(customer_id)
         return reply(customer, headers={"ETag": etag_for(customer.version)})

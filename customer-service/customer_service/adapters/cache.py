@@ -1,0 +1,154 @@
+"""Optional Redis read cache of customer detail (seed 003 ``RedisCacheGateway``).
+
+Key ``{prefix}customer:{factory}:{id}`` (the factory keeps tenants apart). The value is
+the customer's stored state, its company and its groups; reads rebuild a detached
+``Customer`` so that views serialise it exactly as one read from the database.
+
+Invalidation writes a short-lived tombstone instead of deleting: a reader that loaded
+the old row before the write committed fills with ``SET NX`` and so cannot put the old
+state back while the tombstone lives. Redis failures never fail a request: the cache
+logs, steps aside for a few seconds, and the database serves.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from decimal import Decimal
+from typing import Iterable
+
+import sqlalchemy as sa
+
+from crm_common.logs import get_logger
+
+from ..domain.model import Company, Customer
+from . import orm
+
+log = get_logger("customer.cache")
+TOMBSTONE = "__invalidated__"
+
+
+# --- codec ---------------------------------------------------------------------------------
+
+def _plain(value):
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _typed(table: sa.Table, row: dict) -> dict:
+    out = {}
+    for col in table.columns:
+        if col.name not in row:
+            continue
+        value = row[col.name]
+        if value is not None:
+            kind = col.type
+            if isinstance(kind, sa.types.TypeDecorator):
+                kind = kind.impl
+            if isinstance(kind, sa.DateTime):
+                value = dt.datetime.fromisoformat(value)
+            elif isinstance(kind, sa.Date):
+                value = dt.date.fromisoformat(value)
+            elif isinstance(kind, sa.Numeric) and not isinstance(kind, (sa.Integer, sa.Float)):
+                value = Decimal(value)
+        out[col.name] = value
+    return out
+
+
+def encode_customer(customer: Customer) -> str:
+    state = {col.name: _plain(getattr(customer, col.name, None)) for col in orm.customers.columns}
+    company = getattr(customer, "company", None)
+    company_state = None if company is None else {
+        col.name: _plain(getattr(company, col.name, None)) for col in orm.companies.columns}
+    return json.dumps({"customer": state, "company": company_state,
+                       "groups": getattr(customer, "groups", [])}, ensure_ascii=False)
+
+
+def decode_customer(text: str) -> Customer:
+    raw = json.loads(text)
+    customer = Customer(**_typed(orm.customers, raw["customer"]))
+    customer.company = Company(**_typed(orm.companies, raw["company"])) if raw.get("company") else None
+    customer.groups = raw.get("groups") or []
+    return customer
+
+
+# --- the cache -------------------------------------------------------------------------------
+
+class CustomerCache:
+    def __init__(self, client, *, prefix: str = "", ttl: int = 60, tombstone_ttl: int = 5,
+                 pause_after_error: float = 5.0):
+        self.client = client
+        self.prefix = prefix
+        self.ttl = ttl
+        self.tombstone_ttl = tombstone_ttl
+        self.pause_after_error = pause_after_error
+        self._paused_until = 0.0
+
+    @classmethod
+    def from_url(cls, url: str, **kw) -> "CustomerCache":
+        import redis
+        client = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25,
+                                      retry_on_timeout=False, decode_responses=True)
+        return cls(client, **kw)
+
+    def key(self, factory_id: str, customer_id: int) -> str:
+        return f"{self.prefix}customer:{factory_id}:{int(customer_id)}"
+
+    # Redis down => step aside for a while, the database serves.
+    def _available(self) -> bool:
+        return time.monotonic() >= self._paused_until
+
+    def _failed(self, op: str, exc: Exception) -> None:
+        self._paused_until = time.monotonic() + self.pause_after_error
+        log.warning("cache_unavailable", op=op, error=type(exc).__name__, detail=str(exc)[:200])
+
+    def get(self, factory_id: str, customer_id: int) -> Customer | None:
+        if not self._available():
+            return None
+        try:
+            text = self.client.get(self.key(factory_id, customer_id))
+        except Exception as exc:  # noqa: BLE001 - any Redis failure means "not cached"
+            self._failed("get", exc)
+            return None
+        if not text or text == TOMBSTONE:
+            return None
+        try:
+            return decode_customer(text)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("cache_entry_unreadable", customer_id=customer_id, error=type(exc).__name__)
+            return None
+
+    def fill(self, customer: Customer) -> None:
+        if not self._available():
+            return
+        try:
+            self.client.set(self.key(customer.factory_id, customer.id), encode_customer(customer),
+                            ex=self.ttl, nx=True)
+        except Exception as exc:  # noqa: BLE001
+            self._failed("fill", exc)
+
+    def invalidate(self, keys: Iterable[tuple[str, int]]) -> None:
+        """Mark these customers stale: ``keys`` are ``(factory_id, customer_id)`` pairs."""
+        keys = list(keys)
+        if not keys:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for factory_id, customer_id in keys:
+                pipe.set(self.key(factory_id, customer_id), TOMBSTONE, ex=self.tombstone_ttl)
+            pipe.execute()
+        except Exception as exc:  # noqa: BLE001
+            # Entries written before this write expire with their TTL.
+            self._failed("invalidate", exc)
+
+    def ping(self) -> tuple[bool, str]:
+        try:
+            self.client.ping()
+            return True, "ok"
+        except Exception as exc:  # noqa: BLE001
+            return False, type(exc).__name__

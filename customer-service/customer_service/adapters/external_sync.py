@@ -1,0 +1,65 @@
+"""The external-sync audit table (seed 003 ``ExternalSystemSync``)."""
+from __future__ import annotations
+
+import zlib
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from crm_common.auth import DomainScope
+
+from ..domain.external_sync import ENTITY_CUSTOMER, SUCCESS
+from . import orm
+
+x = orm.external_sync.c
+c = orm.customers.c
+
+
+class ExternalSyncRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, **row) -> int:
+        return self.session.execute(sa.insert(orm.external_sync).values(**row)
+                                    .returning(x.id)).scalar_one()
+
+    def lock_remote(self, factory_id: str, source: str, remote_id: str) -> None:
+        """Serialise imports of one remote record (transaction-scoped advisory lock on
+        PostgreSQL; SQLite has one writer at a time anyway)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        key = zlib.crc32(f"{factory_id}\x1f{source}\x1f{remote_id}".encode()) - 2**31
+        self.session.execute(sa.text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": 7003, "key": key})
+
+    def imported_customer(self, factory_id: str, source: str, remote_id: str) -> int | None:
+        """The live customer a SUCCESS import of this remote record created, if any."""
+        stmt = (sa.select(c.id)
+                .join(orm.external_sync, sa.and_(x.entity_id == sa.cast(c.id, sa.String),
+                                                 x.factory_id == c.factory_id))
+                .where(x.factory_id == factory_id, x.entity_type == ENTITY_CUSTOMER,
+                       x.source == source, x.remote_id == remote_id, x.sync_status == SUCCESS,
+                       c.deleted_at.is_(None))
+                .order_by(x.id.desc()).limit(1))
+        return self.session.scalar(stmt)
+
+    def page(self, factory_id: str, scope: DomainScope | None, *, entity_type: str | None,
+             entity_id: str | None, remote_id: str | None, source: str | None,
+             page: int, page_size: int) -> tuple[list[dict], int]:
+        stmt = sa.select(orm.external_sync).where(x.factory_id == factory_id)
+        if entity_type:
+            stmt = stmt.where(x.entity_type == entity_type)
+        if entity_id:
+            stmt = stmt.where(x.entity_id == entity_id)
+        if remote_id:
+            stmt = stmt.where(x.remote_id == remote_id)
+        if source:
+            stmt = stmt.where(x.source == source)
+        if scope is not None and not scope.everything:
+            # Restricted callers see audit rows of customers in their domains only.
+            visible = sa.select(sa.cast(c.id, sa.String)).where(
+                c.factory_id == factory_id, c.business_domain.in_(sorted(scope.codes)))
+            stmt = stmt.where(x.entity_type == ENTITY_CUSTOMER, x.entity_id.in_(visible))
+        total = self.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+        rows = self.session.execute(stmt.order_by(x.created_at.desc(), x.id.desc())
+                                    .limit(page_size).offset((page - 1) * page_size)).all()
+        return [dict(r._mapping) for r in rows], int(total or 0)

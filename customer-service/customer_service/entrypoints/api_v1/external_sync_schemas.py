@@ -1,0 +1,75 @@
+"""Schemas of the external-sync audit (seed 003): the query, its rows, and the
+``external_sync`` object that ``POST /api/v1/customers`` accepts."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields as f
+
+from crm_common.schemas import BaseSchema, IsoDateTime, in_range, length
+
+from .schemas import CreateCustomerRequestSchema
+
+QUERY_NEEDS = "需要 entityType + entityId 或 remoteId"
+
+
+class ExternalSyncInSchema(BaseSchema):
+    source = f.String(required=True, validate=length(1, 32))
+    remote_id = f.String(required=True, validate=length(1, 128))
+
+
+class CreateCustomerWithSyncRequestSchema(CreateCustomerRequestSchema):
+    """``customer`` + optional ``company`` + optional ``external_sync: {source, remote_id}``
+    (or a customer ``source`` other than manual with a ``source_ref_id``): the import is
+    audited in external_sync (SUCCESS with it, FAILED after a rollback)."""
+    external_sync = f.Nested(ExternalSyncInSchema, allow_none=True)
+
+
+_TWINS = {"entityType": "entity_type", "entityId": "entity_id", "remoteId": "remote_id"}
+
+
+class ExternalSyncQuerySchema(BaseSchema):
+    entityType = f.String(validate=length(1, 32))
+    entityId = f.String(validate=length(1, 64))
+    remoteId = f.String(validate=length(1, 128))
+    entity_type = f.String(validate=length(1, 32))
+    entity_id = f.String(validate=length(1, 64))
+    remote_id = f.String(validate=length(1, 128))
+    source = f.String(validate=length(1, 32))
+    page = f.Integer(load_default=1, validate=in_range(1, 100000))
+    page_size = f.Integer(load_default=20, validate=in_range(1, 100))
+
+    @ma.post_load
+    def merge_twins(self, data, **_):
+        for camel, snake in _TWINS.items():
+            if camel in data:
+                value = data.pop(camel)
+                if data.get(snake) not in (None, value):
+                    raise ma.ValidationError(f"{camel} 与 {snake} 取值冲突", field_name=camel)
+                data[snake] = value
+        if data.get("entity_id") and not data.get("entity_type"):
+            data["entity_type"] = "customer"
+        if not data.get("remote_id") and not data.get("entity_id"):
+            raise ma.ValidationError(QUERY_NEEDS, field_name="entityId")
+        return data
+
+
+class ExternalSyncSchema(ma.Schema):
+    id = f.Integer()
+    entity_type = f.String()
+    entity_id = f.String(allow_none=True)
+    source = f.String()
+    remote_id = f.String(allow_none=True)
+    sync_status = f.String(metadata={"description": "SUCCESS or FAILED"})
+    error_message = f.String(allow_none=True)
+    trace_id = f.String(allow_none=True)
+    operator_id = f.String(allow_none=True)
+    created_at = IsoDateTime()
+    updated_at = IsoDateTime()
+
+
+class ExternalSyncPageSchema(ma.Schema):
+    items = f.List(f.Nested(ExternalSyncSchema))
+    total = f.Integer()
+    page = f.Integer()
+    page_size = f.Integer()
+    total_pages = f.Integer()

@@ -1,0 +1,28 @@
+"""Customer detail through the optional read cache. Writes never touch the cache here:
+the unit of work marks touched customers stale after each commit."""
+from __future__ import annotations
+
+from crm_common.context import RequestContext
+from crm_common.errors import NotFound
+
+from ..adapters.cache import CustomerCache
+from ..domain.model import Customer
+from .customers import NOT_FOUND_MESSAGE, get_customer
+from .unit_of_work import CustomerUnitOfWork
+
+
+def customer_detail(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int,
+                    cache: CustomerCache | None) -> Customer:
+    """``get_customer`` with a cache in front. The key holds the factory; the business
+    domain of a cached customer is checked against the caller's like the database query
+    would, so a cached entry never shows a tenant or domain more than the database would."""
+    if cache is not None:
+        cached = cache.get(ctx.factory_id, customer_id)
+        if cached is not None:
+            if cached.factory_id != ctx.factory_id or not ctx.scope.allows(cached.business_domain):
+                raise NotFound(NOT_FOUND_MESSAGE, error_code="CUSTOMER_NOT_FOUND")
+            return cached
+    customer = get_customer(uow, ctx, customer_id)
+    if cache is not None:
+        cache.fill(customer)
+    return customer
