@@ -1,0 +1,63 @@
+"""/api/external/customers: the integrator's customer upsert (seed 002 客户数据录入).
+
+Views validate, call the service layer, and reply in the external envelope
+``{"success", "data", "message"}``."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from crm_common.envelopes import Surface, envelope_schema
+from crm_common.schemas import document_errors
+from crm_common.web import error_response, flatten_messages, reply, request_context, require_roles
+
+from ...domain import external_customer as rules
+from ...service_layer import external_customers as svc
+from ..deps import uow
+from .schemas import ExternalCustomerResultSchema, ExternalCustomerSchema
+
+blp = Blueprint("external_customers", __name__, url_prefix="/api/external/customers",
+                description="External integrator API (seed 002): customers keyed by the integrator's "
+                            "`userId`. Role `integrator` (or `admin`).")
+
+INTEGRATOR = "integrator"
+errors = lambda *codes: document_errors(blp, Surface.EXTERNAL, *codes)  # noqa: E731
+
+
+@blp.errorhandler(422)
+def _invalid_request(exc):
+    """Argument validation: 400 whose message names every failing field."""
+    return validation_error_response(exc)
+
+
+def validation_error_response(exc):
+    messages = (getattr(exc, "data", None) or {}).get("messages") or {}
+    failing: dict[str, list[str]] = {}
+    for location_messages in messages.values():
+        failing.update(flatten_messages(location_messages))
+    summary = "；".join(f"{name}: {msgs[0]}" for name, msgs in failing.items())
+    return error_response(400, f"参数验证失败：{summary}" if summary else "参数验证失败", failing)
+
+
+@blp.route("")
+class ExternalCustomers(MethodView):
+    @blp.arguments(ExternalCustomerSchema)
+    @blp.response(200, envelope_schema(Surface.EXTERNAL, ExternalCustomerResultSchema))
+    @errors(400, 401, 403, 404, 409, 429)
+    def post(self, body):
+        """录入或更新客户信息 — create or update the tenant's customer of `userId` (idempotent).
+
+        A new customer gets the seed's defaults (`status` 1, `business_type` whole_rent,
+        `room_type` one_bedroom, `source_channel` referral, `creator` 外部系统) and a
+        `customer_code` with the `EXTERNAL` prefix; answers `{"id", "userId", "action": "created"}`
+        with 新客户创建成功. An existing one takes only the non-empty values given (null, ""
+        and absent fields never erase anything); answers `{"id", "userId"}` with 客户信息已更新.
+        Emits `customer.created` / `customer.updated`."""
+        require_roles(INTEGRATOR)
+        ctx = request_context()
+        user_id = body.pop("external_user_id")
+        outcome = svc.upsert_external_customer(uow(), ctx, user_id, body)
+        if outcome.created:
+            return reply({"id": outcome.customer_id, "userId": outcome.user_id, "action": "created"},
+                         message=rules.CREATED_MESSAGE)
+        return reply({"id": outcome.customer_id, "userId": outcome.user_id}, message=rules.UPDATED_MESSAGE)
