@@ -1,4 +1,4 @@
-"""``customer-service migrate | serve | relay``."""
+"""``customer-service migrate | serve | relay | consume``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,13 +7,15 @@ from crm_common.cli import service_main
 from crm_common.workers import relay_command
 
 from .adapters.orm import outbox
+from .entrypoints.consumers import consume_command
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
     return service_main(service="customer", app_path="customer_service.app:create_app()",
-                        service_dir=SERVICE_DIR, default_port=8001, extra={"relay": relay_command("customer", outbox)}, argv=argv)
+                        service_dir=SERVICE_DIR, default_port=8001, extra={"relay": relay_command("customer", outbox),
+                                                                      "consume": consume_command()}, argv=argv)
 
 
 if __name__ == "__main__":
