@@ -16,6 +16,8 @@ TYPE_BY_LABEL = {label: code for code, label in CUSTOMER_TYPES.items()}
 VALUE_LEVELS = ("vip", "important", "normal", "low")
 COMPANY_SIZES = ("micro", "small", "medium", "large")
 STATUSES = ("potential", "active", "inactive", "frozen", "blacklisted")
+STATUS_LABELS = {"potential": "潜在", "active": "启用", "inactive": "停用", "frozen": "冻结",
+                 "blacklisted": "黑名单"}
 
 # Customer status state machine (seed 003): which status may follow which.
 STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -39,6 +41,16 @@ def check_status_transition(current: str, target: str) -> None:
         return
     if target not in STATUS_TRANSITIONS.get(current, frozenset()):
         raise TransitionNotAllowed(f"客户状态不能从 {current} 变更为 {target}")
+
+
+def status_for_activation(current: str, is_active: bool) -> str | None:
+    """Seed 001 §3.1 switches ``isActive``; on the status state machine that means moving
+    to ``active``, or to ``inactive`` from ``active``. A customer who is already not active
+    (inactive, potential, frozen, blacklisted) stays as is when deactivated, so that
+    停用 never lifts a freeze or a blacklisting. ``None``: nothing to change."""
+    if is_active:
+        return None if current == "active" else "active"
+    return "inactive" if current == "active" else None
 
 
 def generate_customer_code(source: str | None, today: dt.date, unique: str | None = None) -> str:
