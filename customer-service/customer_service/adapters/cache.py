@@ -4,16 +4,20 @@ Key ``{prefix}customer:{factory}:{id}`` (the factory keeps tenants apart). The v
 the customer's stored state, its company and its groups; reads rebuild a detached
 ``Customer`` so that views serialise it exactly as one read from the database.
 
-Invalidation writes a short-lived tombstone instead of deleting: a reader that loaded
-the old row before the write committed fills with ``SET NX`` and so cannot put the old
-state back while the tombstone lives. Redis failures never fail a request: the cache
-logs, steps aside for a few seconds, and the database serves.
+Stale fills are impossible by construction: a write, after its commit, overwrites the
+key with a unique tombstone; a reader notes what the key held before reading the
+database and fills only if the key still holds exactly that (compare-and-set in one Lua
+call). A reader that loaded the old row before the write committed therefore cannot put
+it back. Redis failures never fail a request: the cache logs, steps aside for a few
+seconds, and the database serves.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import time
+import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable
 
@@ -25,7 +29,18 @@ from ..domain.model import Company, Customer
 from . import orm
 
 log = get_logger("customer.cache")
-TOMBSTONE = "__invalidated__"
+TOMBSTONE_PREFIX = "__invalidated__:"
+NOTHING = ""  # the stamp of a key that held nothing
+
+# Fill only when the key still holds what the reader saw before reading the database.
+_FILL_IF_UNCHANGED = """
+local current = redis.call('GET', KEYS[1])
+if (current == false and ARGV[1] == '') or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
 
 
 # --- codec ---------------------------------------------------------------------------------
@@ -79,8 +94,16 @@ def decode_customer(text: str) -> Customer:
 
 # --- the cache -------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Lookup:
+    """A cache read: the customer on a hit; on a miss the ``stamp`` the key held (pass it
+    to ``fill``), or ``None`` when the cache is unavailable (then do not fill)."""
+    customer: Customer | None
+    stamp: str | None
+
+
 class CustomerCache:
-    def __init__(self, client, *, prefix: str = "", ttl: int = 60, tombstone_ttl: int = 5,
+    def __init__(self, client, *, prefix: str = "", ttl: int = 60, tombstone_ttl: int = 600,
                  pause_after_error: float = 5.0):
         self.client = client
         self.prefix = prefix
@@ -88,6 +111,7 @@ class CustomerCache:
         self.tombstone_ttl = tombstone_ttl
         self.pause_after_error = pause_after_error
         self._paused_until = 0.0
+        self._fill_script = client.register_script(_FILL_IF_UNCHANGED)
 
     @classmethod
     def from_url(cls, url: str, **kw) -> "CustomerCache":
@@ -107,40 +131,44 @@ class CustomerCache:
         self._paused_until = time.monotonic() + self.pause_after_error
         log.warning("cache_unavailable", op=op, error=type(exc).__name__, detail=str(exc)[:200])
 
-    def get(self, factory_id: str, customer_id: int) -> Customer | None:
+    def get(self, factory_id: str, customer_id: int) -> Lookup:
         if not self._available():
-            return None
+            return Lookup(None, None)
         try:
             text = self.client.get(self.key(factory_id, customer_id))
         except Exception as exc:  # noqa: BLE001 - any Redis failure means "not cached"
             self._failed("get", exc)
-            return None
-        if not text or text == TOMBSTONE:
-            return None
+            return Lookup(None, None)
+        if not text or text.startswith(TOMBSTONE_PREFIX):
+            return Lookup(None, text or NOTHING)
         try:
-            return decode_customer(text)
+            return Lookup(decode_customer(text), None)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("cache_entry_unreadable", customer_id=customer_id, error=type(exc).__name__)
-            return None
+            return Lookup(None, text)
 
-    def fill(self, customer: Customer) -> None:
-        if not self._available():
+    def fill(self, customer: Customer, stamp: str | None) -> None:
+        """Store what was read from the database, unless a write invalidated the key since
+        the reader's ``get`` (its stamp changed)."""
+        if stamp is None or not self._available():
             return
         try:
-            self.client.set(self.key(customer.factory_id, customer.id), encode_customer(customer),
-                            ex=self.ttl, nx=True)
+            self._fill_script(keys=[self.key(customer.factory_id, customer.id)],
+                              args=[stamp, encode_customer(customer), self.ttl])
         except Exception as exc:  # noqa: BLE001
             self._failed("fill", exc)
 
     def invalidate(self, keys: Iterable[tuple[str, int]]) -> None:
-        """Mark these customers stale: ``keys`` are ``(factory_id, customer_id)`` pairs."""
+        """Mark these customers stale: ``keys`` are ``(factory_id, customer_id)`` pairs.
+        Tried even while paused: a write must not leave a stale entry behind."""
         keys = list(keys)
         if not keys:
             return
         try:
             pipe = self.client.pipeline(transaction=False)
             for factory_id, customer_id in keys:
-                pipe.set(self.key(factory_id, customer_id), TOMBSTONE, ex=self.tombstone_ttl)
+                pipe.set(self.key(factory_id, customer_id), TOMBSTONE_PREFIX + uuid.uuid4().hex,
+                         ex=self.tombstone_ttl)
             pipe.execute()
         except Exception as exc:  # noqa: BLE001
             # Entries written before this write expire with their TTL.

@@ -16,13 +16,14 @@ def customer_detail(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: i
     """``get_customer`` with a cache in front. The key holds the factory; the business
     domain of a cached customer is checked against the caller's like the database query
     would, so a cached entry never shows a tenant or domain more than the database would."""
-    if cache is not None:
-        cached = cache.get(ctx.factory_id, customer_id)
-        if cached is not None:
-            if cached.factory_id != ctx.factory_id or not ctx.scope.allows(cached.business_domain):
-                raise NotFound(NOT_FOUND_MESSAGE, error_code="CUSTOMER_NOT_FOUND")
-            return cached
+    if cache is None:
+        return get_customer(uow, ctx, customer_id)
+    lookup = cache.get(ctx.factory_id, customer_id)
+    cached = lookup.customer
+    if cached is not None:
+        if cached.factory_id != ctx.factory_id or not ctx.scope.allows(cached.business_domain):
+            raise NotFound(NOT_FOUND_MESSAGE, error_code="CUSTOMER_NOT_FOUND")
+        return cached
     customer = get_customer(uow, ctx, customer_id)
-    if cache is not None:
-        cache.fill(customer)
+    cache.fill(customer, lookup.stamp)  # skipped when a write invalidated it meanwhile
     return customer
