@@ -8,7 +8,8 @@ from crm_common.config import Settings
 from crm_common.web import create_base_app, optional_blueprints
 
 from .adapters import orm
-from .service_layer.unit_of_work import ServiceUnitOfWork
+from .adapters.customer_client import CustomerServiceClient
+from .service_layer.unit_of_work import SyncUnitOfWork
 
 BLUEPRINTS: list = []
 OPTIONAL_MODULES = (
@@ -22,7 +23,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env("sync")
     app, api = create_base_app(settings, title="sync-worker",
                                description="Consumes customer events; owns projects, contracts and their sync history (seed 004).")
-    bootstrap_service(app, settings, ServiceUnitOfWork, orm.start_mappers)
+    bootstrap_service(app, settings, SyncUnitOfWork, orm.start_mappers)
+    app.extensions["customer_client"] = CustomerServiceClient(settings.service_urls["customer"],
+                                                              settings.internal_http_timeout)
     for blp in BLUEPRINTS + optional_blueprints(*OPTIONAL_MODULES):
         api.register_blueprint(blp)
     return app

@@ -1,0 +1,78 @@
+"""/api/v1/contracts: contracts and the customer fields they copy (seed 004).
+
+Views validate, call the service layer, and reply."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from crm_common.envelopes import Surface, envelope_schema
+from crm_common.schemas import document_errors
+from crm_common.web import etag_for, if_match_version, reply, request_context, require_roles
+
+from ..service_layer import contracts as svc
+from .deps import customer_fetcher, uow
+from .schemas import (ContractCreateSchema, ContractListQuerySchema, ContractPageSchema, ContractSchema,
+                      ContractUpdateSchema)
+
+blp = Blueprint("contracts_v1", __name__, url_prefix="/api/v1/contracts",
+                description="Contracts (seed 004). Their customer_name, contact_person and contact_phone "
+                            "follow the customer. Reads: any role of the tenant; writes: admin, "
+                            "factory_admin, sales_admin.")
+
+WRITERS = ("factory_admin", "sales_admin")
+errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
+
+
+@blp.route("")
+class Contracts(MethodView):
+    @blp.arguments(ContractListQuerySchema, location="query")
+    @blp.response(200, envelope_schema(Surface.V1, ContractPageSchema))
+    @errors(400, 401, 403)
+    def get(self, query):
+        """List the tenant's contracts, newest first.
+
+        Filters: `customer_id`, `project_id`, `keyword` (number or customer name); `page`,
+        `page_size` (≤ 100)."""
+        ctx = request_context()
+        return reply(svc.list_contracts(uow(), ctx, customer_id=query.get("customer_id"),
+                                        project_id=query.get("project_id"), keyword=query.get("keyword"),
+                                        page=query["page"], page_size=query["page_size"]))
+
+    @blp.arguments(ContractCreateSchema)
+    @blp.response(201, envelope_schema(Surface.V1, ContractSchema))
+    @errors(400, 401, 403, 404, 409, 503)
+    def post(self, body):
+        """Create a contract from `contract_no` (unique in the tenant) and `customer_id`,
+        optionally for a `project_id` of the same customer.
+
+        The customer fields are filled from the customer's latest known state; 404 names
+        `customer_id` (or `project_id`) when it does not exist in this tenant."""
+        require_roles(*WRITERS)
+        ctx = request_context()
+        contract = svc.create_contract(uow(), ctx, body, customer_fetcher(ctx))
+        return reply(contract, status=201, headers={"ETag": etag_for(contract.version),
+                                                    "Location": f"/api/v1/contracts/{contract.id}"})
+
+
+@blp.route("/<int:contract_id>")
+class ContractById(MethodView):
+    @blp.response(200, envelope_schema(Surface.V1, ContractSchema))
+    @errors(401, 403, 404)
+    def get(self, contract_id):
+        """One contract. Sends `ETag` (its version)."""
+        ctx = request_context()
+        contract = svc.get_contract(uow(), ctx, contract_id)
+        return reply(contract, headers={"ETag": etag_for(contract.version)})
+
+    @blp.arguments(ContractUpdateSchema)
+    @blp.response(200, envelope_schema(Surface.V1, ContractSchema))
+    @errors(400, 401, 403, 404, 409, 412, 503)
+    def put(self, changes, contract_id):
+        """Change the number, the project or the customer (whose fields are copied in).
+        `If-Match: "<version>"` makes it conditional (412 when stale)."""
+        require_roles(*WRITERS)
+        ctx = request_context()
+        contract = svc.update_contract(uow(), ctx, contract_id, changes, customer_fetcher(ctx),
+                                       expected_version=if_match_version())
+        return reply(contract, headers={"ETag": etag_for(contract.version)})

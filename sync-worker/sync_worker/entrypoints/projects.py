@@ -1,0 +1,93 @@
+"""/api/v1/projects: projects and the customer fields they copy (seed 004).
+
+Views validate, call the service layer, and reply."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from crm_common.envelopes import Surface, envelope_schema
+from crm_common.schemas import document_errors
+from crm_common.web import etag_for, if_match_version, reply, request_context, require_roles
+
+from ..service_layer import projects as svc
+from ..service_layer import sync
+from .deps import customer_fetcher, uow
+from .schemas import (ProjectCreateSchema, ProjectListQuerySchema, ProjectPageSchema, ProjectSchema,
+                      ProjectUpdateSchema, SyncFromContractResultSchema, SyncFromContractSchema)
+
+blp = Blueprint("projects_v1", __name__, url_prefix="/api/v1/projects",
+                description="Projects (seed 004). Their customer_name, customer_contact and customer_phone "
+                            "follow the customer. Reads: any role of the tenant; writes: admin, "
+                            "factory_admin, sales_admin.")
+
+WRITERS = ("factory_admin", "sales_admin")
+errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
+
+
+@blp.route("")
+class Projects(MethodView):
+    @blp.arguments(ProjectListQuerySchema, location="query")
+    @blp.response(200, envelope_schema(Surface.V1, ProjectPageSchema))
+    @errors(400, 401, 403)
+    def get(self, query):
+        """List the tenant's projects, newest first.
+
+        Filters: `customer_id`, `keyword` (project or customer name); `page`, `page_size` (≤ 100)."""
+        ctx = request_context()
+        return reply(svc.list_projects(uow(), ctx, customer_id=query.get("customer_id"),
+                                       keyword=query.get("keyword"), page=query["page"],
+                                       page_size=query["page_size"]))
+
+    @blp.arguments(ProjectCreateSchema)
+    @blp.response(201, envelope_schema(Surface.V1, ProjectSchema))
+    @errors(400, 401, 403, 404, 503)
+    def post(self, body):
+        """Create a project from `name` and `customer_id`.
+
+        The customer fields are filled from the customer's latest known state (from its
+        events; asked from customer-service when none has arrived yet). 404 names
+        `customer_id` when the customer does not exist in this tenant."""
+        require_roles(*WRITERS)
+        ctx = request_context()
+        project = svc.create_project(uow(), ctx, body, customer_fetcher(ctx))
+        return reply(project, status=201, headers={"ETag": etag_for(project.version),
+                                                   "Location": f"/api/v1/projects/{project.id}"})
+
+
+@blp.route("/<int:project_id>")
+class ProjectById(MethodView):
+    @blp.response(200, envelope_schema(Surface.V1, ProjectSchema))
+    @errors(401, 403, 404)
+    def get(self, project_id):
+        """One project. Sends `ETag` (its version)."""
+        ctx = request_context()
+        project = svc.get_project(uow(), ctx, project_id)
+        return reply(project, headers={"ETag": etag_for(project.version)})
+
+    @blp.arguments(ProjectUpdateSchema)
+    @blp.response(200, envelope_schema(Surface.V1, ProjectSchema))
+    @errors(400, 401, 403, 404, 412, 503)
+    def put(self, changes, project_id):
+        """Rename a project or move it to another customer (whose fields are copied in).
+        `If-Match: "<version>"` makes it conditional (412 when stale)."""
+        require_roles(*WRITERS)
+        ctx = request_context()
+        project = svc.update_project(uow(), ctx, project_id, changes, customer_fetcher(ctx),
+                                     expected_version=if_match_version())
+        return reply(project, headers={"ETag": etag_for(project.version)})
+
+
+@blp.route("/<int:project_id>/sync-from-contract")
+class ProjectSyncFromContract(MethodView):
+    @blp.arguments(SyncFromContractSchema, required=False)
+    @blp.response(200, envelope_schema(Surface.V1, SyncFromContractResultSchema))
+    @errors(400, 401, 403, 404)
+    def post(self, body, project_id):
+        """Copy the customer and its name, contact and phone from the project's contract
+        (`contract_id`, else its most recently changed contract) into the project (seed 004 §3.2).
+        Recorded in the sync history with trigger `contract`."""
+        require_roles(*WRITERS)
+        ctx = request_context()
+        result = sync.sync_project_from_contract(uow(), ctx, project_id, (body or {}).get("contract_id"))
+        return reply(result, message=result["message"])

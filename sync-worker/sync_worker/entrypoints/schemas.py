@@ -1,0 +1,200 @@
+"""Request and response schemas of sync-worker's /api/v1 surface (snake_case, seed 004)."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields as f, validate
+
+from crm_common.schemas import BaseSchema, IsoDateTime, in_range, length, one_of
+
+from ..domain import rules
+
+MAX_BATCH = 100
+
+
+def _at_least_one(data: dict) -> dict:
+    if not data:
+        raise ma.ValidationError("至少需要提供一个要更新的字段", field_name="_schema")
+    return data
+
+
+class PageQuerySchema(BaseSchema):
+    page = f.Integer(load_default=1, validate=in_range(1, 100000))
+    page_size = f.Integer(load_default=20, validate=in_range(1, 100))
+
+
+class _PageSchema(ma.Schema):
+    total = f.Integer()
+    page = f.Integer()
+    page_size = f.Integer()
+    total_pages = f.Integer()
+
+
+class _AuditedSchema(ma.Schema):
+    created_at = IsoDateTime()
+    created_by = f.String(allow_none=True)
+    created_by_name = f.String(allow_none=True)
+    updated_at = IsoDateTime()
+    updated_by = f.String(allow_none=True)
+    updated_by_name = f.String(allow_none=True)
+    customer_synced_at = IsoDateTime(allow_none=True, metadata={
+        "description": "When the customer fields were last copied from the customer"})
+    version = f.Integer(metadata={"description": "Bumped by every change; also sent as ETag"})
+
+
+# --- projects ----------------------------------------------------------------------------------
+
+class ProjectCreateSchema(BaseSchema):
+    name = f.String(required=True, validate=length(1, 200))
+    customer_id = f.Integer(required=True, strict=True, validate=in_range(1),
+                            metadata={"description": "customer-service customer id; its name, contact "
+                                                     "and phone are copied into the project"})
+
+
+class ProjectUpdateSchema(BaseSchema):
+    name = f.String(validate=length(1, 200))
+    customer_id = f.Integer(strict=True, validate=in_range(1))
+
+    @ma.post_load
+    def not_empty(self, data, **_):
+        return _at_least_one(data)
+
+
+class ProjectSchema(_AuditedSchema):
+    id = f.Integer()
+    factory_id = f.String()
+    name = f.String()
+    customer_id = f.Integer()
+    customer_name = f.String(allow_none=True)
+    customer_contact = f.String(allow_none=True)
+    customer_phone = f.String(allow_none=True)
+
+
+class ProjectListQuerySchema(PageQuerySchema):
+    customer_id = f.Integer(validate=in_range(1))
+    keyword = f.String(validate=length(1, 100), metadata={"description": "Part of the name or customer name"})
+
+
+class ProjectPageSchema(_PageSchema):
+    items = f.List(f.Nested(ProjectSchema))
+
+
+class SyncFromContractSchema(BaseSchema):
+    contract_id = f.Integer(strict=True, validate=in_range(1), metadata={
+        "description": "Which of the project's contracts; default: the most recently changed one"})
+
+
+# --- contracts ---------------------------------------------------------------------------------
+
+class ContractCreateSchema(BaseSchema):
+    contract_no = f.String(required=True, validate=length(1, 64))
+    customer_id = f.Integer(required=True, strict=True, validate=in_range(1))
+    project_id = f.Integer(strict=True, validate=in_range(1), allow_none=True,
+                           metadata={"description": "Optional; a project of the same customer"})
+
+
+class ContractUpdateSchema(BaseSchema):
+    contract_no = f.String(validate=length(1, 64))
+    customer_id = f.Integer(strict=True, validate=in_range(1))
+    project_id = f.Integer(strict=True, validate=in_range(1), allow_none=True)
+
+    @ma.post_load
+    def not_empty(self, data, **_):
+        return _at_least_one(data)
+
+
+class ContractSchema(_AuditedSchema):
+    id = f.Integer()
+    factory_id = f.String()
+    contract_no = f.String()
+    customer_id = f.Integer()
+    project_id = f.Integer(allow_none=True)
+    customer_name = f.String(allow_none=True)
+    contact_person = f.String(allow_none=True)
+    contact_phone = f.String(allow_none=True)
+
+
+class ContractListQuerySchema(PageQuerySchema):
+    customer_id = f.Integer(validate=in_range(1))
+    project_id = f.Integer(validate=in_range(1))
+    keyword = f.String(validate=length(1, 100), metadata={"description": "Part of the number or customer name"})
+
+
+class ContractPageSchema(_PageSchema):
+    items = f.List(f.Nested(ContractSchema))
+
+
+# --- sync ----------------------------------------------------------------------------------------
+
+class SyncResultSchema(ma.Schema):
+    """Seed 004 §2.1 result of ``sync_customer_to_projects`` (plus its contracts)."""
+    customer_id = f.Integer()
+    success = f.Boolean()
+    message = f.String(metadata={"description": "已同步 X 个项目的客户信息"})
+    updated_count = f.Integer(metadata={"description": "Projects updated"})
+    updated_projects = f.List(f.Integer())
+    updated_contracts = f.List(f.Integer())
+    updated_fields = f.List(f.String(), metadata={"description": "Project and contract fields written"})
+    project_fields = f.List(f.String())
+    contract_fields = f.List(f.String())
+    source = f.String(metadata={"description": "customer-service, or snapshot when it could not answer"})
+    customer_version = f.Integer()
+
+
+class BatchSyncRequestSchema(BaseSchema):
+    customer_ids = f.List(f.Integer(strict=True, validate=in_range(1)), required=True,
+                          validate=validate.Length(1, MAX_BATCH, error=f"需要 1-{MAX_BATCH} 个客户 id"),
+                          metadata={"description": f"At most {MAX_BATCH}; duplicates are synchronised once"})
+
+
+class BatchSyncItemSchema(SyncResultSchema):
+    code = f.Integer(metadata={"description": "On failure: the error code (4040, 5030, ...)"})
+
+
+class BatchSyncResultSchema(ma.Schema):
+    success = f.Boolean(metadata={"description": "Every customer synchronised"})
+    message = f.String()
+    total = f.Integer()
+    succeeded = f.Integer()
+    failed = f.Integer()
+    updated_count = f.Integer(metadata={"description": "Projects updated, all customers together"})
+    updated_contract_count = f.Integer()
+    results = f.List(f.Nested(BatchSyncItemSchema))
+
+
+class SyncFromContractResultSchema(SyncResultSchema):
+    contract_id = f.Integer()
+    project = f.Nested(ProjectSchema)
+
+
+class HistoryQuerySchema(PageQuerySchema):
+    customer_id = f.Integer(validate=in_range(1))
+    trigger = f.String(validate=one_of(rules.TRIGGERS, "触发方式"))
+    outcome = f.String(validate=one_of(rules.OUTCOMES, "结果"))
+
+
+class HistoryEntrySchema(ma.Schema):
+    id = f.Integer()
+    factory_id = f.String()
+    customer_id = f.Integer()
+    trigger = f.String(metadata={"description": "event / manual / contract"})
+    outcome = f.String(metadata={"description": "success / skipped (auto_sync=false) / failed"})
+    event_id = f.String(allow_none=True)
+    customer_version = f.Integer(allow_none=True)
+    event_occurred_at = IsoDateTime(allow_none=True)
+    trace_id = f.String(allow_none=True)
+    operator_id = f.String(allow_none=True)
+    operator_name = f.String(allow_none=True)
+    synced_at = IsoDateTime()
+    changed_fields = f.List(f.String(), metadata={"description": "Customer fields that changed"})
+    updated_fields = f.List(f.String(), metadata={"description": "Project and contract fields written"})
+    project_fields = f.List(f.String())
+    contract_fields = f.List(f.String())
+    project_ids = f.List(f.Integer())
+    contract_ids = f.List(f.Integer())
+    project_count = f.Integer()
+    contract_count = f.Integer()
+    error = f.String(allow_none=True)
+
+
+class HistoryPageSchema(_PageSchema):
+    items = f.List(f.Nested(HistoryEntrySchema))

@@ -1,0 +1,78 @@
+"""Which customer a project or contract belongs to, and what it looks like now.
+
+Creating or relinking uses the latest known state (the snapshot kept from events); a
+customer no event has told us about yet is asked from customer-service. Manual sync asks
+customer-service first and falls back to the snapshot when it cannot answer."""
+from __future__ import annotations
+
+from typing import Callable
+
+from crm_common.context import RequestContext
+from crm_common.errors import NotFound, ServiceUnavailable
+
+from ..adapters.customer_client import CustomerServiceUnavailable
+from ..domain.model import CustomerInfo
+from .unit_of_work import SyncUnitOfWork
+
+# customer_id -> current state, or None when customer-service does not know it for this
+# caller; raises CustomerServiceUnavailable when customer-service cannot answer.
+FetchCustomer = Callable[[int], "CustomerInfo | None"]
+
+SOURCE_EVENT, SOURCE_CUSTOMER_SERVICE, SOURCE_SNAPSHOT = "event", "customer-service", "snapshot"
+CUSTOMER_NOT_FOUND = "客户不存在或已被删除"
+
+
+def customer_not_found(customer_id: int) -> NotFound:
+    return NotFound(f"客户 {customer_id} 不存在或已被删除", error_code="CUSTOMER_NOT_FOUND",
+                    errors={"customer_id": [CUSTOMER_NOT_FOUND]})
+
+
+def _visible(ctx: RequestContext, info: CustomerInfo | None) -> bool:
+    if info is None or info.deleted or info.factory_id != ctx.factory_id:
+        return False
+    return info.business_domain is None or ctx.scope.allows(info.business_domain)
+
+
+def known_customer(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
+                   fetch: FetchCustomer) -> CustomerInfo:
+    """The latest known state of a customer of the caller's tenant (404 when none)."""
+    with uow:
+        info = uow.snapshots.get(ctx.factory_id, customer_id)
+    if info is not None:
+        if not _visible(ctx, info):
+            raise customer_not_found(customer_id)
+        return info
+    try:
+        info = fetch(customer_id)
+    except CustomerServiceUnavailable as exc:
+        raise ServiceUnavailable("客户服务暂不可用，且尚未收到该客户的信息，请稍后重试",
+                                 error_code="CUSTOMER_SERVICE_UNAVAILABLE") from exc
+    if not _visible(ctx, info):
+        raise customer_not_found(customer_id)
+    with uow:
+        uow.snapshots.remember(info, source=SOURCE_CUSTOMER_SERVICE)
+        uow.commit()
+    return info
+
+
+def current_customer(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
+                     fetch: FetchCustomer | None) -> tuple[CustomerInfo, str]:
+    """(state, where it came from) for a manual sync: customer-service when it answers,
+    else the snapshot. ``fetch=None`` goes straight to the snapshot."""
+    if fetch is not None:
+        try:
+            info = fetch(customer_id)
+        except CustomerServiceUnavailable:
+            pass
+        else:
+            if not _visible(ctx, info):
+                raise customer_not_found(customer_id)
+            return info, SOURCE_CUSTOMER_SERVICE
+    with uow:
+        info = uow.snapshots.get(ctx.factory_id, customer_id)
+    if info is None:
+        raise ServiceUnavailable("客户服务暂不可用，且本地没有该客户的信息", error_code="CUSTOMER_SERVICE_UNAVAILABLE",
+                                 errors={"customer_id": ["客户服务暂不可用，且本地没有该客户的信息"]})
+    if not _visible(ctx, info):
+        raise customer_not_found(customer_id)
+    return info, SOURCE_SNAPSHOT

@@ -1,0 +1,75 @@
+"""Projects: create, read, list, update. The customer fields are never typed in: they are
+copied from the customer's latest known state."""
+from __future__ import annotations
+
+from crm_common.context import RequestContext
+from crm_common.db import utcnow
+from crm_common.errors import NotFound, PreconditionFailed
+
+from ..adapters.repository import paginate
+from ..domain.model import Project
+from .customers import FetchCustomer, known_customer
+from .unit_of_work import SyncUnitOfWork
+
+PROJECT_NOT_FOUND = "项目不存在"
+
+
+def _stale(kind: str, version: int) -> PreconditionFailed:
+    return PreconditionFailed(f"{kind}已被修改（当前版本 {version}），请刷新后重试", error_code="VERSION_MISMATCH")
+
+
+def load_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int, *, for_update: bool = False,
+                 expected_version: int | None = None) -> Project:
+    project = uow.projects.get(ctx.factory_id, project_id, for_update=for_update)
+    if project is None:
+        raise NotFound(PROJECT_NOT_FOUND, error_code="PROJECT_NOT_FOUND")
+    if expected_version is not None and project.version != expected_version:
+        raise _stale("项目", project.version)
+    return project
+
+
+def create_project(uow: SyncUnitOfWork, ctx: RequestContext, fields: dict, fetch: FetchCustomer) -> Project:
+    info = known_customer(uow, ctx, fields["customer_id"], fetch)
+    now = utcnow()
+    with uow:
+        project = Project(factory_id=ctx.factory_id, name=fields["name"], customer_id=info.customer_id,
+                          created_at=now, created_by=ctx.operator_id, created_by_name=ctx.operator_name,
+                          updated_at=now, updated_by=ctx.operator_id, updated_by_name=ctx.operator_name)
+        project.copy_customer(info, operator_id=ctx.operator_id, operator_name=ctx.operator_name, now=now)
+        uow.projects.add(project)
+        uow.flush()
+        uow.commit()
+    return project
+
+
+def update_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int, changes: dict,
+                   fetch: FetchCustomer, *, expected_version: int | None = None) -> Project:
+    """Rename, or move to another customer (whose fields are then copied in)."""
+    info = known_customer(uow, ctx, changes["customer_id"], fetch) if "customer_id" in changes else None
+    now = utcnow()
+    with uow:
+        project = load_project(uow, ctx, project_id, for_update=True, expected_version=expected_version)
+        changed = project.rename(changes["name"]) if "name" in changes else []
+        if info is not None and int(project.customer_id) != info.customer_id:
+            project.customer_id = info.customer_id
+            changed.append("customer_id")
+        if info is not None:
+            changed += project.copy_customer(info, operator_id=ctx.operator_id,
+                                             operator_name=ctx.operator_name, now=now)
+        if changed:
+            project.touch(ctx.operator_id, ctx.operator_name, now)
+        uow.flush()
+        uow.commit()
+    return project
+
+
+def get_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int) -> Project:
+    with uow:
+        return load_project(uow, ctx, project_id)
+
+
+def list_projects(uow: SyncUnitOfWork, ctx: RequestContext, *, customer_id: int | None = None,
+                  keyword: str | None = None, page: int = 1, page_size: int = 20) -> dict:
+    with uow:
+        stmt = uow.projects.filtered(ctx.factory_id, customer_id=customer_id, keyword=keyword)
+        return paginate(uow.session, stmt, page=page, page_size=page_size)
