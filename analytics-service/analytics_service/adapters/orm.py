@@ -1,9 +1,18 @@
-"""Tables of analytics-service's own database."""
+"""Tables of analytics-service's own database.
+
+- ``customers`` and ``viewing_records``: the read model, projected from customer-service's
+  and viewing-service's events (or rebuilt from their snapshots); deleted customers stay,
+  with ``deleted_at``, so that versions keep ordering events.
+- ``orders`` and ``order_items``: order facts, owned here (``POST /api/v1/analytics/orders``
+  and ``order.recorded`` events).
+- ``event_sources``: the newest event applied per producer (freshness).
+- outbox and consumer bookkeeping (``processed_events``, ``applied_versions``).
+"""
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from crm_common.db import consumer_tables, outbox_table
+from crm_common.db import BigId, UtcDateTime, consumer_tables, outbox_table, utcnow
 
 metadata = sa.MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -12,10 +21,109 @@ metadata = sa.MetaData(naming_convention={
     "pk": "pk_%(table_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
 })
+Money = sa.Numeric(18, 2)
+Quantity = sa.Numeric(18, 3)
+LIVE = sa.text("deleted_at IS NULL")
 
 outbox = outbox_table(metadata)
 processed_events, applied_versions = consumer_tables(metadata)
 
+customers = sa.Table(
+    "customers", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),  # customer-service's id
+    sa.Column("factory_id", sa.String(64), nullable=False),
+    sa.Column("business_domain", sa.String(64), nullable=True),
+    sa.Column("name", sa.String(100), nullable=True),
+    sa.Column("customer_code", sa.String(50), nullable=True),
+    sa.Column("type", sa.String(20), nullable=True),
+    sa.Column("industry_type", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(20), nullable=True),
+    sa.Column("rating", sa.SmallInteger, nullable=False, default=3),
+    sa.Column("credit_limit", Money, nullable=False, default=0),
+    sa.Column("current_balance", Money, nullable=False, default=0),
+    sa.Column("payment_terms", sa.Integer, nullable=False, default=30),
+    sa.Column("debt_since", UtcDateTime, nullable=True),
+    sa.Column("debt_due_at", UtcDateTime, nullable=True),  # debt_since + payment_terms
+    sa.Column("lead_status", sa.SmallInteger, nullable=True),
+    sa.Column("viewing_count", sa.Integer, nullable=False, default=0),
+    sa.Column("total_commission", Money, nullable=False, default=0),
+    sa.Column("created_at", UtcDateTime, nullable=True),
+    sa.Column("deleted_at", UtcDateTime, nullable=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False, default=utcnow),
+    sa.Index("ix_customers_live_factory", "factory_id", "rating",
+             postgresql_where=LIVE, sqlite_where=LIVE),
+    sa.Index("ix_customers_live_factory_lead_status", "factory_id", "lead_status",
+             postgresql_where=LIVE, sqlite_where=LIVE),
+)
+
+viewing_records = sa.Table(
+    "viewing_records", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # viewing-service's id
+    sa.Column("factory_id", sa.String(64), nullable=False),
+    sa.Column("customer_id", sa.BigInteger, nullable=True),
+    sa.Column("user_id", sa.String(128), nullable=True),
+    sa.Column("viewing_time", UtcDateTime, nullable=True),
+    sa.Column("viewing_status", sa.SmallInteger, nullable=True),
+    sa.Column("viewing_feedback", sa.SmallInteger, nullable=True),
+    sa.Column("commission", Money, nullable=False, default=0),
+    sa.Column("property_name", sa.String(200), nullable=True),
+    sa.Column("business_type", sa.String(20), nullable=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False, default=utcnow),
+    sa.Index("ix_viewing_records_factory_time", "factory_id", "viewing_time"),
+    sa.Index("ix_viewing_records_factory_customer", "factory_id", "customer_id"),
+)
+
+orders = sa.Table(
+    "orders", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("factory_id", sa.String(64), nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False),  # the caller's order number
+    sa.Column("customer_id", sa.BigInteger, nullable=False),
+    sa.Column("order_date", sa.Date, nullable=False),
+    sa.Column("total_amount", Money, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("payment_status", sa.String(20), nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("paid_date", sa.Date, nullable=True),
+    sa.Column("payment_days", sa.Integer, nullable=True),  # paid_date - order_date
+    sa.Column("late_days", sa.Integer, nullable=True),     # paid_date - due_date (≤ 0 on time)
+    sa.Column("counted", sa.Boolean, nullable=False, default=True),  # not cancelled
+    sa.Column("source", sa.String(64), nullable=False, default="api"),
+    sa.Column("version", sa.BigInteger, nullable=False, default=1),
+    sa.Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
+    sa.Index("uq_orders_factory_order_id", "factory_id", "order_id", unique=True),
+    sa.Index("ix_orders_factory_customer_date", "factory_id", "customer_id", "order_date"),
+)
+
+order_items = sa.Table(
+    "order_items", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("order_pk", BigId, sa.ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("factory_id", sa.String(64), nullable=False),
+    sa.Column("customer_id", sa.BigInteger, nullable=False),
+    sa.Column("line_no", sa.Integer, nullable=False),
+    sa.Column("product_name", sa.String(200), nullable=False),
+    sa.Column("quantity", Quantity, nullable=False),
+    sa.Column("unit_price", Money, nullable=False),
+    sa.Column("subtotal", Money, nullable=False),
+    sa.Column("counted", sa.Boolean, nullable=False, default=True),  # its order is not cancelled
+    sa.Index("ix_order_items_order", "order_pk"),
+    sa.Index("ix_order_items_factory_customer", "factory_id", "customer_id"),
+)
+
+event_sources = sa.Table(
+    "event_sources", metadata,
+    sa.Column("producer", sa.String(64), primary_key=True),
+    sa.Column("last_event_id", sa.String(36), nullable=True),
+    sa.Column("last_event_type", sa.String(64), nullable=True),
+    sa.Column("last_occurred_at", UtcDateTime, nullable=True),
+    sa.Column("last_applied_at", UtcDateTime, nullable=True),
+    sa.Column("events_applied", sa.BigInteger, nullable=False, default=0),
+)
+
 
 def start_mappers() -> None:
-    """Map domain classes onto tables (none yet)."""
+    """The read model is queried with SQLAlchemy Core: nothing to map."""

@@ -1,0 +1,210 @@
+"""Read queries over the read model and the order facts (SQLAlchemy Core, portable between
+PostgreSQL and SQLite). Every query is scoped to one tenant; customer queries also to the
+caller's business domains and to live (not deleted) customers."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from crm_common.auth import DomainScope
+
+from ..domain.orders import OrderTotals, ProductFigure
+from . import orm
+
+C = orm.customers.c
+O = orm.orders.c
+I = orm.order_items.c
+V = orm.viewing_records.c
+
+
+def live_customers(factory_id: str, scope: DomainScope | None = None):
+    """WHERE clause of the tenant's live customers visible in ``scope``."""
+    clause = sa.and_(C.factory_id == factory_id, C.deleted_at.is_(None))
+    if scope is not None and not scope.everything:
+        clause = sa.and_(clause, C.business_domain.in_(sorted(scope.codes)))
+    return clause
+
+
+def customer(session: Session, factory_id: str, customer_id: int, scope: DomainScope | None):
+    return session.execute(sa.select(orm.customers).where(
+        live_customers(factory_id, scope), C.id == customer_id)).first()
+
+
+def visible_customer_ids(session: Session, factory_id: str, ids: Iterable[int], scope: DomainScope | None) -> set[int]:
+    return set(session.scalars(sa.select(C.id).where(live_customers(factory_id, scope), C.id.in_(list(ids)))))
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+def _totals_columns(today: dt.date):
+    overdue = sa.and_(O.paid_date.is_(None), O.due_date < today)
+    return [
+        sa.func.count().label("total_orders"),
+        sa.func.coalesce(sa.func.sum(O.total_amount), 0).label("total_revenue"),
+        sa.func.min(O.order_date).label("first_order_date"),
+        sa.func.max(O.order_date).label("last_order_date"),
+        sa.func.count(O.paid_date).label("paid_orders"),
+        sa.func.coalesce(sa.func.sum(O.payment_days), 0).label("total_payment_days"),
+        sa.func.coalesce(sa.func.sum(sa.case((O.late_days <= 0, 1), else_=0)), 0).label("on_time_paid_orders"),
+        sa.func.max(O.late_days).label("max_late_days"),
+        sa.func.coalesce(sa.func.sum(sa.case((overdue, 1), else_=0)), 0).label("unpaid_overdue_orders"),
+        sa.func.min(sa.case((overdue, O.due_date), else_=None)).label("oldest_overdue_due_date"),
+    ]
+
+
+def _totals(row) -> OrderTotals:
+    return OrderTotals(total_orders=int(row.total_orders), total_revenue=Decimal(row.total_revenue),
+                       first_order_date=_as_date(row.first_order_date), last_order_date=_as_date(row.last_order_date),
+                       paid_orders=int(row.paid_orders), total_payment_days=int(row.total_payment_days),
+                       on_time_paid_orders=int(row.on_time_paid_orders),
+                       max_late_days=None if row.max_late_days is None else int(row.max_late_days),
+                       unpaid_overdue_orders=int(row.unpaid_overdue_orders),
+                       oldest_overdue_due_date=_as_date(row.oldest_overdue_due_date))
+
+
+def _as_date(value) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])  # SQLite aggregates of dates come back as text
+
+
+def order_totals(session: Session, factory_id: str, today: dt.date,
+                 customer_ids: Iterable[int] | None = None) -> dict[int, OrderTotals]:
+    """Per customer, over counted (not cancelled) orders: one grouped query."""
+    stmt = sa.select(O.customer_id, *_totals_columns(today)).where(O.factory_id == factory_id, O.counted.is_(True))
+    if customer_ids is not None:
+        stmt = stmt.where(O.customer_id.in_(list(customer_ids)))
+    return {int(row.customer_id): _totals(row) for row in session.execute(stmt.group_by(O.customer_id))}
+
+
+def products(session: Session, factory_id: str, customer_id: int) -> list[ProductFigure]:
+    rows = session.execute(
+        sa.select(I.product_name, sa.func.sum(I.quantity).label("quantity"), sa.func.sum(I.subtotal).label("revenue"))
+        .where(I.factory_id == factory_id, I.customer_id == customer_id, I.counted.is_(True))
+        .group_by(I.product_name))
+    return [ProductFigure(r.product_name, Decimal(r.quantity), Decimal(r.revenue)) for r in rows]
+
+
+def purchase_history(session: Session, factory_id: str, customer_id: int) -> list[dict]:
+    """Every order of the customer, newest first, each with its lines."""
+    orders = [dict(r._mapping) for r in session.execute(
+        sa.select(O.id, O.order_id, O.order_date, O.total_amount, O.status, O.payment_status, O.due_date,
+                  O.paid_date)
+        .where(O.factory_id == factory_id, O.customer_id == customer_id)
+        .order_by(O.order_date.desc(), O.id.desc()))]
+    lines: dict[int, list[dict]] = {}
+    if orders:
+        for r in session.execute(sa.select(I.order_pk, I.product_name, I.quantity, I.unit_price, I.subtotal)
+                                 .where(I.order_pk.in_([o["id"] for o in orders]))
+                                 .order_by(I.order_pk, I.line_no)):
+            lines.setdefault(r.order_pk, []).append(dict(r._mapping))
+    for order in orders:
+        order["products"] = lines.get(order["id"], [])
+    return orders
+
+
+def vip_customers(session: Session, factory_id: str, scope: DomainScope | None, limit: int) -> list:
+    """5-star customers or buyers, by revenue (desc), then stars, then id."""
+    rev = (sa.select(O.customer_id, sa.func.count().label("total_orders"),
+                     sa.func.sum(O.total_amount).label("total_revenue"),
+                     sa.func.max(O.order_date).label("last_order_date"))
+           .where(O.factory_id == factory_id, O.counted.is_(True)).group_by(O.customer_id).subquery())
+    revenue = sa.func.coalesce(rev.c.total_revenue, 0)
+    return session.execute(
+        sa.select(C.id, C.name, C.rating, revenue.label("total_revenue"),
+                  sa.func.coalesce(rev.c.total_orders, 0).label("total_orders"), rev.c.last_order_date)
+        .select_from(orm.customers.outerjoin(rev, rev.c.customer_id == C.id))
+        .where(live_customers(factory_id, scope), sa.or_(C.rating == 5, rev.c.customer_id.is_not(None)))
+        .order_by(revenue.desc(), C.rating.desc(), C.id).limit(limit)).all()
+
+
+def order_summaries(session: Session, factory_id: str, customer_ids: list[int]) -> list:
+    """totalOrders, totalRevenue, first and last order date per customer: one grouped query."""
+    return session.execute(
+        sa.select(O.customer_id, sa.func.count().label("total_orders"),
+                  sa.func.sum(O.total_amount).label("total_revenue"),
+                  sa.func.min(O.order_date).label("first_order_date"),
+                  sa.func.max(O.order_date).label("last_order_date"))
+        .where(O.factory_id == factory_id, O.counted.is_(True), O.customer_id.in_(customer_ids))
+        .group_by(O.customer_id)).all()
+
+
+# --- customers -------------------------------------------------------------------------------
+
+def customer_groups(session: Session, factory_id: str, scope: DomainScope | None, *, now: dt.datetime,
+                    month_start: dt.datetime) -> list:
+    """One scan of the tenant's customers, grouped by (type, industry, rating), with every
+    sum the overall statistics need."""
+    util = sa.case((C.credit_limit > 0, sa.func.abs(C.current_balance) * sa.literal(1.0, sa.Numeric) / C.credit_limit),
+                   else_=0)
+    overdue = sa.and_(C.debt_due_at.is_not(None), C.debt_due_at < now)
+    one = lambda cond: sa.func.sum(sa.case((cond, 1), else_=0))  # noqa: E731
+    return session.execute(
+        sa.select(C.type, C.industry_type, C.rating,
+                  sa.func.count().label("customers"),
+                  one(C.status == "active").label("active"),
+                  one(C.created_at >= month_start).label("new_this_month"),
+                  sa.func.sum(C.credit_limit).label("credit_limit"),
+                  sa.func.sum(C.current_balance).label("current_balance"),
+                  sa.func.sum(C.credit_limit - sa.func.abs(C.current_balance)).label("available_credit"),
+                  one(C.current_balance < 0).label("with_outstanding"),
+                  sa.func.sum(util).label("utilization_sum"),
+                  one(C.credit_limit > 0).label("with_credit_limit"),
+                  one(sa.or_(C.rating <= 2, overdue)).label("at_risk"))
+        .where(live_customers(factory_id, scope))
+        .group_by(C.type, C.industry_type, C.rating)).all()
+
+
+def count_by(session: Session, factory_id: str, scope: DomainScope | None, column) -> dict:
+    return dict(session.execute(sa.select(column, sa.func.count()).where(live_customers(factory_id, scope))
+                                .group_by(column)).all())
+
+
+def credit_rows(session: Session, factory_id: str, scope: DomainScope | None) -> list:
+    return session.execute(sa.select(C.rating, C.credit_limit, C.current_balance, C.debt_since, C.payment_terms)
+                           .where(live_customers(factory_id, scope))).all()
+
+
+def customers_by_id(session: Session, factory_id: str, scope: DomainScope | None, ids=None) -> dict[int, object]:
+    stmt = sa.select(C.id, C.name, C.rating, C.business_domain).where(live_customers(factory_id, scope))
+    if ids is not None:
+        stmt = stmt.where(C.id.in_(list(ids)))
+    return {row.id: row for row in session.execute(stmt)}
+
+
+# --- viewing records (seed 002 §4) -----------------------------------------------------------
+
+def viewing_totals(session: Session, factory_id: str, start: dt.datetime | None, end: dt.datetime | None):
+    stmt = sa.select(sa.func.count().label("viewing_count"),
+                     sa.func.coalesce(sa.func.sum(V.commission), 0).label("total_commission")
+                     ).where(V.factory_id == factory_id)
+    return session.execute(stmt.where(*_period(start, end))).one()
+
+
+def _period(start, end) -> list:
+    clauses = []
+    if start is not None:
+        clauses.append(V.viewing_time >= start)
+    if end is not None:
+        clauses.append(V.viewing_time < end)
+    return clauses
+
+
+def customers_by_lead_status(session: Session, factory_id: str, statuses: tuple[int, ...],
+                             start: dt.datetime | None, end: dt.datetime | None) -> dict[int, int]:
+    stmt = (sa.select(C.lead_status, sa.func.count())
+            .where(C.factory_id == factory_id, C.deleted_at.is_(None), C.lead_status.in_(statuses)))
+    if start is not None or end is not None:
+        stmt = stmt.where(sa.exists(sa.select(sa.literal(1)).where(
+            V.factory_id == C.factory_id, V.customer_id == C.id, *_period(start, end))))
+    return {int(k): int(v) for k, v in session.execute(stmt.group_by(C.lead_status))}
+
+
+# --- freshness -------------------------------------------------------------------------------
+
+def event_sources(session: Session) -> dict[str, object]:
+    return {row.producer: row for row in session.execute(sa.select(orm.event_sources))}

@@ -1,0 +1,99 @@
+"""analytics-service against a real PostgreSQL database of its own (migrated to head):
+the Flask app in-process, events applied through the consumer base without a broker."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from crm_common.config import Settings
+from crm_common.consumer import EventConsumer
+from crm_common.db import make_engine, make_session_factory
+from crm_common.events import make_event
+from crm_common.migrations import upgrade_head
+from crm_common.testing import TEST_JWT_SECRET, auth_headers, create_database, drop_database
+
+from analytics_service.adapters import orm
+from analytics_service.app import create_app
+from analytics_service.cli import CONSUMER, SERVICE_DIR
+from analytics_service.service_layer.projection import handle_event
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    url = create_database("crm_analytics_it")
+    upgrade_head(SERVICE_DIR, url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    settings = Settings.from_env("analytics", {"ANALYTICS_DATABASE_URL": database_url, "JWT_SECRET": TEST_JWT_SECRET,
+                                               "AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F"})
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def consumer(engine):
+    return EventConsumer(name=CONSUMER, queue=CONSUMER, bindings=[], amqp_url="amqp://unused",
+                         session_factory=make_session_factory(engine), processed=orm.processed_events,
+                         versions=orm.applied_versions, handler=handle_event)
+
+
+@pytest.fixture
+def factory() -> str:
+    return f"F{uuid.uuid4().hex[:8].upper()}"
+
+
+class Api:
+    def __init__(self, client, **token):
+        self.client, self.headers = client, auth_headers(**token)
+
+    def __getattr__(self, method):
+        def call(path, **kw):
+            headers = {**self.headers, **kw.pop("headers", {})}
+            return getattr(self.client, method)(path, headers=headers, **kw)
+        return call
+
+
+@pytest.fixture
+def api_for(app):
+    client = app.test_client()
+
+    def make(roles=("admin",), factories=("*",), domains=("*",)):
+        return Api(client, roles=list(roles), factories=list(factories), domains=list(domains))
+    return make
+
+
+_ids = iter(range(10_000_000, 10**9))
+
+
+def new_customer_id() -> int:
+    return next(_ids) + uuid.uuid4().int % 1000 * 1_000_000_000
+
+
+def customer_event(factory_id: str, customer_id: int, version: int, **fields) -> dict:
+    data = {"id": customer_id, "factory_id": factory_id, "name": f"客户{customer_id}", "type": "company",
+            "industry_type": "餐饮", "status": "active", "rating": 3, "credit_limit": 0, "current_balance": 0,
+            "payment_terms": 30, "debt_since": None, "business_domain": "DEFAULT",
+            "created_at": "2026-01-05T02:00:00Z", "deleted_at": None, "version": version, **fields}
+    kind = "customer.created" if version == 1 else ("customer.deleted" if data["deleted_at"] else "customer.updated")
+    return make_event(event_type=kind, producer="customer-service", aggregate_type="customer",
+                      aggregate_id=customer_id, aggregate_version=version, factory_id=factory_id, data=data)
+
+
+def viewing_event(factory_id: str, record_id: str, version: int, **fields) -> dict:
+    data = {"id": record_id, "factory_id": factory_id, "customer_id": None, "user_id": "u1",
+            "viewing_time": "2026-03-01T04:00:00Z", "viewing_status": 1, "viewing_feedback": None,
+            "commission": 0, "property_name": "小区", "business_type": "whole_rent", "version": version, **fields}
+    return make_event(event_type="viewing.recorded" if version == 1 else "viewing.updated",
+                      producer="viewing-service", aggregate_type="viewing_record", aggregate_id=record_id,
+                      aggregate_version=version, factory_id=factory_id, data=data)
