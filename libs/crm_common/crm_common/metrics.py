@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, has_app_context, request
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
                                REGISTRY, generate_latest, multiprocess)
 
@@ -20,8 +20,10 @@ HTTP_LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency"
 
 
 def gauge(name: str, doc: str, labels: list[str]) -> Gauge:
-    """A gauge that aggregates sensibly across worker processes."""
-    kwargs = {"multiprocess_mode": "livemax"} if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else {}
+    """A gauge that aggregates sensibly across worker processes: the value most recently
+    set by any live process wins (a backlog refreshed by the worker that served the last
+    scrape replaces the stale value another worker set earlier)."""
+    kwargs = {"multiprocess_mode": "livemostrecent"} if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else {}
     return Gauge(name, doc, labels, **kwargs)
 
 
@@ -48,7 +50,26 @@ def registry() -> CollectorRegistry:
     return REGISTRY
 
 
+# Ready checks (crm_common.web.add_ready_check) that also set gauges describing current
+# state; they run on every scrape so that /metrics is fresh without a probe hitting /readyz.
+SCRAPE_REFRESHED_CHECKS = ("outbox",)
+
+
+def refresh_state_gauges() -> None:
+    """Run the app's state-describing ready checks (the outbox backlog of a service with an
+    outbox sets ``outbox_backlog`` and ``outbox_oldest_unsent_age_seconds``)."""
+    if not has_app_context():
+        return
+    for name, check, _critical in current_app.extensions.get("crm_ready_checks", []):
+        if name in SCRAPE_REFRESHED_CHECKS:
+            try:
+                check()
+            except Exception:  # noqa: BLE001 - a scrape never fails on a dependency
+                pass
+
+
 def metrics_response() -> Response:
+    refresh_state_gauges()
     return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
 
 
