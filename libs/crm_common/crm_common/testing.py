@@ -223,6 +223,7 @@ class Stack:
         self.db_urls: dict[str, str] = {}
         self.ports: dict[str, int] = {}
         self.procs: dict[str, Process] = {}
+        self.metrics_ports: dict[str, int] = {}  # background worker -> its METRICS_PORT
         self.amqp_url: str | None = None
         self.log_dir = Path(tempfile.mkdtemp(prefix="crm-stack-"))
         self.prom_dir = prometheus_dir()
@@ -234,6 +235,13 @@ class Stack:
     @property
     def gateway(self) -> str:
         return self.url("gateway")
+
+    def metrics_url(self, name: str) -> str:
+        """Where a process serves Prometheus metrics: an HTTP process's ``/metrics``, a
+        background worker's ``METRICS_PORT``."""
+        if name in self.metrics_ports:
+            return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
+        return f"{self.url(name)}/metrics"
 
     def env(self) -> dict[str, str]:
         extra = {f"{svc.upper()}_DATABASE_URL": url for svc, url in self.db_urls.items()}
@@ -282,6 +290,8 @@ class Stack:
         env = self.env()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(Path(self.prom_dir) / name)
         Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+        # Relays and consumers serve /metrics on METRICS_PORT, as in the images.
+        env["METRICS_PORT"] = str(self.metrics_ports.setdefault(name, free_port()))
         proc = Process(name, [str(cli), *tail], env, log_dir=self.log_dir)
         self.procs[name] = proc.start()
         return proc
