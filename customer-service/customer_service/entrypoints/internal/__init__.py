@@ -1,0 +1,1 @@
+"""Service-to-service endpoints (``/internal/...``), not routed by the gateway."""
