@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install run test test-fast token services bench clean help
+.PHONY: install run test test-fast token services bench bench-analytics clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -40,6 +40,9 @@ test-fast: install
 
 token: install
 	@$(BIN)/crm-token $(foreach r,$(ROLE),--role $(r)) $(foreach f,$(FACTORY),--factory $(f)) $(foreach d,$(DOMAIN),--domain '$(d)')
+
+bench-analytics: install services
+	$(BIN)/python bench/analytics_at_size.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache
