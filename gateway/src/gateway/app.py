@@ -1,0 +1,31 @@
+"""The gateway's app factory: where requests enter.
+
+Order per request: trace id (crm_common.web), token check (crm_common.web; public paths
+excepted), then ``views.proxy``: route, size limit, rate limit, streamed forwarding."""
+from __future__ import annotations
+
+from flask import Flask
+
+from crm_common.config import Settings
+from crm_common.web import create_base_app
+
+from . import views
+from .bootstrap import bootstrap
+
+DESCRIPTION = (
+    "One entry point to the CRM services. Every path except /healthz, /readyz, /metrics, "
+    "/docs and /openapi.json needs `Authorization: Bearer <JWT>`. Responses carry "
+    "`X-Trace-Id`; routed responses carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and "
+    "`X-RateLimit-Reset` (seconds until the caller's bucket is full again)."
+)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env("gateway")
+    app, api = create_base_app(settings, title="CRM API", description=DESCRIPTION, serve_docs=False)
+    bootstrap(app, settings, own_document=lambda: api.spec.to_dict())
+    api.register_blueprint(views.docs_blp)
+    app.add_url_rule("/", "proxy", views.proxy, methods=views.PROXY_METHODS)
+    app.add_url_rule("/<path:path>", "proxy", views.proxy, methods=views.PROXY_METHODS)
+    app.after_request(views.rate_limit_headers)
+    return app

@@ -1,0 +1,153 @@
+"""gateway tests. Unit tests (``test_*_rules.py``) touch no I/O; the others run real
+processes under gunicorn on free ports: the gateway, customer-service on a SQLite file, and
+two fake upstreams (``fake_upstream.py``) playing viewing-service and analytics-service.
+sync-worker's URL is a free port nobody listens on."""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+# pytest's importlib mode names this file "gateway.tests.conftest" (relative to the repo
+# root) and registers the project directory gateway/ as an empty namespace package called
+# "gateway", which hides the real package. Put the real one (gateway/src/gateway) back.
+if getattr(sys.modules.get("gateway"), "__file__", None) is None:
+    sys.modules.pop("gateway", None)
+    importlib.import_module("gateway")
+
+from crm_common.testing import Process, base_env, free_port, gunicorn_argv, prometheus_dir, rmtree
+
+HERE = Path(__file__).resolve().parent
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+READ_TIMEOUT = 1.0
+CONNECT_TIMEOUT = 1.0
+
+
+class Running:
+    """Processes of one test set-up, their URLs and logs."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.procs: dict[str, Process] = {}
+        self.urls: dict[str, str] = {}
+
+    def launch(self, name: str, app: str, env: dict[str, str], *, workers: int = 1, threads: int = 8) -> None:
+        port = free_port()
+        self.urls[name] = f"http://127.0.0.1:{port}"
+        self.procs[name] = Process(name, gunicorn_argv(app, port, workers=workers, threads=threads), env,
+                                   log_dir=self.log_dir).start()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        for name, proc in self.procs.items():
+            proc.ready_url = self.urls[name] + "/healthz"
+            proc.wait_ready(timeout)
+
+    def log_lines(self, name: str) -> list[dict]:
+        lines = []
+        for line in self.procs[name].log_text().splitlines():
+            if line.startswith("{"):
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    pass
+        return lines
+
+    def worker_pids(self, name: str) -> list[int]:
+        """gunicorn's worker processes (children of the master)."""
+        master = self.procs[name].proc.pid
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+            if children:
+                return [int(pid) for pid in children]
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} has no workers")
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            proc.stop()
+
+
+def gateway_env(upstreams: dict[str, str], **extra: str) -> dict[str, str]:
+    prom = Path(prometheus_dir())
+    return base_env(**{f"{svc.upper()}_SERVICE_URL": url for svc, url in upstreams.items()},
+                    UPSTREAM_READ_TIMEOUT=str(READ_TIMEOUT), UPSTREAM_CONNECT_TIMEOUT=str(CONNECT_TIMEOUT),
+                    MAX_REQUEST_BYTES=str(MAX_REQUEST_BYTES), PROMETHEUS_MULTIPROC_DIR=str(prom), **extra)
+
+
+@pytest.fixture(scope="session")
+def upstreams():
+    """customer-service (real, SQLite) and the two fakes; sync-worker is a dead port."""
+    from crm_common.migrations import upgrade_head
+    from customer_service.cli import SERVICE_DIR
+
+    work = Path(tempfile.mkdtemp(prefix="gateway-tests-"))
+    db_url = f"sqlite:///{work / 'customer.db'}"
+    running = Running(work)
+    try:
+        running.launch("fake-viewing", "fake_upstream:create_app()",
+                       base_env(FAKE_NAME="viewing-service", PYTHONPATH=str(HERE)))
+        running.launch("fake-analytics", "fake_upstream:create_app()",
+                       base_env(FAKE_NAME="analytics-service", PYTHONPATH=str(HERE)))
+        upgrade_head(SERVICE_DIR, db_url)
+        running.launch("customer", "customer_service.app:create_app()",
+                       base_env(CUSTOMER_DATABASE_URL=db_url, CRM_HOME=str(work)), threads=4)
+        running.wait_ready()
+        running.urls["dead"] = f"http://127.0.0.1:{free_port()}"
+        yield running
+    finally:
+        running.stop()
+        rmtree(work)
+
+
+@pytest.fixture(scope="session")
+def upstream_urls(upstreams) -> dict[str, str]:
+    return {"customer": upstreams.urls["customer"], "viewing": upstreams.urls["fake-viewing"],
+            "analytics": upstreams.urls["fake-analytics"], "sync": upstreams.urls["dead"]}
+
+
+@pytest.fixture(scope="session")
+def start_gateway(upstreams, upstream_urls):
+    """``start_gateway(name, workers=1, **env)``: a gateway under gunicorn in front of the
+    upstreams, stopped at the end of the session."""
+    started: list[Running] = []
+
+    def start(name: str, workers: int = 1, **extra_env: str) -> Running:
+        running = Running(upstreams.log_dir)
+        env = gateway_env(upstream_urls, **extra_env)
+        running.launch(name, "gateway.app:create_app()", env, workers=workers, threads=8)
+        running.name, running.url, running.env = name, running.urls[name], env
+        started.append(running)
+        running.wait_ready()
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+        rmtree(running.env["PROMETHEUS_MULTIPROC_DIR"])
+
+
+@pytest.fixture(scope="session")
+def gw(start_gateway):
+    """The gateway with one worker (so that in-memory limits and RSS are of one process),
+    default rate limits, 1 s read timeout, 8 MiB request limit."""
+    return start_gateway("gateway")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis for the shared-limit tests (db 5 unless TEST_REDIS_URL says otherwise);
+    the tests skip when it is not running."""
+    import redis
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip(f"Redis not reachable at {url}")
+    return url
