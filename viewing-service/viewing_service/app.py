@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from crm_common.bootstrap import bootstrap_service
 from crm_common.config import Settings
 from crm_common.web import create_base_app, optional_blueprints
 
-from .adapters import orm
-from .service_layer.unit_of_work import ServiceUnitOfWork
+from .bootstrap import bootstrap
 
 BLUEPRINTS: list = []
 OPTIONAL_MODULES = (
@@ -21,7 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env("viewing")
     app, api = create_base_app(settings, title="viewing-service",
                                description="Owns property-viewing records (seed 002); publishes viewing.recorded / viewing.updated.")
-    bootstrap_service(app, settings, ServiceUnitOfWork, orm.start_mappers)
+    bootstrap(app, settings)
     for blp in BLUEPRINTS + optional_blueprints(*OPTIONAL_MODULES):
         api.register_blueprint(blp)
     return app

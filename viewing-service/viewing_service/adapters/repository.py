@@ -1,0 +1,70 @@
+"""Repository of viewing records: every query is scoped to a tenant (factory), except the
+all-tenant snapshot that analytics rebuilds from."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..domain.model import ViewingRecord
+from . import orm
+
+R = orm.viewing_records.c
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    property_name: str | None = None      # fuzzy
+    viewing_status: int | None = None
+    business_type: str | None = None
+    viewer_name: str | None = None
+    viewing_from: dt.datetime | None = None  # inclusive, UTC
+    viewing_until: dt.datetime | None = None  # exclusive, UTC
+
+
+class ViewingRecordRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, record: ViewingRecord) -> None:
+        self.session.add(record)
+
+    def by_identity(self, factory_id: str, user_id: str, identity_key: str, *,
+                    for_update: bool = False) -> ViewingRecord | None:
+        stmt = sa.select(ViewingRecord).where(R.factory_id == factory_id, R.user_id == user_id,
+                                              R.identity_key == identity_key)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    def page_of_user(self, factory_id: str, user_id: str, flt: RecordFilter, *, page: int,
+                     page_size: int) -> tuple[list[ViewingRecord], int]:
+        conditions = [R.factory_id == factory_id, R.user_id == user_id]
+        if flt.property_name:
+            conditions.append(R.property_name.like(f"%{_escape_like(flt.property_name)}%", escape="\\"))
+        if flt.viewing_status is not None:
+            conditions.append(R.viewing_status == flt.viewing_status)
+        if flt.business_type:
+            conditions.append(R.business_type == flt.business_type)
+        if flt.viewer_name:
+            conditions.append(R.viewer_name == flt.viewer_name)
+        if flt.viewing_from is not None:
+            conditions.append(R.viewing_time >= flt.viewing_from)
+        if flt.viewing_until is not None:
+            conditions.append(R.viewing_time < flt.viewing_until)
+        total = self.session.scalar(sa.select(sa.func.count()).select_from(orm.viewing_records).where(*conditions))
+        rows = self.session.scalars(
+            sa.select(ViewingRecord).where(*conditions).order_by(R.viewing_time.desc(), R.id.desc())
+            .limit(page_size).offset((page - 1) * page_size)).all()
+        return list(rows), int(total or 0)
+
+    def snapshot(self, after_id: int, limit: int) -> list[ViewingRecord]:
+        """Every tenant's records with ``id > after_id``, in id order (keyset pagination)."""
+        return list(self.session.scalars(
+            sa.select(ViewingRecord).where(R.id > after_id).order_by(R.id).limit(limit)).all())

@@ -1,0 +1,88 @@
+"""/api/external/viewing-records: the integrator's viewing records (seed 002 带看记录录入 /
+用户带看记录查询). Views validate, call the service layer, and reply in the external
+envelope ``{"success", "data", "message"}``."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from crm_common.envelopes import Surface, envelope_schema
+from crm_common.schemas import document_errors
+from crm_common.web import error_response, flatten_messages, reply, request_context, require_roles
+
+from ..service_layer import viewing_records as svc
+from .deps import customers_for, property_lookup, timezone, uow
+from .schemas import (ViewingRecordPageSchema, ViewingRecordQuerySchema, ViewingRecordRequestSchema,
+                      ViewingRecordResultSchema)
+
+blp = Blueprint("external_viewing_records", __name__, url_prefix="/api/external/viewing-records",
+                description="External integrator API (seed 002): viewing records, keyed by `userId` + "
+                            "`property_address`. Role `integrator` (or `admin`).")
+
+INTEGRATOR = "integrator"
+errors = lambda *codes: document_errors(blp, Surface.EXTERNAL, *codes)  # noqa: E731
+
+
+@blp.errorhandler(422)
+def _invalid_request(exc):
+    """Argument validation: 400 whose message names every failing field."""
+    messages = (getattr(exc, "data", None) or {}).get("messages") or {}
+    failing: dict[str, list[str]] = {}
+    for location_messages in messages.values():
+        failing.update(flatten_messages(location_messages))
+    summary = "；".join(f"{name}: {msgs[0]}" for name, msgs in failing.items())
+    return error_response(400, f"参数验证失败：{summary}" if summary else "参数验证失败", failing)
+
+
+@blp.route("")
+class ViewingRecords(MethodView):
+    @blp.arguments(ViewingRecordRequestSchema)
+    @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordResultSchema))
+    @errors(400, 401, 403, 429, 503)
+    def post(self, body):
+        """带看记录录入 — record a viewing, creating or updating its customer.
+
+        The customer of `userId` is created or updated through customer-service (its name and
+        phone from `customer_name` / `customer_phone`); a repeat of `userId` + `property_address`
+        (or, without an address, `userId` + `property_name`) updates that record. Defaults on
+        create: `viewing_time` now, `room_type` one_bedroom, `viewer_name` external,
+        `viewing_status` 1, `commission` 0, `business_type` whole_rent; on update only the
+        non-empty values given overwrite. With `PROPERTY_LOOKUP_URL` set, property fields not
+        given are filled from the property service (`external_property_enriched`); its failure
+        never stops the record. 503 when customer-service cannot be reached: nothing is written,
+        retrying is safe. Emits `viewing.recorded` / `viewing.updated`."""
+        require_roles(INTEGRATOR)
+        ctx = request_context()
+        user_id = body.pop("user_id")
+        outcome = svc.record_viewing(uow(), ctx, svc.RecordViewing(user_id, body), customers=customers_for(ctx),
+                                     properties=property_lookup(), timezone=timezone())
+        data = {
+            "viewing_record_id": outcome.record.id,
+            "customer_id": outcome.customer_id,
+            "customer_action": outcome.customer_action,
+            "viewing_record_action": outcome.record_action,
+            "userId": user_id,
+            "external_property_enriched": outcome.enriched,
+        }
+        if outcome.enriched:
+            data["external_property_data"] = outcome.property_data
+        return reply(data, message=outcome.message)
+
+
+@blp.route("/<string:user_id>")
+class UserViewingRecords(MethodView):
+    @blp.arguments(ViewingRecordQuerySchema, location="query")
+    @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordPageSchema))
+    @errors(400, 401, 403, 429)
+    def get(self, query, user_id):
+        """用户带看记录查询 — one user's viewing records in the tenant, newest first.
+
+        Filters: `property_name` (fuzzy), `viewing_status`, `business_type`, `viewer_name`,
+        `date_from` / `date_to` (inclusive calendar dates of `viewing_time` in APP_TIMEZONE).
+        Pages: `page` from 1, `pageSize` default 20 (above 100 served as 100)."""
+        require_roles(INTEGRATOR)
+        ctx = request_context()
+        page, page_size = query.pop("page"), query.pop("pageSize")
+        result = svc.list_user_records(uow(), ctx, user_id, page=page, page_size=page_size,
+                                       timezone=timezone(), **query)
+        return reply(result, message="查询成功")

@@ -1,0 +1,161 @@
+"""Use cases of viewing records (seed 002): record one viewing (customer upsert through
+customer-service, property enrichment, record upsert + its event in one unit of work), list
+a user's records, and the all-tenant snapshot for read-model rebuilds."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from crm_common.context import RequestContext
+from crm_common.db import unique_violation, utcnow
+from crm_common.events import make_event
+
+from ..adapters import orm
+from ..adapters.repository import RecordFilter
+from ..domain import model
+from ..domain.model import ViewingRecord
+from .unit_of_work import ServiceUnitOfWork
+
+PRODUCER = "viewing-service"
+AGGREGATE = "viewing_record"
+
+
+class Customers(Protocol):
+    """customer-service as the caller sees it (adapters.customer_service.CustomerDirectory)."""
+
+    def upsert(self, payload: dict): ...
+
+    def contact(self, customer_id: int): ...
+
+
+class Properties(Protocol):
+    def find(self, property_name: str, property_address: str | None) -> dict | None: ...
+
+
+@dataclass(frozen=True)
+class RecordViewing:
+    """The command: ``fields`` are the record's fields by model name, as given."""
+    user_id: str
+    fields: dict
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    record: ViewingRecord
+    record_action: str
+    customer_id: int
+    customer_action: str
+    enriched: bool
+    property_data: dict | None
+
+    @property
+    def message(self) -> str:
+        return model.reply_message(self.record_action, self.customer_action, self.enriched)
+
+
+def record_state(record: ViewingRecord) -> dict:
+    """The whole record as events and the snapshot carry it."""
+    return {col.name: getattr(record, col.name, None) for col in orm.viewing_records.columns
+            if col.name != "identity_key"}
+
+
+def customer_payload(user_id: str, given: dict) -> dict:
+    """What a viewing tells customer-service about its customer (blank values left out)."""
+    payload = {"userId": user_id, "botId": given.get("bot_id"), "name": given.get("customer_name"),
+               "phone": given.get("customer_phone")}
+    return {key: value for key, value in payload.items() if value is not None}
+
+
+def record_viewing(uow: ServiceUnitOfWork, ctx: RequestContext, cmd: RecordViewing, *,
+                   customers: Customers, properties: Properties | None, timezone: str) -> RecordOutcome:
+    """Everything that can fail outside our database happens first: customer-service
+    unreachable -> ``ServiceUnavailable`` and nothing written (the caller retries safely)."""
+    given = model.non_blank(cmd.fields)
+    customer = customers.upsert(customer_payload(cmd.user_id, given))
+    contact = None
+    if "customer_name" not in given or "customer_phone" not in given:
+        contact = customers.contact(customer.id)  # the snapshot's missing half, best effort
+    property_data = properties.find(given["property_name"], given.get("property_address")) if properties else None
+    fields = model.fill_from_property(given, property_data)
+    if "viewing_time" in fields:
+        fields["viewing_time"] = model.as_utc(fields["viewing_time"], timezone)
+    snapshot = {}
+    if contact is not None:
+        snapshot = model.non_blank({"customer_name": contact.name, "customer_phone": contact.phone})
+    identity = model.record_identity(given["property_name"], given.get("property_address"))
+    write = dict(uow=uow, ctx=ctx, user_id=cmd.user_id, identity=identity, customer_id=customer.id,
+                 fields=fields, snapshot=snapshot, property_data=property_data)
+    try:
+        record, action = _write_record(**write)
+    except IntegrityError as exc:
+        if unique_violation(exc) is None:
+            raise
+        record, action = _write_record(**write)  # a concurrent first call inserted it: update
+    return RecordOutcome(record, action, customer.id, model.CREATED if customer.created else model.UPDATED,
+                         bool(property_data), property_data)
+
+
+def _write_record(*, uow: ServiceUnitOfWork, ctx: RequestContext, user_id: str, identity: str,
+                  customer_id: int, fields: dict, snapshot: dict, property_data: dict | None):
+    now = utcnow()
+    with uow:
+        record = uow.records.by_identity(ctx.factory_id, user_id, identity, for_update=True)
+        if record is None:
+            record = ViewingRecord(
+                factory_id=ctx.factory_id, user_id=user_id, identity_key=identity, customer_id=customer_id,
+                external_property_enriched=bool(property_data), external_property_data=property_data,
+                created_at=now, created_by=ctx.operator_id, updated_at=now, updated_by=ctx.operator_id,
+                **model.fields_for_new_record({**snapshot, **fields}, now))
+            uow.records.add(record)
+            uow.flush()  # id and version 1
+            _emit(uow, ctx, record, "viewing.recorded", ())
+            action = model.CREATED
+        else:
+            changes = dict(fields)
+            for key, value in snapshot.items():
+                if key not in changes and getattr(record, key) is None:
+                    changes[key] = value
+            if property_data:
+                changes.update(external_property_enriched=True, external_property_data=property_data)
+            changed = record.apply_changes(changes, now)
+            if record.customer_id != customer_id:
+                record.customer_id = customer_id
+                changed.append("customer_id")
+            if changed:
+                record.updated_by = ctx.operator_id
+                uow.flush()  # bumps the record's version
+                _emit(uow, ctx, record, "viewing.updated", changed)
+            action = model.UPDATED
+        uow.commit()
+    return record, action
+
+
+def _emit(uow: ServiceUnitOfWork, ctx: RequestContext, record: ViewingRecord, event_type: str, changed) -> None:
+    uow.add_event(make_event(
+        event_type=event_type, producer=PRODUCER, aggregate_type=AGGREGATE, aggregate_id=record.id,
+        aggregate_version=record.version, factory_id=record.factory_id, trace_id=ctx.trace_id,
+        actor=ctx.actor, changed_fields=changed, data=record_state(record)))
+
+
+def list_user_records(uow: ServiceUnitOfWork, ctx: RequestContext, user_id: str, *, page: int, page_size: int,
+                      timezone: str, date_from=None, date_to=None, **filters) -> dict:
+    """One user's records in the caller's tenant, newest viewing first. ``date_from`` /
+    ``date_to`` are inclusive calendar dates of ``viewing_time`` in ``timezone``."""
+    page_size = min(page_size, model.MAX_PAGE_SIZE)
+    start, end = model.calendar_window(date_from, date_to, timezone)
+    flt = RecordFilter(viewing_from=start, viewing_until=end, **filters)
+    with uow:
+        items, total = uow.records.page_of_user(ctx.factory_id, user_id, flt, page=page, page_size=page_size)
+    return {"data": items, "total": total, "page": page, "pageSize": page_size,
+            "totalPages": model.total_pages(total, page_size)}
+
+
+def snapshot(uow: ServiceUnitOfWork, *, after_id: int, limit: int) -> dict:
+    """A page of every tenant's records in id order; ``next_after_id`` continues it
+    (``None``: this was the last page)."""
+    with uow:
+        rows = uow.records.snapshot(after_id, limit)
+        items = [record_state(r) for r in rows]
+    return {"items": items, "next_after_id": rows[-1].id if len(rows) == limit else None}
