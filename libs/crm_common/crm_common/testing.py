@@ -205,6 +205,8 @@ HTTP_SERVICES = {
 # Background processes (relays, consumers): name -> (service whose db it uses, CLI argv tail).
 WORKERS: dict[str, tuple[str, list[str]]] = {
     "customer-relay": ("customer", ["relay"]),
+    "customer-viewing-consumer": ("customer", ["consume"]),
+    "viewing-relay": ("viewing", ["relay"]),
     "analytics-consumer": ("analytics", ["consume"]),
     "analytics-relay": ("analytics", ["relay"]),
 }
