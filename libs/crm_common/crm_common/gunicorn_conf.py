@@ -13,6 +13,13 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "0"))
+# gunicorn's control socket defaults to one path per user: several servers on one host
+# (tests, or a sidecar) would share it. Off unless a path is given.
+_control = os.environ.get("GUNICORN_CONTROL_SOCKET")
+if _control:
+    control_socket = _control
+else:
+    no_control_socket = True
 accesslog = None  # the app logs each request as JSON with its trace id
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
