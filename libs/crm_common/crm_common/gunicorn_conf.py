@@ -19,7 +19,7 @@ _control = os.environ.get("GUNICORN_CONTROL_SOCKET")
 if _control:
     control_socket = _control
 else:
-    no_control_socket = True
+    control_socket_disable = True
 accesslog = None  # the app logs each request as JSON with its trace id
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
