@@ -74,6 +74,16 @@ class CustomerRepository:
             stmt = stmt.where(c.id != exclude_id)
         return self.session.execute(stmt.limit(1)).first() is not None
 
+    def names_taken(self, factory_id: str, names) -> set[str]:
+        """Which of ``names`` live customers of the tenant already use (one query)."""
+        names = [n for n in set(names) if n]
+        if not names:
+            return set()
+        c = orm.customers.c
+        return set(self.session.scalars(sa.select(c.name).where(
+            c.factory_id == factory_id, c.name.in_(names), c.deleted_at.is_(None),
+            c.external_user_id.is_(None))))
+
     def code_taken(self, factory_id: str, code: str, exclude_id: int | None = None) -> bool:
         c = orm.customers.c
         stmt = sa.select(sa.literal(1)).where(c.factory_id == factory_id, c.customer_code == code)

@@ -1,17 +1,20 @@
 """Bulk create / update / soft-delete of customers (seed 000).
 
-Each record runs in its own savepoint: a failed record leaves no row and no event, and
-the successes of one request commit together with their events. Records are processed in
-a fixed lock order (names, ids) so that concurrent batches cannot deadlock; the database's
-unique index settles name races (the loser's savepoint catches the violation). A dry run
-executes the same code and rolls back. With an ``Idempotency-Key`` the response is stored
-in the same transaction and replayed for the same request."""
+Each record succeeds or fails alone: a failed record leaves no row and no event, and the
+successes of one request commit together with their events. Updates and deletes run one
+savepoint per record. Creates check the batch's names in one query and insert the
+survivors in one savepoint; when the database still refuses (a concurrent batch took a
+name: the unique index settles races) they are retried one savepoint each, so each loser
+fails alone. Records go in a fixed lock order (names, ids) so that concurrent batches
+cannot deadlock. A dry run executes the same code and rolls back. With an
+``Idempotency-Key`` the response is stored in the same transaction and replayed for the
+same request."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
@@ -21,8 +24,8 @@ from crm_common.logs import get_logger
 from ..domain import bulk as rules
 from ..domain.model import Customer
 from . import idempotency
-from .customers import (add_customer, apply_update, emit_customer_event, load_customer,
-                        record_status_change, remove_customer)
+from .customers import (DUPLICATE_NAME_MESSAGE, add_customer, apply_update, emit_customer_event,
+                        load_customer, new_customer, record_status_change, remove_customer)
 from .unit_of_work import CustomerUnitOfWork
 
 log = get_logger("customer.bulk")
@@ -109,25 +112,70 @@ def _failure(record: BulkRecord, errors: dict) -> dict:
     return {"data": record.raw, "errors": errors}
 
 
+def _create_together(uow: CustomerUnitOfWork, ctx: RequestContext, candidates: list[tuple[int, Customer]]) -> bool:
+    """The fast path: every candidate in one savepoint, one flush (multi-row insert), one
+    event each. ``False`` when the database refused (a concurrent request took a name or a
+    code meanwhile): the savepoint is rolled back and nothing of it remains."""
+    try:
+        with uow.savepoint():
+            for _, customer in candidates:
+                customer.company = None
+                uow.customers.add(customer)
+            uow.flush()
+            for _, customer in candidates:
+                emit_customer_event(uow, customer, "customer.created", ctx, changed=())
+        return True
+    except IntegrityError:
+        return False
+    except OperationalError as exc:
+        if getattr(exc.orig, "pgcode", None) in RETRYABLE_PGCODES:
+            return False
+        raise
+
+
 def bulk_create(uow: CustomerUnitOfWork, ctx: RequestContext, records: list[BulkRecord], *,
                 render: Render, dry_run: bool = False,
                 request: idempotency.IdempotentRequest | None = None) -> BulkReport:
     """Create each valid record; a name already taken (also earlier in the same batch or
-    by a concurrent batch) fails that record with 客户名称已存在."""
+    by a concurrent batch) fails that record with 客户名称已存在.
+
+    Names are checked for the whole batch in one query and the survivors inserted together;
+    only when the database still refuses (a race the unique index settles) are they
+    retried one savepoint each, where each loser fails alone."""
     def operation():
         out = _Outcome()
         order = rules.processing_order(records, lambda r: (r.fields or {}).get("name") if not r.errors else None)
+        taken = uow.customers.names_taken(ctx.factory_id, (records[i].fields["name"] for i in order
+                                                           if not records[i].errors))
+        candidates: list[tuple[int, Customer]] = []
+        now = utcnow()
         for index in order:
             record = records[index]
             if record.errors:
                 out.failed[index] = _failure(record, record.errors)
                 continue
-            try:
-                customer = _attempt(uow, lambda: add_customer(uow, ctx, record.fields), "name")
-            except _RecordFailed as failed:
-                out.failed[index] = _failure(record, failed.errors)
+            name = record.fields["name"]
+            if name in taken:  # in the database, or earlier in this batch
+                out.failed[index] = _failure(record, {"name": [DUPLICATE_NAME_MESSAGE]})
                 continue
-            out.done[index] = render(customer)
+            taken.add(name)
+            try:
+                candidates.append((index, new_customer(ctx, record.fields, now)))  # domain check
+            except AppError as exc:
+                out.failed[index] = _failure(record, _errors_of(exc, "name"))
+        if candidates and not _create_together(uow, ctx, candidates):
+            log.info("bulk_create_conflict_retry_one_by_one", records=len(candidates))
+            for index, _ in candidates:
+                record = records[index]
+                try:
+                    customer = _attempt(uow, lambda: add_customer(uow, ctx, record.fields), "name")
+                except _RecordFailed as failed:
+                    out.failed[index] = _failure(record, failed.errors)
+                    continue
+                out.done[index] = render(customer)
+        else:
+            for index, customer in candidates:
+                out.done[index] = render(customer)
         return rules.batch_status(len(out.done), len(out.failed), 201), {
             "created_count": len(out.done), "failed_count": len(out.failed),
             "created_customers": [out.done[i] for i in sorted(out.done)],

@@ -189,3 +189,36 @@ def test_each_created_customer_has_its_created_event_with_the_actor(app, client,
                             .bindparams(sa.bindparam("ids", expanding=True)), {"ids": [str(i) for i in ids]}).all()
     assert sorted((int(r[0]), r[1]) for r in rows) == [(ids[0], "customer.created"), (ids[1], "customer.created")]
     assert all(json.loads(r[2])["actor"]["sub"] == "u-bulk" for r in rows)
+
+
+def test_a_name_taken_by_a_concurrent_transaction_fails_only_that_record(app, client, headers_for, factory):
+    """The batch's name check cannot see an uncommitted insert; the unique index makes the
+    batch wait for it and refuse it, and the batch then goes record by record."""
+    h = headers_for(factories=[factory])
+    engine = app.extensions["engine"]
+    rival = engine.connect()
+    tx = rival.begin()
+    rival.execute(sa.text(
+        "INSERT INTO customers (factory_id, business_domain, customer_code, name, status, credit_limit, "
+        "current_balance, payment_terms, rating, source, viewing_count, total_commission, version, created_at, "
+        "updated_at) VALUES (:f, 'DEFAULT', :code, '抢先', 'active', 0, 0, 30, 3, 'manual', 0, 0, 1, now(), now())"),
+        {"f": factory, "code": f"RIVAL-{uuid.uuid4().hex[:8]}"})
+    result = {}
+
+    def send():
+        with app.test_client() as c:
+            result["resp"] = c.post(CREATE, headers=h, json={"customers": [{"name": "甲方"}, {"name": "抢先"},
+                                                                           {"name": "乙方"}]})
+
+    worker = threading.Thread(target=send)
+    worker.start()
+    worker.join(1.0)
+    assert worker.is_alive(), "the batch should wait for the rival transaction"
+    tx.commit()
+    rival.close()
+    worker.join(30)
+    body = result["resp"].get_json()
+    assert result["resp"].status_code == 207
+    assert [c["name"] for c in body["data"]["created_customers"]] == ["甲方", "乙方"]
+    assert body["data"]["failed_customers"] == [{"data": {"name": "抢先"}, "errors": {"name": ["客户名称已存在"]}}]
+    assert _counts(app, factory) == (3, 2)  # the rival's row has no event of ours
