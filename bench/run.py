@@ -1,0 +1,794 @@
+"""`make bench`: the whole service set on PostgreSQL and RabbitMQ, loaded, against baselines
+measured in the same run on the same machine.
+
+One ``crm_common.testing.Stack`` (every HTTP service, the gateway, every relay and consumer)
+is started on fresh databases and a fresh vhost, then:
+
+1. gateway overhead: ``GET /api/v1/customers/{id}`` through the gateway vs straight to
+   customer-service vs the gateway's own ``/healthz``, at 1, 8 and 32 clients;
+2. writes: single create and update through the gateway, bulk create (100 per request)
+   vs the same rows inserted/updated with psycopg2 into a scratch database migrated like
+   customer-service's;
+3. reads at size: 100,000 customers in one factory; list, keyword search and detail on
+   /api/v1 and /api/mobile through the gateway vs the same SELECTs straight on PostgreSQL;
+4. propagation: customer update -> project (sync-worker) and -> statistics read model
+   (analytics-service): lag percentiles over paced updates, and events/s through the
+   relay and each consumer draining a backlog;
+5. memory: peak resident memory of every process tree over the whole run.
+
+Prints the tables and writes ``bench/results/run-<UTC>.json`` and ``latest.json``.
+
+    make bench                                  # ~6-8 minutes on 2 cores
+    .venv/bin/python bench/run.py --quick       # small sizes, ~2 minutes: checks the harness
+    .venv/bin/python bench/run.py --only gateway,reads
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import random
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg2
+import psycopg2.extras
+import requests
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bulk_create  # noqa: E402 - the bulk benchmark's row shapes and raw COPY baseline
+import customers_at_size  # noqa: E402 - its 100k-customer loader
+from common import (OperationFailed, RssSampler, format_table, http_operation, ratio, run_load,  # noqa: E402
+                    summarize, write_results)
+from crm_common.migrations import upgrade_head  # noqa: E402
+from crm_common.testing import Stack, auth_headers, create_database, drop_database, repo_root  # noqa: E402
+
+SECTIONS = ("gateway", "writes", "reads", "propagation")
+F_GATEWAY, F_WRITES, F_PROPAGATION = "BENCHGW", "BENCHW", "BENCHP"
+F_READS = customers_at_size.FACTORY  # the loader writes this factory
+# The limits themselves are proven in gateway/tests; the bench keeps the check but never trips it.
+RATE_LIMITS = '{"admin": {"rate": 1000000, "burst": 1000000}}'
+CONSUMERS = ("sync-consumer", "analytics-consumer")
+# Names written by the paced updates are "同步<round, 6 digits>-<id>"; the drain backlog uses
+# rounds below this one, so a drained name never passes for a paced update.
+LAG_ROUNDS = 100_000
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg2://", "postgresql://")
+
+
+class Bench:
+    def __init__(self, stack: Stack, args: argparse.Namespace):
+        self.stack, self.args = stack, args
+        self.results: dict = {}
+        self.tables: list[str] = []
+        self.engines: dict[str, sa.Engine] = {}
+
+    # helpers ---------------------------------------------------------------------------
+    def session(self, factory: str) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(auth_headers(roles=["admin"], factories=[factory], sub="bench", name="压测"))
+        return session
+
+    def db(self, service: str) -> sa.Engine:
+        if service not in self.engines:
+            self.engines[service] = sa.create_engine(self.stack.db_urls[service], pool_size=2)
+        return self.engines[service]
+
+    def load(self, make_operation, clients: int, seconds: float | None = None, **kw):
+        return run_load(make_operation, clients=clients, seconds=seconds or self.args.seconds,
+                        warmup=self.args.warmup, **kw)
+
+    def each(self, factory: str, items: list, call, clients: int = 8) -> list:
+        """``call(session, item)`` for every item on ``clients`` threads, each its own session."""
+        local = threading.local()
+
+        def run(item):
+            if not hasattr(local, "session"):
+                local.session = self.session(factory)
+            return call(local.session, item)
+        with ThreadPoolExecutor(clients) as pool:
+            return list(pool.map(run, items))
+
+    def has_path(self, service: str, path: str) -> bool:
+        try:
+            paths = requests.get(f"{self.stack.url(service)}/openapi.json", timeout=30).json().get("paths", {})
+        except (requests.RequestException, ValueError):
+            return False
+        return path in paths or path.rstrip("/") in paths
+
+    def outbox_drained(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.db("customer").connect() as conn:
+                if not conn.execute(sa.text("SELECT 1 FROM outbox WHERE published_at IS NULL LIMIT 1")).first():
+                    return
+            time.sleep(0.2)
+        log("warning: customer outbox not drained")
+
+    def create_customers(self, factory: str, count: int) -> list[int]:
+        """``count`` customers through the gateway (bulk when it exists), their ids in order."""
+        session = self.session(factory)
+        tag = uuid.uuid4().hex[:6]
+        if self.bulk_available:
+            for start in range(0, count, 100):
+                batch = [{"name": f"传播-{tag}-{i:05d}", "type": "company", "primary_contact_name": "张三",
+                          "primary_contact_phone": "13800138000"} for i in range(start, min(count, start + 100))]
+                resp = session.post(f"{self.stack.gateway}/api/v1/customers/bulk-create/",
+                                    json={"customers": batch}, timeout=120)
+                if resp.status_code != 201:
+                    raise OperationFailed(f"bulk-create -> {resp.status_code}: {resp.text[:300]}")
+        else:
+            def one(s, i):
+                resp = s.post(f"{self.stack.gateway}/api/v1/customers",
+                              json={"customer": {"name": f"传播-{tag}-{i:05d}", "type": "company"}}, timeout=60)
+                if resp.status_code != 201:
+                    raise OperationFailed(f"create -> {resp.status_code}: {resp.text[:300]}")
+            self.each(factory, list(range(count)), one)
+        with self.db("customer").connect() as conn:
+            return list(conn.execute(sa.text("SELECT id FROM customers WHERE factory_id = :f ORDER BY id"),
+                                     {"f": factory}).scalars())
+
+    @property
+    def bulk_available(self) -> bool:
+        if not hasattr(self, "_bulk"):
+            self._bulk = self.has_path("customer", "/api/v1/customers/bulk-create/")
+        return self._bulk
+
+    # 1. gateway overhead -----------------------------------------------------------------
+    def gateway(self) -> None:
+        session = self.session(F_GATEWAY)
+        resp = session.post(f"{self.stack.gateway}/api/v1/customers", timeout=30,
+                            json={"customer": {"name": "网关开销客户", "type": "company",
+                                               "primary_contact_name": "张三", "primary_contact_phone": "13800138000"}})
+        assert resp.status_code == 201, resp.text
+        cid = resp.json()["data"]["id"]
+        targets = {
+            "gateway -> customer-service": f"{self.stack.gateway}/api/v1/customers/{cid}",
+            "customer-service direct": f"{self.stack.url('customer')}/api/v1/customers/{cid}",
+            "gateway /healthz (static)": f"{self.stack.gateway}/healthz",
+        }
+        rows, data = [], []
+        for clients in self.args.clients:
+            measured = {}
+            for name, url in targets.items():
+                log(f"gateway overhead: {name}, {clients} clients")
+                result = self.load(lambda _i, url=url: http_operation(self.session(F_GATEWAY), "GET", url), clients)
+                measured[name] = result.as_dict()
+            direct = measured["customer-service direct"]
+            for name, m in measured.items():
+                m.update(path=name, rps_vs_direct=ratio(m["per_second"], direct["per_second"]),
+                         p50_vs_direct=ratio(m["p50_ms"], direct["p50_ms"]))
+                data.append(m)
+                rows.append([name, clients, m["per_second"], m["p50_ms"], m["p95_ms"], m["p99_ms"],
+                             m["rps_vs_direct"], m["p50_vs_direct"], m["errors"]])
+        self.results["gateway_overhead"] = data
+        self.tables.append(format_table(
+            ["GET /api/v1/customers/{id}", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms",
+             "req/s ÷ direct", "p50 ÷ direct", "errors"], rows,
+            title="Gateway overhead (closed loop, each client its own keep-alive session)"))
+
+    # 2. writes ---------------------------------------------------------------------------
+    def writes(self) -> None:
+        # Thousands of events follow; the consumers are timed on their own in propagation.
+        for name in CONSUMERS:
+            if name in self.stack.procs and self.stack.procs[name].alive():
+                self.stack.procs[name].stop()
+        gw = self.stack.gateway
+        created: list[int] = []
+        lock = threading.Lock()
+
+        def create_op(_index):
+            session = self.session(F_WRITES)
+
+            def op():
+                name = f"写入-{uuid.uuid4().hex[:12]}"
+                resp = session.post(f"{gw}/api/v1/customers", timeout=60, json={"customer": {
+                    "name": name, "type": "company", "value_level": "normal", "industry_type": "制造业",
+                    "primary_contact_name": "张三", "primary_contact_phone": "13800138000", "notes": "bench"}})
+                if resp.status_code != 201:
+                    raise OperationFailed(f"create -> {resp.status_code}: {resp.text[:200]}")
+                with lock:
+                    created.append(resp.json()["data"]["id"])
+            return op
+
+        def update_op(ids: list[int], clients: int):
+            def make(index):
+                session, mine, n = self.session(F_WRITES), ids[index::clients], [0]
+
+                def op():
+                    n[0] += 1
+                    cid = mine[n[0] % len(mine)]
+                    resp = session.put(f"{gw}/api/v1/customers/{cid}", timeout=60,
+                                       json={"contact_person": f"李{n[0]}", "notes": f"bench update {n[0]}"})
+                    if resp.status_code != 200:
+                        raise OperationFailed(f"update -> {resp.status_code}: {resp.text[:200]}")
+                return op
+            return make
+
+        def bulk_op(_index):
+            session = self.session(F_WRITES)
+
+            def op():
+                batch = bulk_create.records(100, uuid.uuid4().hex[:10])
+                resp = session.post(f"{gw}/api/v1/customers/bulk-create/", json={"customers": batch}, timeout=120)
+                if resp.status_code != 201:
+                    raise OperationFailed(f"bulk-create -> {resp.status_code}: {resp.text[:200]}")
+            return op
+
+        api: dict[str, dict] = {}
+        for clients in self.args.write_clients:
+            log(f"writes: single create through the gateway, {clients} clients")
+            api[f"create/{clients}"] = self.load(create_op, clients).as_dict()
+        ids = list(created)
+        for clients in self.args.write_clients:
+            log(f"writes: single update through the gateway, {clients} clients")
+            api[f"update/{clients}"] = self.load(update_op(ids, clients), clients).as_dict()
+        if self.bulk_available:
+            for clients in self.args.bulk_clients:
+                log(f"writes: bulk create 100/request through the gateway, {clients} clients")
+                api[f"bulk/{clients}"] = self.load(bulk_op, clients, seconds=self.args.seconds * 1.5).as_dict(100)
+        self.outbox_drained()
+
+        # The same rows, straight into a scratch database migrated like customer-service's.
+        raw_url = create_database("crm_bench_raw")
+        raw: dict[str, dict] = {}
+        try:
+            upgrade_head(repo_root() / "customer-service", raw_url)
+            insert = (f"INSERT INTO customers ({', '.join(bulk_create.RAW_COLUMNS)}) VALUES %s")
+            raw_ids: list[int] = []
+
+            connections: list = []
+
+            def connect():
+                conn = psycopg2.connect(dsn(raw_url))
+                connections.append(conn)
+                return conn
+
+            def raw_insert_op(rows_per_op: int):
+                def make(_index):
+                    conn = connect()
+                    cur = conn.cursor()
+
+                    def op():
+                        rows = bulk_create.raw_rows(bulk_create.records(rows_per_op, uuid.uuid4().hex[:10]))
+                        returned = psycopg2.extras.execute_values(cur, insert + " RETURNING id", rows,
+                                                                  page_size=rows_per_op, fetch=True)
+                        conn.commit()
+                        if rows_per_op == 1:
+                            with lock:
+                                raw_ids.append(returned[0][0])
+                    return op
+                return make
+
+            def raw_update_op(clients: int):
+                def make(index):
+                    conn = connect()
+                    cur, mine, n = conn.cursor(), raw_ids[index::clients], [0]
+
+                    def op():
+                        n[0] += 1
+                        cur.execute("UPDATE customers SET primary_contact_name = %s, notes = %s, version = version + 1, "
+                                    "updated_at = now() WHERE id = %s", (f"李{n[0]}", f"bench update {n[0]}",
+                                                                         mine[n[0] % len(mine)]))
+                        conn.commit()
+                    return op
+                return make
+
+            for clients in self.args.write_clients:
+                log(f"writes: raw single-row INSERT + COMMIT, {clients} connections")
+                raw[f"create/{clients}"] = self.load(raw_insert_op(1), clients, seconds=self.args.baseline_seconds).as_dict()
+            for clients in self.args.write_clients:
+                log(f"writes: raw single-row UPDATE + COMMIT, {clients} connections")
+                raw[f"update/{clients}"] = self.load(raw_update_op(clients), clients,
+                                                     seconds=self.args.baseline_seconds).as_dict()
+            for clients in self.args.bulk_clients:
+                log(f"writes: raw execute_values 100 rows + COMMIT, {clients} connections")
+                raw[f"bulk/{clients}"] = self.load(raw_insert_op(100), clients,
+                                                   seconds=self.args.baseline_seconds).as_dict(100)
+            log("writes: raw COPY of 3000 rows, 100 per transaction (bench/bulk_create.py)")
+            raw["copy/1"] = bulk_create.run_raw_copy(raw_url, bulk_create.raw_rows(bulk_create.records(3000, "copy")), 100)
+        finally:
+            for conn in connections:
+                conn.close()
+            drop_database(raw_url)
+
+        labels = {"create": "single create", "update": "single update", "bulk": "bulk create, 100/request"}
+        rows, data = [], []
+        for kind, label in labels.items():
+            clients_list = self.args.bulk_clients if kind == "bulk" else self.args.write_clients
+            for clients in clients_list:
+                key = f"{kind}/{clients}"
+                a, b = api.get(key), raw.get(key)
+                if a is None:
+                    rows.append([label, clients, "not available", None, None, None, b and b["per_second"], None])
+                    data.append({"operation": label, "clients": clients, "api": None, "raw": b,
+                                 "note": "POST /api/v1/customers/bulk-create/ not present"})
+                    continue
+                slower = ratio(b["per_second"], a["per_second"], 1) if b else None
+                rows.append([label, clients, a["per_second"], a["p50_ms"], a["p95_ms"], a["p99_ms"],
+                             b["per_second"] if b else None, slower])
+                data.append({"operation": label, "clients": clients, "api": a, "raw": b, "raw_over_api": slower})
+        copy = raw["copy/1"]
+        rows.append(["raw COPY (baseline only)", 1, None, None, None, None, copy["customers_per_second"], None])
+        self.results["writes"] = {"rows": data, "raw_copy": copy}
+        self.tables.append(format_table(
+            ["write through the gateway", "clients", "customers/s", "p50 ms", "p95 ms", "p99 ms",
+             "raw PG customers/s", "raw ÷ API"], rows,
+            title="Writes (customers/s; raw = psycopg2 on the same table, same clients, one transaction per op)"))
+
+    # 3. reads at size --------------------------------------------------------------------
+    def reads(self) -> None:
+        from customer_service.adapters import orm
+        count = self.args.customers
+        log(f"reads: loading {count:,} customers into factory {F_READS}")
+        load_seconds = customers_at_size.load(self.stack.db_urls["customer"], count)
+        log(f"reads: loaded in {load_seconds:.1f} s")
+        with self.db("customer").connect() as conn:
+            first_id = conn.execute(sa.text("SELECT min(id) FROM customers WHERE factory_id = :f"),
+                                    {"f": F_READS}).scalar()
+        gw = self.stack.gateway
+        mobile = f"{gw}/api/mobile/{F_READS}/customers"
+        pages = max(1, min(500, count // 20))
+
+        def keyword(rng: random.Random) -> str:
+            return f"{rng.randint(1, count):06d}"  # in one name and one code
+
+        # What each row asks through the gateway: (url, params) from a per-client generator.
+        requests_by_row = {
+            "v1 list (page_size 20, page ≤ 500)": lambda r: (f"{gw}/api/v1/customers",
+                                                             {"page": r.randint(1, pages), "page_size": 20}),
+            "v1 search (keyword, page 1)": lambda r: (f"{gw}/api/v1/customers",
+                                                      {"keyword": keyword(r), "page": 1, "page_size": 20}),
+            "v1 detail": lambda r: (f"{gw}/api/v1/customers/{first_id + r.randrange(count)}", None),
+        }
+        if self.has_path("customer", "/api/mobile/{factoryId}/customers"):
+            requests_by_row["mobile list (size 20)"] = lambda r: (mobile, {"page": r.randint(1, pages), "size": 20})
+        if self.has_path("customer", "/api/mobile/{factoryId}/customers/search"):
+            requests_by_row["mobile search (keyword, limit 50)"] = lambda r: (f"{mobile}/search",
+                                                                             {"keyword": keyword(r)})
+
+        # The same SELECTs the repository builds (count + page, company joined), on PostgreSQL.
+        c, co = orm.customers.c, orm.companies
+        live = sa.select(orm.customers, co).outerjoin(co, co.c.id == c.company_id).where(
+            c.factory_id == F_READS, c.deleted_at.is_(None))
+
+        def like(stmt, kw):
+            pattern = f"%{kw}%"
+            return stmt.where(sa.or_(c.name.like(pattern, escape="\\"), c.customer_code.like(pattern, escape="\\"),
+                                     c.primary_contact_name.like(pattern, escape="\\")))
+
+        def count_of(stmt):
+            return sa.select(sa.func.count()).select_from(stmt.with_only_columns(c.id).order_by(None).subquery())
+
+        newest = [c.created_at.desc(), c.id.desc()]
+        groups = sa.select(orm.customer_group_members.c.customer_id, orm.customer_groups.c.id,
+                           orm.customer_groups.c.name).join(
+            orm.customer_groups, orm.customer_groups.c.id == orm.customer_group_members.c.group_id)
+
+        def page_sql(conn, stmt, page, order):
+            conn.execute(count_of(stmt)).scalar()
+            rows = conn.execute(stmt.order_by(*order).limit(20).offset((page - 1) * 20)).all()
+            conn.execute(groups.where(orm.customer_group_members.c.customer_id.in_([r.id for r in rows]))).all()
+
+        sql_by_row = {
+            "v1 list (page_size 20, page ≤ 500)": lambda conn, r: page_sql(conn, live, r.randint(1, pages), newest),
+            "v1 search (keyword, page 1)": lambda conn, r: page_sql(conn, like(live, keyword(r)), 1, newest),
+            "v1 detail": lambda conn, r: (lambda cid: (
+                conn.execute(live.where(c.id == cid)).all(),
+                conn.execute(groups.where(orm.customer_group_members.c.customer_id == cid)).all()))(
+                first_id + r.randrange(count)),
+            "mobile list (size 20)": lambda conn, r: (
+                conn.execute(count_of(live)).scalar(),
+                conn.execute(live.order_by(c.created_at.desc().nulls_last(), c.id.desc())
+                             .limit(20).offset((r.randint(1, pages) - 1) * 20)).all()),
+            "mobile search (keyword, limit 50)": lambda conn, r: (lambda kw: conn.execute(
+                like(live, kw).order_by(sa.case((c.name == kw, 0), else_=1), c.name.asc().nulls_last(), c.id.asc())
+                .limit(51)).all())(keyword(r)),
+        }
+
+        rows, data = [], []
+        clients = self.args.read_clients
+        for name, make_request in requests_by_row.items():
+            log(f"reads: {name} through the gateway, {clients} client(s)")
+
+            def make_http(index, make_request=make_request):
+                session, rng = self.session(F_READS), random.Random(self.args.seed + index)
+
+                def op():
+                    url, params = make_request(rng)
+                    resp = session.get(url, params=params, timeout=60)
+                    if resp.status_code != 200:
+                        raise OperationFailed(f"GET {url} {params} -> {resp.status_code}: {resp.text[:200]}")
+                return op
+            api = self.load(make_http, clients).as_dict()
+            log(f"reads: {name} as SQL straight on PostgreSQL")
+
+            connections = []
+
+            def make_sql(index, run_sql=sql_by_row[name]):
+                conn, rng = self.db("customer").connect(), random.Random(self.args.seed + index)
+                connections.append(conn)
+                return lambda: run_sql(conn, rng)
+            base = self.load(make_sql, clients, seconds=self.args.baseline_seconds).as_dict()
+            for conn in connections:
+                conn.close()
+            slower = ratio(api["p50_ms"], base["p50_ms"], 1)
+            rows.append([name, api["per_second"], api["p50_ms"], api["p95_ms"], api["p99_ms"],
+                         base["p50_ms"], base["p99_ms"], slower])
+            data.append({"row": name, "api": api, "sql": base, "p50_over_sql": slower})
+        for name in ("mobile list (size 20)", "mobile search (keyword, limit 50)"):
+            if name not in requests_by_row:
+                rows.append([name, "not available", None, None, None, None, None, None])
+        self.results["reads"] = {"customers": count, "factory": F_READS, "load_seconds": round(load_seconds, 1),
+                                 "clients": clients, "rows": data}
+        self.tables.append(format_table(
+            ["read through the gateway", "req/s", "p50 ms", "p95 ms", "p99 ms", "SQL p50 ms", "SQL p99 ms",
+             "p50 ÷ SQL"], rows,
+            title=f"Reads at size ({count:,} customers in one factory, {clients} client)"))
+
+    # 4. propagation ----------------------------------------------------------------------
+    def propagation(self) -> None:
+        stack, args = self.stack, self.args
+        present = [w for w in CONSUMERS if w in stack.procs]
+        if not present:
+            self.results["propagation"] = {"note": "no consumer registered in crm_common.testing.WORKERS"}
+            self.tables.append("### Propagation\n\nnot available: neither sync-consumer nor analytics-consumer exists")
+            return
+        for name in present:  # fresh and empty: the writes section's events are not part of this
+            if stack.procs[name].alive():
+                stack.procs[name].stop()
+        self.purge_queues()
+        for name in present:
+            stack.start_worker(name)
+        customers = args.propagation_customers
+        log(f"propagation: {customers} customers and one project each, through the gateway")
+        ids = self.create_customers(F_PROPAGATION, customers)
+        has_projects = "sync" in stack.ports and self.has_path("sync", "/api/v1/projects")
+        if has_projects:
+            def project(session, cid):
+                resp = session.post(f"{stack.gateway}/api/v1/projects", json={"name": f"项目-{cid}", "customer_id": cid},
+                                    timeout=60)
+                if resp.status_code != 201:
+                    raise OperationFailed(f"project -> {resp.status_code}: {resp.text[:200]}")
+            self.each(F_PROPAGATION, ids, project)
+        self.outbox_drained()
+        self.wait_applied(ids, present, has_projects)
+
+        targets = {}
+        if "sync-consumer" in present and has_projects:
+            targets["sync-worker: project"] = ("sync", "SELECT customer_id, customer_name FROM projects "
+                                                       "WHERE factory_id = :f AND customer_id = ANY(:ids)")
+        if "analytics-consumer" in present:
+            targets["analytics-service: statistics read model"] = (
+                "analytics", "SELECT id, version FROM customers WHERE factory_id = :f AND id = ANY(:ids)")
+
+        drain = self.drain(ids, present)
+        capacity = [v["events_per_second"] for v in drain.values() if v.get("events_per_second")]
+        rate = args.update_rate
+        if capacity:
+            rate = min(rate, 0.5 * min(capacity))
+        rate = max(rate, args.updates / args.lag_seconds_max)
+        log(f"propagation: {args.updates} updates at {rate:.0f}/s, lag to {', '.join(targets)}")
+        lag = self.lag(ids, targets, rate)
+
+        rows = []
+        for name, m in lag.items():
+            rows.append([f"update -> {name}", m["updates"], m["visible"], m["p50_ms"], m["p95_ms"], m["p99_ms"],
+                         m["max_ms"], None])
+        for name, m in drain.items():
+            rows.append([f"drain {m['events']} events: {name}", None, m.get("applied"), None, None, None, None,
+                         m.get("events_per_second")])
+        self.results["propagation"] = {"customers": customers, "update_rate_per_second": round(rate, 1),
+                                       "lag": lag, "drain": drain,
+                                       "poll_interval_ms": args.poll_ms}
+        self.tables.append(format_table(
+            ["propagation", "updates", "visible", "p50 ms", "p95 ms", "p99 ms", "max ms", "drain events/s"], rows,
+            title=f"Propagation (PUT answered -> visible in the owner's database, polled every {args.poll_ms} ms; "
+                  f"updates paced at {rate:.0f}/s)"))
+
+    def purge_queues(self) -> None:
+        import pika
+        from crm_common.broker import connection_parameters
+        connection = pika.BlockingConnection(connection_parameters(self.stack.amqp_url))
+        try:
+            for queue in self.queue_names().values():
+                channel = connection.channel()
+                try:
+                    channel.queue_purge(queue)
+                except Exception:  # noqa: BLE001 - not declared yet: nothing to purge
+                    pass
+        finally:
+            connection.close()
+
+    @staticmethod
+    def queue_names() -> dict[str, str]:
+        names = {}
+        try:
+            from sync_worker.entrypoints.consumer import QUEUE as sync_queue
+            names["sync-consumer"] = sync_queue
+        except ImportError:
+            pass
+        try:
+            from analytics_service.adapters.broker import QUEUE as analytics_queue
+            names["analytics-consumer"] = analytics_queue
+        except ImportError:
+            pass
+        return names
+
+    def wait_applied(self, ids: list[int], consumers: list[str], projects: bool, timeout: float = 120) -> None:
+        """Until every customer created above is in each read model (so no backlog is left)."""
+        deadline = time.monotonic() + timeout
+        checks = []
+        if "sync-consumer" in consumers and projects:
+            checks.append(("sync", "SELECT count(*) FROM customer_snapshots WHERE customer_id = ANY(:ids)"))
+        if "analytics-consumer" in consumers:
+            checks.append(("analytics", "SELECT count(*) FROM customers WHERE id = ANY(:ids)"))
+        for service, sql in checks:
+            while time.monotonic() < deadline:
+                with self.db(service).connect() as conn:
+                    if conn.execute(sa.text(sql), {"ids": ids}).scalar() >= len(ids):
+                        break
+                time.sleep(0.2)
+            else:
+                log(f"warning: {service} has not applied every created customer")
+
+    def put_name(self, session: requests.Session, cid: int, round_no: int) -> int:
+        resp = session.put(f"{self.stack.gateway}/api/v1/customers/{cid}", timeout=60,
+                           json={"customer_name": f"同步{round_no:06d}-{cid}", "contact_person": f"联系人{round_no}",
+                                 "contact_phone": f"139{round_no:08d}"})
+        if resp.status_code != 200:
+            raise OperationFailed(f"update -> {resp.status_code}: {resp.text[:200]}")
+        return resp.json()["data"]["version"]
+
+    def drain(self, ids: list[int], consumers: list[str]) -> dict:
+        """Events/s through the customer relay and each consumer: stop them, make a backlog of
+        updates, then start one at a time and time it from its first to its last event."""
+        stack, n = self.stack, self.args.drain_updates
+        relay = "customer-relay" if "customer-relay" in stack.procs else None
+        stopped = [relay] if relay else []
+        stopped += consumers
+        for name in stopped:
+            stack.procs[name].stop()
+        with self.db("customer").connect() as conn:
+            mark = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM outbox")).scalar()
+        log(f"propagation: backlog of {n} updates with {', '.join(stopped)} stopped")
+        clients = 8
+        per_client = [ids[i::clients] for i in range(clients)]
+
+        def updates(session, index):
+            mine = per_client[index]
+            for k in range(index, n, clients):
+                self.put_name(session, mine[(k // clients) % len(mine)], 1 + k)
+        self.each(F_PROPAGATION, list(range(clients)), updates, clients=clients)
+        with self.db("customer").connect() as conn:
+            event_ids = list(conn.execute(sa.text("SELECT event_id FROM outbox WHERE id > :m"), {"m": mark}).scalars())
+        out: dict[str, dict] = {}
+        if relay:
+            stack.start_worker(relay)
+            out["customer-relay"] = self.time_stage(
+                "customer", "SELECT count(*) FILTER (WHERE published_at IS NOT NULL), min(published_at), "
+                            "max(published_at), count(*) FILTER (WHERE published_at = (SELECT min(published_at) "
+                            "FROM outbox WHERE id > :m)) FROM outbox WHERE id > :m", {"m": mark}, len(event_ids))
+        for name in consumers:
+            service = "sync" if name == "sync-consumer" else "analytics"
+            stack.start_worker(name)
+            out[name] = self.time_stage(
+                service, "SELECT count(*), min(processed_at), max(processed_at), count(*) FILTER (WHERE processed_at = "
+                         "(SELECT min(processed_at) FROM processed_events WHERE event_id = ANY(:ids))) "
+                         "FROM processed_events WHERE event_id = ANY(:ids)", {"ids": event_ids}, len(event_ids))
+        return out
+
+    def time_stage(self, service: str, sql: str, params: dict, expected: int, timeout: float = 180) -> dict:
+        """Wait until ``expected`` rows are done; events/s from the first stamp to the last
+        (the rows stamped with the first time are not counted: their work came before it)."""
+        deadline = time.monotonic() + timeout
+        done = first = last = at_first = None
+        while time.monotonic() < deadline:
+            with self.db(service).connect() as conn:
+                done, first, last, at_first = conn.execute(sa.text(sql), params).one()
+            if done >= expected:
+                break
+            time.sleep(0.25)
+        span = (last - first).total_seconds() if first and last else 0
+        rate = round((done - (at_first or 0)) / span, 1) if span > 0 else None
+        log(f"  {service}: {done}/{expected} in {span:.2f} s -> {rate} events/s")
+        return {"events": expected, "applied": done, "seconds": round(span, 3), "events_per_second": rate}
+
+    def lag(self, ids: list[int], targets: dict[str, tuple[str, str]], rate: float) -> dict:
+        """Paced updates (open loop at ``rate``/s, round-robin over the customers); a poller
+        sees each update become visible in each target database."""
+        n, senders = self.args.updates, 8
+        acked: dict[int, tuple[float, int, int, int]] = {}  # k -> (t_ack, customer, round, version)
+        visible: dict[str, dict[int, float]] = {name: {} for name in targets}
+        lock, finished = threading.Lock(), threading.Event()
+        start = time.perf_counter() + 0.5
+        counter = iter(range(n))
+
+        def sender(session, _index):
+            while True:
+                with lock:
+                    k = next(counter, None)
+                if k is None:
+                    return
+                delay = start + k / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                cid, round_no = ids[k % len(ids)], LAG_ROUNDS + k // len(ids)
+                version = self.put_name(session, cid, round_no)
+                with lock:
+                    acked[k] = (time.perf_counter(), cid, round_no, version)
+
+        def poller():
+            engines = {name: self.db(service) for name, (service, _sql) in targets.items()}
+            while True:
+                last_round = finished.is_set()
+                with lock:
+                    pending = {name: {k: a for k, a in acked.items() if k not in visible[name]} for name in targets}
+                for name, (_service, sql) in targets.items():
+                    waiting = pending[name]
+                    if not waiting:
+                        continue
+                    with engines[name].connect() as conn:
+                        rows = conn.execute(sa.text(sql), {"f": F_PROPAGATION,
+                                                           "ids": sorted({a[1] for a in waiting.values()})}).all()
+                    seen_at = time.perf_counter()
+                    state = {}
+                    for cid, value in rows:  # project name "同步<round>-<id>" or read-model version
+                        if isinstance(value, str):
+                            value = int(value[2:8]) if value.startswith("同步") else -1
+                        state[cid] = max(state.get(cid, -1), value) if name.startswith("analytics") \
+                            else min(state.get(cid, 10 ** 9), value)  # every project of the customer
+                    for k, (_t, cid, round_no, version) in waiting.items():
+                        want = version if name.startswith("analytics") else round_no
+                        if state.get(cid, -1) >= want:
+                            visible[name][k] = seen_at
+                if last_round:
+                    return
+                time.sleep(self.args.poll_ms / 1000)
+
+        watcher = threading.Thread(target=poller, daemon=True)
+        watcher.start()
+        self.each(F_PROPAGATION, list(range(senders)), sender, clients=senders)
+        sent_at = time.perf_counter()
+        deadline = sent_at + 60
+        while time.perf_counter() < deadline and any(len(v) < len(acked) for v in visible.values()):
+            time.sleep(0.1)
+        finished.set()
+        watcher.join(timeout=30)
+        out = {}
+        for name in targets:
+            lags = [(visible[name][k] - acked[k][0]) * 1000 for k in acked if k in visible[name]]
+            summary = summarize([max(0.0, v) for v in lags])
+            first = min(acked[k][0] for k in acked)
+            last_visible = max(visible[name].values()) if visible[name] else first
+            out[name] = {"updates": len(acked), "visible": summary.pop("count"), **summary,
+                         "events_per_second": round(len(visible[name]) / (last_visible - first), 1)
+                         if last_visible > first else None}
+        return out
+
+    # 5. memory ---------------------------------------------------------------------------
+    def memory(self, peaks: dict[str, dict]) -> None:
+        self.results["memory"] = peaks
+        rows = [[name, peak["processes"], peak["peak_rss_mib"]] for name, peak in peaks.items()]
+        rows.append(["total", sum(p["processes"] for p in peaks.values()),
+                     round(sum(p["peak_rss_mib"] for p in peaks.values()), 1)])
+        self.tables.append(format_table(["process (tree)", "processes", "peak RSS MiB"], rows,
+                                        title="Memory (peak resident set per process tree, sampled every 0.5 s; "
+                                              "a service = gunicorn master + workers)"))
+
+
+def machine() -> dict:
+    meminfo = Path("/proc/meminfo").read_text().split()
+    info = {"cpus": os.cpu_count(), "memory_gib": round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024 ** 2, 1),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "load_average_at_start": os.getloadavg()}
+    for key, argv in {"postgresql": ["psql", "--version"], "rabbitmq": ["rabbitmqctl", "version"]}.items():
+        try:
+            info[key] = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            info[key] = None
+    try:
+        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                        cwd=repo_root(), timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ints = lambda text: [int(v) for v in text.split(",")]  # noqa: E731
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"sections, comma-separated: {','.join(SECTIONS)}")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per load row")
+    parser.add_argument("--baseline-seconds", type=float, default=3.0, help="measured seconds per baseline row")
+    parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured seconds before each row")
+    parser.add_argument("--clients", type=ints, default=[1, 8, 32], help="gateway overhead concurrency levels")
+    parser.add_argument("--write-clients", type=ints, default=[1, 8])
+    parser.add_argument("--bulk-clients", type=ints, default=[1, 4])
+    parser.add_argument("--read-clients", type=int, default=1)
+    parser.add_argument("--customers", type=int, default=100_000, help="customers loaded for the reads")
+    parser.add_argument("--propagation-customers", type=int, default=500)
+    parser.add_argument("--updates", type=int, default=2000, help="paced updates whose lag is measured")
+    parser.add_argument("--update-rate", type=float, default=60.0, help="paced updates per second (at most)")
+    parser.add_argument("--lag-seconds-max", type=float, default=60.0, help="pace faster rather than exceed this")
+    parser.add_argument("--drain-updates", type=int, default=1000, help="backlog drained to time events/s")
+    parser.add_argument("--poll-ms", type=int, default=10)
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per HTTP service")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="small sizes: check the harness in ~2 minutes")
+    parser.add_argument("--no-write", action="store_true", help="do not write bench/results")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.baseline_seconds, args.warmup = 1.0, 0.5, 0.2
+        args.customers, args.propagation_customers, args.updates, args.drain_updates = 5000, 50, 200, 200
+    args.only = [s for s in args.only.split(",") if s]
+    unknown = set(args.only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    info = machine()
+    log(f"starting the set: {info['cpus']} CPUs, {info['memory_gib']} GiB, load average {info['load_average_at_start']}")
+    stack = Stack(extra_env={"RATE_LIMITS": RATE_LIMITS}, web_workers=args.web_workers)
+    stack.start()
+    bench = Bench(stack, args)
+    sampler = RssSampler(lambda: {name: p.proc.pid for name, p in stack.procs.items() if p.alive()}).start()
+    timings = {}
+    try:
+        log(f"set up in {time.monotonic() - started:.0f} s: {', '.join(stack.procs)}")
+        for section in SECTIONS:
+            if section in args.only:
+                t0 = time.monotonic()
+                try:
+                    getattr(bench, section)()
+                except Exception as exc:  # noqa: BLE001 - one broken part must not hide the others
+                    log(f"{section} failed:\n{traceback.format_exc()}")
+                    bench.results[section] = {"failed": f"{type(exc).__name__}: {exc}"}
+                    bench.tables.append(f"### {section}\n\nfailed: {type(exc).__name__}: {str(exc)[:300]}")
+                timings[section] = round(time.monotonic() - t0, 1)
+        bench.memory(sampler.stop())
+    finally:
+        sampler.stop()
+        for engine in bench.engines.values():
+            engine.dispose()
+        stack.stop()
+    info["load_average_at_end"] = os.getloadavg()
+    total = round(time.monotonic() - started, 1)
+    measured_at = dt.datetime.now(dt.timezone.utc)
+    report = {"benchmark": "make bench", "measured_at": measured_at.isoformat(timespec="seconds"),
+              "machine": info, "seconds": total, "section_seconds": timings,
+              "settings": {k: v for k, v in vars(args).items()}, "results": bench.results,
+              "tables": bench.tables}
+    header = (f"make bench, {measured_at:%Y-%m-%d %H:%M} UTC, {info['cpus']} CPUs, {info['memory_gib']} GiB, "
+              f"{info.get('postgresql')}, RabbitMQ {info.get('rabbitmq')}; load average "
+              f"{info['load_average_at_start'][0]:.1f} at start, {info['load_average_at_end'][0]:.1f} at end; "
+              f"{total:.0f} s in all")
+    print("\n" + header + "\n")
+    print("\n\n".join(bench.tables))
+    if not args.no_write:
+        stamped, latest = write_results(report)
+        print(f"\nwritten to {stamped.relative_to(repo_root())} and {latest.relative_to(repo_root())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
