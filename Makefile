@@ -41,6 +41,10 @@ test-fast: install
 token: install
 	@$(BIN)/crm-token $(foreach r,$(ROLE),--role $(r)) $(foreach f,$(FACTORY),--factory $(f)) $(foreach d,$(DOMAIN),--domain '$(d)')
 
+# The whole set on PostgreSQL and RabbitMQ against same-run baselines (bench/README.md).
+bench: install services
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 bench-analytics: install services
 	$(BIN)/python bench/analytics_at_size.py $(BENCH_ARGS)
 
