@@ -301,3 +301,20 @@ def test_openapi_documents_real_schemas(client):
     assert {"page", "pageSize", "date_from", "date_to"} <= {p["name"] for p in get["parameters"] if p["in"] == "query"}
     assert {"200", "400", "503"} <= set(post["responses"])
     assert "/internal/viewing-records/snapshot" in spec["paths"]
+
+
+def test_the_trace_id_travels_to_customer_service_the_property_service_and_the_events(
+        enriching_app, headers_for, factory, property_service, property_mode, customer_service):
+    property_mode("ok")
+    trace = f"trace-{uuid.uuid4().hex[:12]}"
+    resp = enriching_app.test_client().post(URL, json={**SEED_EXAMPLE, "userId": f"u-{trace}"},
+                                            headers={**headers_for(factories=[factory]), "X-Request-ID": trace})
+    assert resp.status_code == 200 and resp.headers["X-Trace-Id"] == trace
+    assert _events(enriching_app, resp.get_json()["data"]["viewing_record_id"])[0]["trace_id"] == trace
+    assert trace in [a["trace_id"] for a in requests.get(f"{property_service}/_requests", timeout=5).json()]
+    engine = sa.create_engine(customer_service.db_urls["customer"], poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        payload = conn.execute(sa.text("SELECT payload FROM outbox WHERE payload LIKE :u"),
+                               {"u": f"%u-{trace}%"}).scalar_one()
+    engine.dispose()
+    assert json.loads(payload)["trace_id"] == trace and json.loads(payload)["event_type"] == "customer.created"
