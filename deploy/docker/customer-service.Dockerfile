@@ -1,0 +1,50 @@
+# syntax=docker/dockerfile:1
+# customer-service: customers, companies, groups, credit, imports.
+# One image runs every process of the service:
+# `customer-service serve` (HTTP), `customer-service relay` (outbox -> RabbitMQ) and
+# `customer-service consume` (queue customer-service.viewing-stats).
+# Build from the repository root, so that the shared library is in the context:
+#   docker build -f deploy/docker/customer-service.Dockerfile -t crm/customer-service .
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# --- builder: wheels of the shared library, the service and every dependency -----------
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY libs/crm_common libs/crm_common
+COPY customer-service customer-service
+RUN pip wheel --wheel-dir /wheels ./libs/crm_common ./customer-service
+
+# --- runtime: a virtualenv installed from those wheels only, run as a non-root user -----
+FROM ${PYTHON_IMAGE} AS runtime
+# No secrets here: JWT_SECRET, the database URL, AMQP_URL and REDIS_URL come from the
+# environment at run time (compose env, Kubernetes Secret).
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PORT=8001 \
+    WEB_CONCURRENCY=2 \
+    GUNICORN_THREADS=4 \
+    GUNICORN_TIMEOUT=60 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+RUN groupadd --system --gid 10001 crm \
+    && useradd --system --uid 10001 --gid crm --no-create-home --home-dir /app --shell /usr/sbin/nologin crm \
+    && python -m venv /opt/venv
+# --no-index: only the wheels built above, so no same-named package from an index slips in.
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index --find-links /wheels customer-service
+COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/crm-entrypoint
+COPY --chmod=0755 deploy/docker/healthcheck.py /usr/local/bin/crm-healthcheck
+COPY customer-service/alembic.ini /app/customer-service/alembic.ini
+COPY customer-service/migrations /app/customer-service/migrations
+COPY --chmod=0755 deploy/docker/place-migrations.py /usr/local/bin/crm-place-migrations
+RUN env -u PROMETHEUS_MULTIPROC_DIR python /usr/local/bin/crm-place-migrations customer_service.cli /app/customer-service
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8001
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "/usr/local/bin/crm-healthcheck"]
+ENTRYPOINT ["crm-entrypoint"]
+# Migrations, then gunicorn (crm_common.gunicorn_conf: PORT, WEB_CONCURRENCY,
+# GUNICORN_THREADS, GUNICORN_TIMEOUT). Relays and consumers: another command, same image.
+CMD ["customer-service", "serve", "--migrate"]

@@ -1,0 +1,11 @@
+#!/bin/sh
+# Entrypoint of every CRM image. Gives the process an empty Prometheus multiprocess
+# directory (stale files of an earlier run would add dead workers' counts to /metrics),
+# then replaces itself with the command: the image's CMD (`<service> serve --migrate`) or
+# the one compose / Kubernetes gives (`<service> migrate | serve | relay | consume`).
+set -eu
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+    rm -rf "${PROMETHEUS_MULTIPROC_DIR:?}"
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
+exec "$@"

@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# sync-worker: projects, contracts, sync history.
+# One image runs every process of the service:
+# `sync-worker serve` (HTTP) and `sync-worker consume` (queue sync-worker.customer-sync).
+# Build from the repository root, so that the shared library is in the context:
+#   docker build -f deploy/docker/sync-worker.Dockerfile -t crm/sync-worker .
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# --- builder: wheels of the shared library, the service and every dependency -----------
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY libs/crm_common libs/crm_common
+COPY sync-worker sync-worker
+RUN pip wheel --wheel-dir /wheels ./libs/crm_common ./sync-worker
+
+# --- runtime: a virtualenv installed from those wheels only, run as a non-root user -----
+FROM ${PYTHON_IMAGE} AS runtime
+# No secrets here: JWT_SECRET, the database URL, AMQP_URL and REDIS_URL come from the
+# environment at run time (compose env, Kubernetes Secret).
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PORT=8004 \
+    WEB_CONCURRENCY=2 \
+    GUNICORN_THREADS=4 \
+    GUNICORN_TIMEOUT=60 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+RUN groupadd --system --gid 10001 crm \
+    && useradd --system --uid 10001 --gid crm --no-create-home --home-dir /app --shell /usr/sbin/nologin crm \
+    && python -m venv /opt/venv
+# --no-index: only the wheels built above, so no same-named package from an index slips in.
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index --find-links /wheels sync-worker
+COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/crm-entrypoint
+COPY --chmod=0755 deploy/docker/healthcheck.py /usr/local/bin/crm-healthcheck
+COPY sync-worker/alembic.ini /app/sync-worker/alembic.ini
+COPY sync-worker/migrations /app/sync-worker/migrations
+COPY --chmod=0755 deploy/docker/place-migrations.py /usr/local/bin/crm-place-migrations
+RUN env -u PROMETHEUS_MULTIPROC_DIR python /usr/local/bin/crm-place-migrations sync_worker.cli /app/sync-worker
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8004
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "/usr/local/bin/crm-healthcheck"]
+ENTRYPOINT ["crm-entrypoint"]
+# Migrations, then gunicorn (crm_common.gunicorn_conf: PORT, WEB_CONCURRENCY,
+# GUNICORN_THREADS, GUNICORN_TIMEOUT). Relays and consumers: another command, same image.
+CMD ["sync-worker", "serve", "--migrate"]

@@ -1,0 +1,361 @@
+"""Issue 8: the images (deploy/docker/*.Dockerfile), checked without a docker engine.
+
+Each Dockerfile is read like docker would read it, and its runtime stage is replayed on this
+machine: the files it COPYs are put where it puts them (a temporary root stands in for
+``/``), the service package goes into a stand-in ``site-packages`` (as the wheel install
+does), the RUN steps that use the repository's scripts run, and then the image's own
+ENTRYPOINT + CMD run with the image's ENV against a fresh PostgreSQL database, until
+``/readyz`` answers 200 and the image's HEALTHCHECK passes."""
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from crm_common.testing import Process, base_env, create_database, drop_database, free_port, repo_root
+
+ROOT = repo_root()
+DOCKER_DIR = ROOT / "deploy" / "docker"
+# Every HTTP process of CONTRACT §1 ships as an image: name -> (port, database variable).
+IMAGES = {
+    "gateway": (8080, None),
+    "customer-service": (8001, "CUSTOMER_DATABASE_URL"),
+    "viewing-service": (8002, "VIEWING_DATABASE_URL"),
+    "analytics-service": (8003, "ANALYTICS_DATABASE_URL"),
+    "sync-worker": (8004, "SYNC_DATABASE_URL"),
+}
+SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "DATABASE_URL", "AMQP_URL", "REDIS_URL")
+
+
+# --- reading a Dockerfile -----------------------------------------------------------------------
+
+@dataclass
+class Stage:
+    base: str
+    name: str | None
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [args for kw, args in self.instructions if kw == keyword]
+
+    def last(self, keyword: str) -> str | None:
+        found = self.all(keyword)
+        return found[-1] if found else None
+
+
+def read_dockerfile(path: Path) -> list[Stage]:
+    """Instructions per stage, continuation lines joined, comments dropped."""
+    lines, current = [], ""
+    for raw in path.read_text().splitlines():
+        stripped = raw.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if current and stripped.startswith("#"):
+            continue  # a comment inside a continued instruction
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        lines.append(current + stripped)
+        current = ""
+    stages: list[Stage] = []
+    for line in lines:
+        keyword, _, args = line.partition(" ")
+        keyword, args = keyword.upper(), args.strip()
+        if keyword == "FROM":
+            parts = args.split()
+            stages.append(Stage(parts[0], parts[2] if len(parts) > 2 and parts[1].upper() == "AS" else None))
+        elif keyword != "ARG" or stages:
+            if stages:
+                stages[-1].instructions.append((keyword, args))
+    return stages
+
+
+def exec_form(args: str) -> list[str]:
+    value = json.loads(args)
+    assert isinstance(value, list) and all(isinstance(v, str) for v in value), args
+    return value
+
+
+def env_of(stage: Stage) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for args in stage.all("ENV"):
+        for item in shlex.split(args):
+            key, sep, value = item.partition("=")
+            assert sep, f"use ENV key=value: {args}"
+            env[key] = value
+    return env
+
+
+def copies_of(stage: Stage) -> dict[str, str]:
+    """Image path -> repository path, for the stage's COPYs from the build context."""
+    out = {}
+    for args in stage.all("COPY"):
+        parts = [p for p in shlex.split(args) if not p.startswith("--")]
+        if any(p.startswith("--from") for p in shlex.split(args)):
+            continue
+        *sources, dest = parts
+        for source in sources:
+            out[dest.rstrip("/") if len(sources) == 1 else f"{dest.rstrip('/')}/{Path(source).name}"] = source
+    return out
+
+
+def dockerfiles() -> list[Path]:
+    return sorted(DOCKER_DIR.glob("*.Dockerfile"))
+
+
+def dockerignore() -> tuple[list[str], list[str]]:
+    allowed, excluded = [], []
+    for line in (ROOT / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or line == "*":
+            continue
+        (allowed if line.startswith("!") else excluded).append(line.lstrip("!").rstrip("/"))
+    return allowed, excluded
+
+
+# --- static checks ------------------------------------------------------------------------------
+
+def test_every_http_process_has_a_dockerfile():
+    assert {p.name.removesuffix(".Dockerfile") for p in dockerfiles()} >= set(IMAGES)
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_image_is_multi_stage_non_root_with_healthcheck_and_no_secrets(name):
+    path = DOCKER_DIR / f"{name}.Dockerfile"
+    stages = read_dockerfile(path)
+    assert len(stages) >= 2, "builder and runtime stages"
+    builder, runtime = stages[0], stages[-1]
+    wheel_runs = [r for r in builder.all("RUN") if "pip wheel" in r]
+    assert wheel_runs and "libs/crm_common" in wheel_runs[0], "the builder makes wheels of the shared library"
+    installs = [r for r in runtime.all("RUN") if "pip install" in r]
+    assert installs and "--no-index" in installs[0] and "from=builder" in installs[0], \
+        "the runtime installs the builder's wheels only"
+    user = runtime.last("USER")
+    assert user and user.split(":")[0] not in ("root", "0"), "runs as a non-root user"
+    env = env_of(runtime)
+    for key in ("PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "PROMETHEUS_MULTIPROC_DIR"):
+        assert key in env, key
+    assert env["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+    assert int(env["PORT"]) == IMAGES[name][0]
+    assert not [k for k in env if any(word in k for word in SECRET_WORDS)], "no secrets in the image"
+    health = runtime.last("HEALTHCHECK")
+    assert health and "CMD" in health and "curl" not in health and "wget" not in health
+    assert exec_form(runtime.last("ENTRYPOINT")) and exec_form(runtime.last("CMD"))
+    if IMAGES[name][1]:
+        copied = copies_of(runtime)
+        assert any(src.endswith("alembic.ini") for src in copied.values())
+        assert any(src.endswith("/migrations") for src in copied.values())
+
+
+@pytest.mark.parametrize("path", dockerfiles(), ids=lambda p: p.name)
+def test_everything_an_image_copies_exists_and_is_in_the_build_context(path):
+    allowed, excluded = dockerignore()
+    for stage in read_dockerfile(path):
+        for args in stage.all("COPY"):
+            if "--from" in args:
+                continue
+            *sources, _dest = [p for p in shlex.split(args) if not p.startswith("--")]
+            for source in sources:
+                assert (ROOT / source).exists(), f"{path.name}: COPY {source}: no such file"
+                assert any(source == a or source.startswith(a + "/") for a in allowed), \
+                    f"{path.name}: {source} is outside the .dockerignore allowlist"
+                assert not any(fnmatch.fnmatch(source, pattern.replace("**/", "*")) for pattern in excluded), \
+                    f"{path.name}: {source} is excluded by .dockerignore"
+
+
+def test_scripts_the_images_run_are_executable():
+    for script in ("entrypoint.sh", "healthcheck.py", "place-migrations.py"):
+        assert os.access(DOCKER_DIR / script, os.X_OK), script
+
+
+def test_place_migrations_links_alembic_files_where_the_installed_cli_looks(tmp_path):
+    site, app = tmp_path / "site", tmp_path / "app"
+    (site / "fake_service").mkdir(parents=True)
+    (site / "fake_service" / "__init__.py").write_text("")
+    (site / "fake_service" / "cli.py").write_text(
+        "from pathlib import Path\nSERVICE_DIR = Path(__file__).resolve().parent.parent\n")
+    (app / "migrations").mkdir(parents=True)
+    (app / "alembic.ini").write_text("[alembic]\n")
+    run = lambda: subprocess.run([sys.executable, str(DOCKER_DIR / "place-migrations.py"), "fake_service.cli", str(app)],
+                                 env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True)
+    first = run()
+    assert first.returncode == 0, first.stderr
+    assert (site / "alembic.ini").resolve() == (app / "alembic.ini").resolve()
+    assert (site / "migrations").resolve() == (app / "migrations").resolve()
+    assert run().returncode == 0, "idempotent"
+
+
+# --- the image's start command, run here ---------------------------------------------------------
+
+class ImageReplay:
+    """The runtime stage of one Dockerfile laid out under a temporary root."""
+
+    def __init__(self, path: Path, tmp: Path):
+        self.stage = read_dockerfile(path)[-1]
+        self.root, self.site = tmp / "root", tmp / "site"
+        self.site.mkdir(parents=True)
+        self.copies = copies_of(self.stage)
+        self.image_env = env_of(self.stage)
+
+    def host_path(self, image_path: str) -> Path:
+        """Where an image path lives here: a copied file is the repository's, the rest is
+        under the temporary root."""
+        if image_path in self.copies:
+            return ROOT / self.copies[image_path]
+        return self.root / image_path.lstrip("/")
+
+    def lay_out(self) -> None:
+        for dest, source in self.copies.items():
+            target = self.root / dest.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(ROOT / source)
+
+    def install_package(self, top_level: str) -> None:
+        """What the wheel install does: the package's code in site-packages."""
+        spec = importlib.util.find_spec(top_level)
+        assert spec is not None and spec.submodule_search_locations, f"{top_level} is not installed"
+        shutil.copytree(spec.submodule_search_locations[0], self.site / top_level,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+
+    def env(self, extra: dict[str, str]) -> dict[str, str]:
+        env = base_env()
+        for key, value in self.image_env.items():
+            if key == "PATH":
+                value = value.replace("/opt/venv/bin", str(Path(sys.executable).parent)).replace("$PATH", os.environ["PATH"])
+            elif value.startswith(("/tmp/", "/app")):
+                value = str(self.host_path(value))
+            env[key] = value
+        env["PYTHONPATH"] = str(self.site)
+        env.update(extra)
+        return env
+
+    def image_argv(self, argv: list[str]) -> list[str]:
+        """Resolve a command the image runs: files the image copied map to the repository,
+        other image paths to the temporary root; ``python`` is this virtualenv's."""
+        path_dirs = self.image_env.get("PATH", "").split(":") + ["/usr/local/bin", "/usr/bin"]
+        out = []
+        for i, arg in enumerate(argv):
+            if i == 0 and arg == "python":
+                out.append(sys.executable)
+                continue
+            if i == 0 and "/" not in arg:
+                for d in path_dirs:
+                    if f"{d}/{arg}" in self.copies:
+                        arg = f"{d}/{arg}"
+                        break
+            out.append(str(self.host_path(arg)) if arg.startswith("/") else arg)
+        return out
+
+    def build_steps(self) -> list[tuple[list[str], dict[str, str]]]:
+        """The RUN steps that use the repository's own scripts (pip and useradd are docker's),
+        as commands to run here; the package each names is put into site-packages first."""
+        steps = []
+        for args in self.stage.all("RUN"):
+            argv = shlex.split(args)
+            while argv and argv[0] == "env":
+                argv = argv[3:] if argv[1] == "-u" else argv[1:]
+            if argv and argv[0] == "python" and len(argv) > 1 and argv[1] in self.copies:
+                for arg in argv[2:]:
+                    if "." in arg and "/" not in arg:
+                        self.install_package(arg.split(".")[0])
+                env = self.env({})
+                env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+                steps.append((self.image_argv(argv), env))
+        return steps
+
+    def start_command(self) -> list[str]:
+        return self.image_argv(exec_form(self.stage.last("ENTRYPOINT")) + exec_form(self.stage.last("CMD")))
+
+    def healthcheck_command(self) -> list[str]:
+        health = self.stage.last("HEALTHCHECK")
+        return self.image_argv(exec_form(health[health.index("CMD ") + 4:]))
+
+
+@dataclass
+class RunningImage:
+    replay: ImageReplay
+    proc: Process
+    port: int
+    env: dict[str, str]
+    database: str | None
+
+
+@pytest.fixture(scope="module")
+def running_images(tmp_path_factory):
+    """Every image's start command, started at once (they start in parallel, as in compose)."""
+    running: dict[str, RunningImage] = {}
+    replays = {name: ImageReplay(DOCKER_DIR / f"{name}.Dockerfile", tmp_path_factory.mktemp(name)) for name in IMAGES}
+    build = []
+    for name, replay in replays.items():
+        replay.lay_out()
+        for argv, env in replay.build_steps():
+            build.append((name, subprocess.Popen(argv, env=env, cwd=replay.root, stdout=subprocess.PIPE,
+                                                 stderr=subprocess.STDOUT, text=True)))
+    for name, step in build:
+        out, _ = step.communicate(timeout=120)
+        assert step.returncode == 0, f"{name}: RUN {step.args}:\n{out}"
+    try:
+        for name, replay in replays.items():
+            port, db_variable = IMAGES[name]
+            http_port = free_port()
+            extra = {"PORT": str(http_port), "HOST": "127.0.0.1"}
+            database = None
+            if db_variable:
+                database = extra[db_variable] = create_database(f"crm_image_{name.split('-')[0]}")
+            else:  # the gateway: upstreams nowhere (its /readyz reports them without failing)
+                dead = f"http://127.0.0.1:{free_port()}"
+                extra.update({f"{s}_SERVICE_URL": dead for s in ("CUSTOMER", "VIEWING", "ANALYTICS", "SYNC")})
+            env = replay.env(extra)
+            workdir = replay.host_path(replay.stage.last("WORKDIR") or "/")
+            workdir.mkdir(parents=True, exist_ok=True)
+            proc = Process(f"image-{name}", replay.start_command(), env, cwd=workdir, log_dir=replay.root)
+            running[name] = RunningImage(replay, proc.start(), http_port, env, database)
+        yield running
+    finally:
+        def stop(image: RunningImage) -> None:
+            image.proc.stop()
+            if image.database:
+                drop_database(image.database)
+        with ThreadPoolExecutor(max_workers=len(running) or 1) as pool:
+            list(pool.map(stop, running.values()))
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_image_start_command_migrates_serves_and_passes_its_healthcheck(name, running_images):
+    image = running_images[name]
+    base = f"http://127.0.0.1:{image.port}"
+    image.proc.ready_url = f"{base}/readyz"
+    image.proc.wait_ready(90)  # migrations ran (serve --migrate), then gunicorn answered 200
+    ready = requests.get(f"{base}/readyz", timeout=5)
+    assert ready.status_code == 200, ready.text
+    if image.database:
+        assert ready.json()["checks"]["database"]["ok"] is True
+        assert "alembic_version" in sa_tables(image.database)
+    # The image's HEALTHCHECK, as docker would run it inside the container.
+    check = subprocess.run(image.replay.healthcheck_command(), env=image.env, capture_output=True, text=True,
+                           timeout=30)
+    assert check.returncode == 0, check.stderr
+    # gunicorn's workers share the multiprocess metrics directory named by the image's ENV.
+    metrics = requests.get(f"{base}/metrics", timeout=5)
+    assert metrics.status_code == 200 and "http_requests_total" in metrics.text
+    assert any(Path(image.env["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"))
+
+
+def sa_tables(url: str) -> list[str]:
+    import sqlalchemy as sa
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        return sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
