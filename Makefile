@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install run test test-fast token services bench bench-analytics clean help
+.PHONY: install run test test-fast token services bench bench-analytics bench-bulk clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -47,6 +47,10 @@ bench: install services
 
 bench-analytics: install services
 	$(BIN)/python bench/analytics_at_size.py $(BENCH_ARGS)
+
+# Seed 000 bulk-create throughput beside a raw PostgreSQL insert of the same rows.
+bench-bulk: install services
+	$(BIN)/python bench/bulk_create.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache

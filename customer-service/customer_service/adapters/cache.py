@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Iterable
 
 import sqlalchemy as sa
+from sqlalchemy import event as sa_event
 
 from crm_common.logs import get_logger
 
@@ -180,3 +181,40 @@ class CustomerCache:
             return True, "ok"
         except Exception as exc:  # noqa: BLE001
             return False, type(exc).__name__
+
+
+# --- invalidation after commit, for any session --------------------------------------------
+
+TOUCHED = "touched_customers"
+
+
+def touch(session, factory_id: str, customer_ids) -> None:
+    """Name customers whose cached view this transaction changes (beyond what the ORM
+    flushes, e.g. group memberships or customer events written with Core)."""
+    session.info.setdefault(TOUCHED, set()).update((factory_id, int(cid)) for cid in customer_ids)
+
+
+def invalidate_on_commit(session, cache: "CustomerCache | None") -> None:
+    """Attach to a session (a unit of work's, or a consumer's): every Customer it flushes
+    and every customer ``touch``-ed is marked stale in the cache once a commit succeeded;
+    a rollback forgets them."""
+    if cache is None or session.info.get("customer_cache_hooked"):
+        return
+    session.info["customer_cache_hooked"] = True
+
+    @sa_event.listens_for(session, "after_flush")
+    def _flushed(sess, _flush_context):
+        for obj in (*sess.new, *sess.dirty, *sess.deleted):
+            if isinstance(obj, Customer) and getattr(obj, "id", None) is not None:
+                touch(sess, obj.factory_id, [obj.id])
+
+    @sa_event.listens_for(session, "after_commit")
+    def _committed(sess):
+        if sess.in_nested_transaction():  # a released savepoint: the transaction goes on
+            return
+        cache.invalidate(sess.info.pop(TOUCHED, set()))
+
+    @sa_event.listens_for(session, "after_rollback")
+    def _rolled_back(sess):
+        if not sess.in_nested_transaction():  # a failed record's savepoint keeps the others'
+            sess.info.pop(TOUCHED, None)

@@ -123,3 +123,29 @@ def test_a_reader_that_loaded_before_a_write_cannot_put_the_old_state_back(cache
     cache.fill(stale, lookup.stamp)                  # ... and fills after the write committed
     assert client.get(f"/api/v1/customers/{cid}", headers=h).get_json()["data"]["notes"] == "新值"
     assert client.get(f"/api/v1/customers/{cid}", headers=h).get_json()["data"]["notes"] == "新值"
+
+
+def test_a_partially_failed_bulk_update_still_invalidates_its_successes(cached_app, headers_for, factory):
+    client, h = cached_app.test_client(), headers_for(factories=[factory])
+    cid = _create(client, h, "部分成功")
+    client.get(f"/api/v1/customers/{cid}", headers=h)  # cached
+    resp = client.post("/api/v1/customers/bulk-update/", headers=h, json={"customers": [
+        {"id": cid, "notes": "成功的那条"}, {"id": cid + 100000, "notes": "失败的那条"}]})
+    assert resp.status_code == 207
+    assert client.get(f"/api/v1/customers/{cid}", headers=h).get_json()["data"]["notes"] == "成功的那条"
+
+
+def test_a_plain_session_with_invalidate_on_commit_invalidates_like_a_unit_of_work(cached_app, headers_for, factory):
+    """What a consumer's ``handler(session, event)`` gets by attaching the helper."""
+    from sqlalchemy.orm import Session
+
+    from customer_service.adapters.cache import invalidate_on_commit
+    from customer_service.domain.model import Customer
+    client, h = cached_app.test_client(), headers_for(factories=[factory])
+    cid = _create(client, h, "消费者写入")
+    client.get(f"/api/v1/customers/{cid}", headers=h)  # cached
+    with Session(cached_app.extensions["engine"]) as session:
+        invalidate_on_commit(session, cached_app.extensions["customer_cache"])
+        session.get(Customer, cid).viewing_count = 7
+        session.commit()
+    assert client.get(f"/api/v1/customers/{cid}", headers=h).get_json()["data"]["viewing_count"] == 7
