@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install run test test-fast token services bench bench-analytics bench-bulk clean help
+.PHONY: install run test test-fast token services bench bench-analytics bench-bulk bench-sync clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -51,6 +51,10 @@ bench-analytics: install services
 # Seed 000 bulk-create throughput beside a raw PostgreSQL insert of the same rows.
 bench-bulk: install services
 	$(BIN)/python bench/bulk_create.py $(BENCH_ARGS)
+
+# Customer update -> project visible through relay, RabbitMQ and the sync consumer (issue 3).
+bench-sync: install services
+	$(BIN)/python bench/sync_propagation.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache

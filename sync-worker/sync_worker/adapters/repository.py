@@ -125,14 +125,16 @@ class SnapshotRepository:
     def __init__(self, session: Session):
         self.session = session
 
-    def remember(self, info: CustomerInfo, *, source: str, event_id: str | None = None) -> None:
+    def remember(self, info: CustomerInfo, *, source: str, event_id: str | None = None) -> bool:
+        """Store ``info`` unless a newer version is known; True when it is now the newest."""
         t = orm.customer_snapshots
         values = {"customer_id": info.customer_id, "factory_id": info.factory_id,
                   "business_domain": info.business_domain, "name": info.name, "contact": info.contact,
                   "phone": info.phone, "version": info.version, "deleted": info.deleted,
                   "source": source, "event_id": event_id, "updated_at": utcnow()}
-        _upsert(self.session, t, values, ["customer_id"], [k for k in values if k != "customer_id"],
-                where=lambda excluded: t.c.version < excluded.version)
+        result = _upsert(self.session, t, values, ["customer_id"], [k for k in values if k != "customer_id"],
+                         where=lambda excluded: t.c.version < excluded.version)
+        return result.rowcount == 1
 
     def get(self, factory_id: str, customer_id: int) -> CustomerInfo | None:
         t = orm.customer_snapshots

@@ -107,7 +107,7 @@ def handle_customer_event(tx: EventTransaction, event: dict) -> SyncResult | Non
     contact or phone, with ``auto_sync`` not false, copies the customer's newest known
     state into its projects and contracts and is recorded in the history once."""
     info = CustomerInfo.from_customer_data(event["data"], event.get("factory_id"))
-    tx.snapshots.remember(info, source=SOURCE_EVENT, event_id=str(event["event_id"]))
+    newest_known = tx.snapshots.remember(info, source=SOURCE_EVENT, event_id=str(event["event_id"]))
     decision = rules.sync_decision(event["event_type"], event.get("changed_fields"), event.get("options"))
     if decision == rules.IGNORE:
         return None
@@ -121,7 +121,7 @@ def handle_customer_event(tx: EventTransaction, event: dict) -> SyncResult | Non
                  customer_id=info.customer_id, changed_fields=changed)
         return None
     # Never copy an older state than one already known (a manual sync may have seen newer).
-    newest = tx.snapshots.get(info.factory_id, info.customer_id) or info
+    newest = info if newest_known else (tx.snapshots.get(info.factory_id, info.customer_id) or info)
     now = utcnow()
     result = sync_customer(tx, newest, operator=SYNC_OPERATOR, now=now)
     _record(tx, newest, result, outcome=rules.OUTCOME_SUCCESS, now=now, **common)

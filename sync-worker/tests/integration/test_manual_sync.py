@@ -99,3 +99,18 @@ def test_sync_from_contract_copies_the_contracts_customer_fields_into_the_projec
                          headers=headers).get_json()["data"]["id"]
     missing = client.post(f"/api/v1/projects/{lonely}/sync-from-contract", headers=headers)
     assert missing.status_code == 404 and "contract_id" in missing.get_json()["errors"]
+
+
+def test_an_event_older_than_a_manual_sync_never_takes_projects_back(
+        client, headers_for, factory, consumer, customer_events, customer_service):
+    headers = headers_for(factories=[factory])
+    customer = customer_events(factory)
+    pids, _ = _make(client, headers, consumer, customer, projects=1, contracts=0)
+    late = customer.updated(name="较早的名字")         # v2: still on its way through the broker
+    newest = customer.updated(name="最新的名字")       # v3: customer-service already has it
+    customer_service.customers[customer.id] = dict(customer.state)
+    assert client.post(f"/api/v1/sync/customers/{customer.id}", headers=headers).status_code == 200
+    assert consumer.apply(late) == "applied"
+    assert client.get(f"/api/v1/projects/{pids[0]}", headers=headers).get_json()["data"]["customer_name"] == "最新的名字"
+    assert consumer.apply(newest) == "applied"
+    assert client.get(f"/api/v1/projects/{pids[0]}", headers=headers).get_json()["data"]["customer_name"] == "最新的名字"
