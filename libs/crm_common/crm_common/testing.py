@@ -209,6 +209,7 @@ WORKERS: dict[str, tuple[str, list[str]]] = {
     "viewing-relay": ("viewing", ["relay"]),
     "analytics-consumer": ("analytics", ["consume"]),
     "analytics-relay": ("analytics", ["relay"]),
+    "sync-consumer": ("sync", ["consume"]),
 }
 
 
