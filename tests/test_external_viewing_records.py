@@ -310,3 +310,12 @@ def test_customer_service_down_gives_503_and_no_record_then_the_retry_succeeds(e
     retried = post(enriching_stack, factory, {**SEED_RECORD, "userId": "u-outage"})
     assert retried.status_code == 200 and retried.json()["data"]["viewing_record_action"] == "created"
     assert get(enriching_stack, factory, f"{URL}/u-outage").json()["data"]["total"] == 1
+
+
+def test_the_gateways_document_shows_the_external_api_and_hides_the_internal_snapshot(stack):
+    spec = requests.get(stack.gateway + "/openapi.json", timeout=30).json()
+    assert {"/api/external/customers", "/api/external/viewing-records",
+            "/api/external/viewing-records/{user_id}"} <= set(spec["paths"])
+    assert "/internal/viewing-records/snapshot" not in spec["paths"]
+    post = spec["paths"]["/api/external/viewing-records"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
