@@ -331,6 +331,7 @@ def running_images(tmp_path_factory):
             list(pool.map(stop, running.values()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(IMAGES))
 def test_image_start_command_migrates_serves_and_passes_its_healthcheck(name, running_images):
     image = running_images[name]

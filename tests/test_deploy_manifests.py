@@ -4,6 +4,7 @@ process of CONTRACT §1 with the §2 variable names, start in a healthy order, k
 out, and the manifests validate against the Kubernetes schemas (kubernetes-validate, offline)."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -95,6 +96,16 @@ def test_compose_references_only_files_in_the_repository_and_standard_images(com
                if "image" in svc and "build" not in svc)
 
 
+def test_compose_broker_has_the_management_ui_and_the_shovel_for_replays(compose):
+    rabbit = compose["services"]["rabbitmq"]
+    assert "127.0.0.1:15672:15672" in rabbit["ports"]
+    mounted = [v.split(":")[0] for v in rabbit["volumes"] if v.endswith("/etc/rabbitmq/enabled_plugins:ro")]
+    plugins = (ROOT / mounted[0]).read_text()
+    for plugin in ("rabbitmq_management", "rabbitmq_shovel", "rabbitmq_shovel_management"):
+        assert re.search(rf"\b{plugin}\b", plugins), plugin
+    assert plugins.strip().startswith("[") and plugins.strip().endswith("]."), "an Erlang term"
+
+
 def test_compose_runs_every_process_of_the_set(compose):
     commands = {tuple(svc["command"][:2]) for svc in app_services(compose).values()}
     missing = every_process() - commands
@@ -174,6 +185,7 @@ def test_compose_creates_the_databases_the_services_use(compose):
     assert used == {f"crm_{name}" for name in defaults}
 
 
+@pytest.mark.slow
 def test_postgres_bootstrap_gives_each_service_its_own_closed_database():
     """init-databases.sh, run against the local PostgreSQL as the image would run it."""
     tag = uuid.uuid4().hex[:8]
@@ -209,7 +221,9 @@ def test_postgres_bootstrap_gives_each_service_its_own_closed_database():
 
 # --- Kubernetes ---------------------------------------------------------------------------------
 
+@functools.cache
 def k8s_documents() -> list[tuple[str, dict]]:
+    """Every resource in deploy/k8s (parsed once; tests must not change them)."""
     docs = []
     for path in sorted(K8S.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
