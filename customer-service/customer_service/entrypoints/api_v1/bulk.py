@@ -3,7 +3,8 @@
 Views validate each record, call the bulk handlers and reply: 201/200 when every record
 succeeded, 207 (code 2070) on partial success, 400 when every record failed (the
 per-record detail still in ``data``). ``?dry_run=true`` reports without writing;
-``Idempotency-Key`` replays the first response of the same request."""
+``Idempotency-Key`` replays the first response of the same request (a dry run neither
+consults nor records a key: it writes nothing)."""
 from __future__ import annotations
 
 import marshmallow as ma
@@ -28,7 +29,10 @@ from .schemas import CustomerCreateSchema, CustomerSchema
 
 blp = Blueprint("customers_bulk_v1", __name__, url_prefix="/api/v1/customers",
                 description="Bulk create / update / soft-delete of customers (seed 000). Admin only; "
-                            f"1-{rules.BULK_LIMIT} records per request, each succeeding or failing alone.")
+                            f"1-{rules.BULK_LIMIT} records per request, each succeeding or failing alone. "
+                            "`Idempotency-Key` (24 h, per tenant and endpoint) replays the first response "
+                            "with `Idempotent-Replayed: true`, another body with the same key is 422; "
+                            "`?dry_run=true` answers exactly as a real run would and writes nothing.")
 
 V1Created = envelope_schema(Surface.V1, BulkCreateResultSchema)
 V1Updated = envelope_schema(Surface.V1, BulkUpdateResultSchema)
