@@ -4,7 +4,7 @@
   and viewing-service's events (or rebuilt from their snapshots); deleted customers stay,
   with ``deleted_at``, so that versions keep ordering events.
 - ``orders`` and ``order_items``: order facts, owned here (``POST /api/v1/analytics/orders``
-  and ``order.recorded`` events).
+  and ``order.recorded`` events); ``customer_order_totals`` sums them per customer.
 - ``event_sources``: the newest event applied per producer (freshness).
 - outbox and consumer bookkeeping (``processed_events``, ``applied_versions``).
 """
@@ -112,6 +112,18 @@ order_items = sa.Table(
     sa.Column("counted", sa.Boolean, nullable=False, default=True),  # its order is not cancelled
     sa.Index("ix_order_items_order", "order_pk"),
     sa.Index("ix_order_items_factory_customer", "factory_id", "customer_id"),
+)
+
+# Per customer, over counted orders: kept in step by every order write (VIP, summaries).
+customer_order_totals = sa.Table(
+    "customer_order_totals", metadata,
+    sa.Column("factory_id", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("total_orders", sa.Integer, nullable=False),
+    sa.Column("total_revenue", Money, nullable=False),
+    sa.Column("first_order_date", sa.Date, nullable=False),
+    sa.Column("last_order_date", sa.Date, nullable=False),
+    sa.Index("ix_customer_order_totals_factory_revenue", "factory_id", "total_revenue"),
 )
 
 event_sources = sa.Table(

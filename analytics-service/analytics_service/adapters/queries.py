@@ -108,29 +108,38 @@ def purchase_history(session: Session, factory_id: str, customer_id: int) -> lis
 
 
 def vip_customers(session: Session, factory_id: str, scope: DomainScope | None, limit: int) -> list:
-    """5-star customers or buyers, by revenue (desc), then stars, then id."""
-    rev = (sa.select(O.customer_id, sa.func.count().label("total_orders"),
-                     sa.func.sum(O.total_amount).label("total_revenue"),
-                     sa.func.max(O.order_date).label("last_order_date"))
-           .where(O.factory_id == factory_id, O.counted.is_(True)).group_by(O.customer_id).subquery())
-    revenue = sa.func.coalesce(rev.c.total_revenue, 0)
-    return session.execute(
-        sa.select(C.id, C.name, C.rating, revenue.label("total_revenue"),
-                  sa.func.coalesce(rev.c.total_orders, 0).label("total_orders"), rev.c.last_order_date)
-        .select_from(orm.customers.outerjoin(rev, rev.c.customer_id == C.id))
-        .where(live_customers(factory_id, scope), sa.or_(C.rating == 5, rev.c.customer_id.is_not(None)))
-        .order_by(revenue.desc(), C.rating.desc(), C.id).limit(limit)).all()
+    """5-star customers or buyers, by revenue (desc), then stars, then id, the first ``limit``.
+
+    Walks the revenue index: the top buyers (all those tied with the last one included),
+    then, only when they are fewer than ``limit``, 5-star customers without revenue."""
+    T = orm.customer_order_totals.c
+    cols = [C.id, C.name, C.rating, T.total_revenue, T.total_orders, T.last_order_date]
+    buyers = (sa.select(*cols).select_from(orm.customer_order_totals.join(orm.customers, C.id == T.customer_id))
+              .where(T.factory_id == factory_id, live_customers(factory_id, scope)))
+    top = session.execute(buyers.order_by(T.total_revenue.desc()).limit(limit)).all()
+    if len(top) == limit:
+        floor = top[-1].total_revenue
+        top = session.execute(buyers.where(T.total_revenue >= floor)).all()
+    rows = [r for r in top if r.total_revenue > 0]
+    if len(rows) < limit:
+        no_revenue = (sa.select(C.id, C.name, C.rating, sa.literal(0).label("total_revenue"),
+                                sa.func.coalesce(T.total_orders, 0).label("total_orders"), T.last_order_date)
+                      .select_from(orm.customers.outerjoin(orm.customer_order_totals, sa.and_(
+                          T.factory_id == C.factory_id, T.customer_id == C.id)))
+                      .where(live_customers(factory_id, scope), C.rating == 5,
+                             sa.or_(T.customer_id.is_(None), T.total_revenue <= 0))
+                      .order_by(C.id).limit(limit))
+        rows += [r for r in top if r.total_revenue <= 0 and r.rating != 5] + session.execute(no_revenue).all()
+    rows.sort(key=lambda r: (-r.total_revenue, -r.rating, r.id))
+    return rows[:limit]
 
 
 def order_summaries(session: Session, factory_id: str, customer_ids: list[int]) -> list:
-    """totalOrders, totalRevenue, first and last order date per customer: one grouped query."""
+    """totalOrders, totalRevenue, first and last order date per customer (kept per customer)."""
+    T = orm.customer_order_totals.c
     return session.execute(
-        sa.select(O.customer_id, sa.func.count().label("total_orders"),
-                  sa.func.sum(O.total_amount).label("total_revenue"),
-                  sa.func.min(O.order_date).label("first_order_date"),
-                  sa.func.max(O.order_date).label("last_order_date"))
-        .where(O.factory_id == factory_id, O.counted.is_(True), O.customer_id.in_(customer_ids))
-        .group_by(O.customer_id)).all()
+        sa.select(T.customer_id, T.total_orders, T.total_revenue, T.first_order_date, T.last_order_date)
+        .where(T.factory_id == factory_id, T.customer_id.in_(customer_ids))).all()
 
 
 # --- customers -------------------------------------------------------------------------------

@@ -174,6 +174,9 @@ def write_orders(session: Session, factory_id: str, orders: list[order_rules.Ord
     now = now or utcnow()
     o = orm.orders.c
     ids = [order.order_id for order in orders]
+    previous = session.execute(sa.select(o.customer_id).where(o.factory_id == factory_id, o.order_id.in_(ids))).scalars()
+    affected = sorted({order.customer_id for order in orders} | set(previous))
+    lock_customers(session, factory_id, affected)
     existing = {r.order_id: (r.id, r.version) for r in session.execute(
         sa.select(o.order_id, o.id, o.version).where(o.factory_id == factory_id, o.order_id.in_(ids))
         .with_for_update())}
@@ -203,8 +206,36 @@ def write_orders(session: Session, factory_id: str, orders: list[order_rules.Ord
              for order in todo for n, line in enumerate(order.items, start=1)]
     if lines:
         session.execute(sa.insert(orm.order_items), lines)
+    refresh_order_totals(session, factory_id, affected)
     return {order.order_id: (written[order.order_id][0], written[order.order_id][1],
                              order.order_id not in existing) for order in todo}
+
+
+def lock_customers(session: Session, factory_id: str, customer_ids: list[int]) -> None:
+    """Serialise order writes per customer (PostgreSQL advisory locks, in id order, held to
+    commit) so that each recount of a customer's totals sees the others' orders."""
+    if session.get_bind().dialect.name != "postgresql" or not customer_ids:
+        return
+    session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:f || ':' || c::text, 0)) "
+                            "FROM unnest(CAST(:ids AS bigint[])) AS c ORDER BY c"),
+                    {"f": factory_id, "ids": list(customer_ids)})
+
+
+def refresh_order_totals(session: Session, factory_id: str, customer_ids: list[int]) -> None:
+    """Recount ``customer_order_totals`` of these customers from their counted orders."""
+    if not customer_ids:
+        return
+    o, t = orm.orders.c, orm.customer_order_totals
+    rows = [dict(r._mapping) for r in session.execute(
+        sa.select(o.factory_id, o.customer_id, sa.func.count().label("total_orders"),
+                  sa.func.sum(o.total_amount).label("total_revenue"),
+                  sa.func.min(o.order_date).label("first_order_date"),
+                  sa.func.max(o.order_date).label("last_order_date"))
+        .where(o.factory_id == factory_id, o.counted.is_(True), o.customer_id.in_(customer_ids))
+        .group_by(o.factory_id, o.customer_id))]
+    session.execute(sa.delete(t).where(t.c.factory_id == factory_id, t.c.customer_id.in_(customer_ids)))
+    if rows:
+        session.execute(sa.insert(t), rows)
 
 
 # --- freshness -------------------------------------------------------------------------------
