@@ -265,3 +265,28 @@ def test_freshness_reports_each_source(consumer, factory, api_for):
     assert sources["customer-service"]["last_event_type"] == "customer.created"
     assert sources["customer-service"]["apply_lag_seconds"] >= 0 and sources["customer-service"]["events_applied"] >= 1
     assert body["consumer"] is None  # no broker in this test
+
+
+def test_vip_takes_the_revenue_top_then_five_star_customers_without_revenue(consumer, factory, api_for):
+    buyers = [new_customer_id() for _ in range(4)]
+    stars = sorted(new_customer_id() for _ in range(2))
+    for n, cid in enumerate(buyers):
+        consumer.apply(customer_event(factory, cid, 1, rating=5 if n == 0 else 3))
+    for cid in stars:
+        consumer.apply(customer_event(factory, cid, 1, rating=5))
+    amounts = [100, 300, 300, 50]          # buyers[1] and buyers[2] tie on revenue
+    finance = api_for(roles=["finance_admin"], factories=[factory])
+    finance.post("/api/v1/analytics/orders", json={"orders": [
+        _order(f"V-{n}", cid, 5, [{"product_name": "p", "quantity": 1, "unit_price": amount}])
+        for n, (cid, amount) in enumerate(zip(buyers, amounts))]})
+    manager = api_for(roles=["sales_admin"], factories=[factory])
+    top = lambda limit: [(v["id"], v["totalRevenue"]) for v in manager.get(  # noqa: E731
+        f"/api/mobile/{factory}/customers/vip", query_string={"limit": limit}).get_json()["data"]]
+    tied = sorted(buyers[1:3])
+    assert top(2) == [(str(tied[0]), 300), (str(tied[1]), 300)]
+    assert top(10) == [(str(tied[0]), 300), (str(tied[1]), 300), (str(buyers[0]), 100), (str(buyers[3]), 50),
+                       (str(stars[0]), 0), (str(stars[1]), 0)]
+    # Cancelling the best order moves its buyer down, through the totals kept per customer.
+    finance.post("/api/v1/analytics/orders", json={"orders": [
+        _order("V-1", buyers[1], 5, [{"product_name": "p", "quantity": 1, "unit_price": 300}], status="CANCELLED")]})
+    assert top(1) == [(str(buyers[2]), 300)]
