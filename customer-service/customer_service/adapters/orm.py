@@ -124,7 +124,23 @@ customers = sa.Table(
     sa.Index("ix_customers_factory_rating", "factory_id", "rating"),
     sa.Index("ix_customers_factory_status", "factory_id", "status"),
     sa.Index("ix_customers_company", "company_id"),
+    # seed 001 lists of live customers: newest first / by name (also the index-only count),
+    # and the debtors of §7.2 (a small partial index: few customers owe money).
+    sa.Index("ix_customers_factory_live_created", "factory_id", "created_at", "id",
+             postgresql_where=sa.text(LIVE), sqlite_where=sa.text(LIVE)),
+    sa.Index("ix_customers_factory_live_name", "factory_id", "name", "id",
+             postgresql_where=sa.text(LIVE), sqlite_where=sa.text(LIVE)),
+    sa.Index("ix_customers_factory_debtors", "factory_id", "current_balance",
+             postgresql_where=sa.text("deleted_at IS NULL AND current_balance < 0"),
+             sqlite_where=sa.text("deleted_at IS NULL AND current_balance < 0")),
+    # Keyword search (LIKE '%kw%' on name, code, contact; seed 001 §2.2): trigram indexes,
+    # PostgreSQL only (pg_trgm, created by the migration where the server offers it).
+    *(sa.Index(f"ix_customers_{column}_trgm", column, postgresql_using="gin",
+               postgresql_ops={column: "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+      for column in ("name", "customer_code", "primary_contact_name")),
 )
+sa.event.listen(customers, "before_create",
+                sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
 
 customer_groups = sa.Table(
     "customer_groups", metadata,
