@@ -1,19 +1,21 @@
-"""Excel files of seed 001 §6 (openpyxl): reading an uploaded .xlsx safely, writing the
-import template, and writing the export row by row into a temporary file.
+"""Excel files of seed 001 §6: reading an uploaded .xlsx safely (openpyxl), writing the
+import template (openpyxl: drop-downs, comments, a help sheet) and producing the export
+row by row while it is sent (plain SpreadsheetML, see ``ExportWriter``).
 
 Bounded by construction: uploads are spooled with a byte limit and checked as zip
-archives before openpyxl opens them (read-only, streaming); the export uses openpyxl's
-write-only mode, which keeps no rows in memory (strings are written inline)."""
+archives before openpyxl opens them (read-only, streaming); the export holds no more than
+a batch of rows in memory, whatever the number of customers."""
 from __future__ import annotations
 
 import io
-import os
+import re
 import tempfile
 import zipfile
+from decimal import Decimal
 from typing import IO, Any, Iterator, Sequence
+from xml.sax.saxutils import escape
 
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -180,66 +182,144 @@ def template_bytes() -> bytes:
     return buffer.getvalue()
 
 
-class ExportWriter:
-    """Rows of the customer export into a temporary .xlsx, never held in memory."""
-
-    def __init__(self, columns: Sequence[Column] = spreadsheet.COLUMNS):
-        self.columns = tuple(columns)
-        self.workbook = Workbook(write_only=True)
-        self.sheet = self.workbook.create_sheet(DATA_SHEET)
-        for index, column in enumerate(self.columns, start=1):
-            self.sheet.column_dimensions[get_column_letter(index)].width = column.width
-        self.sheet.freeze_panes = "A2"
-        header = []
-        for column in self.columns:
-            cell = WriteOnlyCell(self.sheet, value=column.header)
-            _style_header(cell)
-            header.append(cell)
-        self.sheet.append(header)
-        self.rows = 0
-
-    def append(self, view: dict[str, Any]) -> None:
-        self.sheet.append([spreadsheet.export_cell(c.field, view.get(c.field)) for c in self.columns])
-        self.rows += 1
-
-    def discard(self) -> None:
-        """Drop a half-written export (openpyxl keeps its rows in a temporary file)."""
-        writer = getattr(self.sheet, "_writer", None)
-        if writer is not None:
-            try:
-                writer.close()
-                writer.cleanup()
-            except Exception:  # noqa: BLE001 - best effort, the export already failed
-                pass
-
-    def save(self) -> str:
-        """Write the file; returns its path (the caller deletes it)."""
-        handle, path = tempfile.mkstemp(prefix="customers-export-", suffix=".xlsx")
-        os.close(handle)
-        try:
-            self.workbook.save(path)
-        except BaseException:
-            os.unlink(path)
-            raise
-        return path
-
-
-def stream_file(path: str, chunk_size: int = 256 * 1024) -> Iterator[bytes]:
-    """Yield a file in chunks and delete it afterwards (also when the client goes away)."""
-    try:
-        with open(path, "rb") as handle:
-            while True:
-                chunk = handle.read(chunk_size)
-                if not chunk:
-                    break
-                yield chunk
-    finally:
-        remove_quietly(path)
+# The export writes SpreadsheetML itself, row by row, into a zip archive whose bytes are
+# sent as they are made: openpyxl's write-only mode builds a cell object per value and
+# measured 4-5x slower, and it only yields a file once the last row is written, so that
+# with 100,000 customers the first byte could come later than the gateway waits for.
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/styles.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    '</Types>')
+_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    'officeDocument" Target="xl/workbook.xml"/></Relationships>')
+_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="{name}" sheetId="1" r:id="rId1"/></sheets></workbook>')
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    'worksheet" Target="worksheets/sheet1.xml"/>'
+    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    'styles" Target="styles.xml"/></Relationships>')
+_STYLES = (  # style 0: default; style 1: the header (bold white on blue, centred)
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
+    '<font><b/><sz val="11"/><color rgb="FFFFFFFF"/><name val="Calibri"/></font></fonts>'
+    '<fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FF4472C4"/><bgColor indexed="64"/></patternFill></fill>'
+    '</fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1" '
+    'applyAlignment="1"><alignment horizontal="center" vertical="center"/></xf></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_FLUSH_ROWS = 500
 
 
-def remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
+def _xml_text(value: str) -> str:
+    return escape(_XML_ILLEGAL.sub("", value))
+
+
+def _cell(ref: str, value: Any, style: int = 0) -> str:
+    styled = f' s="{style}"' if style else ""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        value = "是" if value else "否"
+    if isinstance(value, (int, float, Decimal)):
+        return f'<c r="{ref}"{styled}><v>{value}</v></c>'
+    return f'<c r="{ref}"{styled} t="inlineStr"><is><t xml:space="preserve">{_xml_text(str(value))}</t></is></c>'
+
+
+class _Sink:
+    """Where the zip archive of the export lands: bytes wait here until the response takes
+    them (an unseekable stream, so zipfile writes data descriptors, as streamed zips do)."""
+
+    def __init__(self):
+        self.buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        return len(data)
+
+    def flush(self) -> None:
         pass
 
+    def take(self) -> bytes:
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+
+class ExportWriter:
+    """The customer export as an .xlsx produced while it is sent: rows go into the
+    worksheet's zip entry and ``take()`` hands over the compressed bytes made so far, so
+    nothing but the current batch of rows is ever held in memory."""
+
+    def __init__(self, columns: Sequence[Column] = spreadsheet.COLUMNS, sheet_name: str = DATA_SHEET):
+        self.columns = tuple(columns)
+        self.letters = [get_column_letter(i) for i in range(1, len(self.columns) + 1)]
+        self.sink = _Sink()
+        self.archive = zipfile.ZipFile(self.sink, "w", zipfile.ZIP_DEFLATED, compresslevel=6)
+        for name, text in (("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _ROOT_RELS),
+                           ("xl/workbook.xml", _WORKBOOK.format(name=_xml_text(sheet_name))),
+                           ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS), ("xl/styles.xml", _STYLES)):
+            self.archive.writestr(name, text)
+        self.sheet = self.archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True)
+        widths = "".join(f'<col min="{i}" max="{i}" width="{c.width}" customWidth="1"/>'
+                         for i, c in enumerate(self.columns, start=1))
+        self.sheet.write((
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
+            'state="frozen"/></sheetView></sheetViews>'
+            f'<cols>{widths}</cols><sheetData>').encode())
+        self.rows = 0  # customers written
+        self.next_row = 1
+        self.pending: list[str] = []
+        self._row([c.header for c in self.columns], style=1)
+
+    def _row(self, values: Sequence[Any], style: int = 0) -> None:
+        number, self.next_row = self.next_row, self.next_row + 1
+        cells = "".join(_cell(f"{letter}{number}", value, style) for letter, value in zip(self.letters, values))
+        self.pending.append(f'<row r="{number}">{cells}</row>')
+        if len(self.pending) >= _FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.sheet.write("".join(self.pending).encode())
+            self.pending = []
+
+    def append(self, view: dict[str, Any]) -> None:
+        self._row([spreadsheet.export_cell(c.field, view.get(c.field)) for c in self.columns])
+        self.rows += 1
+
+    def take(self) -> bytes:
+        """The bytes of the file produced so far (possibly none yet)."""
+        self._flush()
+        return self.sink.take()
+
+    def finish(self) -> bytes:
+        """The rest of the file: the end of the sheet and the zip's central directory."""
+        self._flush()
+        self.sheet.write(b"</sheetData></worksheet>")
+        self.sheet.close()
+        self.archive.close()
+        return self.sink.take()

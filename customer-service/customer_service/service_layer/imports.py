@@ -1,12 +1,15 @@
 """Batch use cases of the tenant API (seed 001 §6): Excel import (each row on its own,
-in a savepoint), JSON import (all or nothing), and the streamed Excel export."""
+in a savepoint), JSON import (all or nothing), and the Excel export, streamed as it is
+made."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import IO, Callable, Iterable
+from typing import IO, Callable, Iterable, Iterator
+
+import sqlalchemy as sa
 
 from crm_common.context import RequestContext
-from crm_common.db import utcnow
 from crm_common.errors import AppError, BadRequest, Conflict, ValidationError
 
 from ..adapters import orm
@@ -14,7 +17,7 @@ from ..adapters.repository import CustomerFilter
 from ..domain import spreadsheet
 from ..domain.model import Customer
 from . import excel
-from .mobile_customers import (OrderSummaries, codes_taken, customer_view, duplicate_code, duplicate_name,
+from .mobile_customers import (OrderSummaries, codes_taken, duplicate_code, duplicate_name, export_view,
                                insert_customer, names_taken)
 from .unit_of_work import CustomerUnitOfWork
 
@@ -151,23 +154,31 @@ def import_json(uow: CustomerUnitOfWork, ctx: RequestContext, requests: list[dic
 
 
 def export_workbook(uow: CustomerUnitOfWork, ctx: RequestContext,
-                    order_summaries: OrderSummaries | None) -> tuple[str, int]:
+                    order_summaries: OrderSummaries | None) -> tuple[int, Iterator[bytes]]:
     """Seed 001 §6.2: every live customer of the factory (in the caller's business
-    domains) with its computed fields, into a temporary .xlsx: (path, customers). Rows
-    stream from a server-side cursor in chunks; order figures are asked per chunk."""
-    writer = excel.ExportWriter()
-    now = utcnow()
+    domains) with its computed fields, as an .xlsx made while it is sent: (number of
+    customers, the file's bytes in pieces). Rows come from a server-side cursor in chunks;
+    order figures are asked per chunk. The first piece is made here, so that a failing
+    query is still an error response rather than a broken file."""
     c = orm.customers.c
-    try:
+    with uow:
+        count = uow.session.scalar(uow.customers.filtered(ctx.factory_id, ctx.scope, CustomerFilter())
+                                   .with_only_columns(sa.func.count()).order_by(None))
+
+    def pieces() -> Iterator[bytes]:
+        writer = excel.ExportWriter()
         with uow:
             stmt = (uow.customers.filtered(ctx.factory_id, ctx.scope, CustomerFilter())
                     .with_only_columns(*orm.customers.columns).order_by(c.id)
                     .execution_options(yield_per=EXPORT_CHUNK))
+            yield writer.take()
             for chunk in uow.session.execute(stmt).partitions():
                 summaries = order_summaries([row.id for row in chunk]) if order_summaries else None
                 for row in chunk:
-                    writer.append(customer_view(row, now, (summaries or {}).get(row.id)))
-    except BaseException:
-        writer.discard()
-        raise
-    return writer.save(), writer.rows
+                    writer.append(export_view(row, (summaries or {}).get(row.id)))
+                yield writer.take()
+        yield writer.finish()
+
+    stream = pieces()
+    first = next(stream)
+    return int(count or 0), itertools.chain([first], stream)
