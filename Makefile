@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install run test test-fast token services bench bench-analytics bench-bulk bench-sync clean help
+.PHONY: install run test test-fast token services bench bench-analytics bench-bulk bench-sync bench-customers clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -55,6 +55,11 @@ bench-bulk: install services
 # Customer update -> project visible through relay, RabbitMQ and the sync consumer (issue 3).
 bench-sync: install services
 	$(BIN)/python bench/sync_propagation.py $(BENCH_ARGS)
+
+# The tenant customer API (seed 001) with 100,000 customers: list/search/detail p50/p95,
+# export wall time and worker memory (issue 4).
+bench-customers: install services
+	$(BIN)/python bench/customers_at_size.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache
