@@ -309,7 +309,7 @@ def running_images(tmp_path_factory):
         for name, replay in replays.items():
             port, db_variable = IMAGES[name]
             http_port = free_port()
-            extra = {"PORT": str(http_port), "HOST": "127.0.0.1"}
+            extra = {"PORT": str(http_port), "HOST": "127.0.0.1"}  # loopback here; 0.0.0.0 in a container
             database = None
             if db_variable:
                 database = extra[db_variable] = create_database(f"crm_image_{name.split('-')[0]}")

@@ -10,7 +10,6 @@ import re
 import shlex
 import subprocess
 import uuid
-from pathlib import Path
 
 import kubernetes_validate
 import pytest

@@ -1,8 +1,9 @@
 """Issue 8: every process of the running set exposes the Prometheus metrics operators need.
 
-A dedicated stack (every HTTP service, the gateway and every relay and consumer of
+The session stack (every HTTP service, the gateway and every relay and consumer of
 ``testing.WORKERS``, each worker serving ``METRICS_PORT``) gets some traffic through the
-gateway; then each process's /metrics is scraped and parsed:
+gateway; then each process's /metrics is scraped and parsed (other tests share the stack,
+so every check is "at least", never "exactly"):
 
 - HTTP services and gateway: ``http_requests_total`` by route and status and the
   ``http_request_duration_seconds`` histogram, non-zero where requests went;
@@ -21,7 +22,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from crm_common.testing import HTTP_SERVICES, WORKERS, Stack, auth_headers
+from crm_common.testing import (HTTP_SERVICES, WORKERS, Process, auth_headers, free_port, gunicorn_argv,
+                                prometheus_dir, rmtree)
 
 pytestmark = pytest.mark.system
 
@@ -71,34 +73,32 @@ def eventually(url: str, condition, timeout: float = 30.0) -> list[Sample]:
 
 
 @pytest.fixture(scope="module")
-def observed():
-    """The stack after traffic: (stack, what the traffic did)."""
-    with Stack(web_workers=2) as stack:
-        # Events published before a consumer has declared its queue are unroutable (a topic
-        # exchange drops them), as on a fresh broker: wait until every queue exists, the way
-        # compose starts relays only after consumers are healthy.
-        for worker, (_, tail) in WORKERS.items():
-            signal = "dead_letter_queue_depth" if tail[0] == "consume" else "outbox_backlog"
-            samples = eventually(stack.metrics_url(worker), lambda s: present(s, signal), timeout=60)
-            assert present(samples, signal), f"{worker} never connected:\n{stack.procs[worker].tail()}"
-        admin = auth_headers(roles=["admin"], factories=[FACTORY])
-        gw = stack.gateway
-        created = requests.post(f"{gw}/api/v1/customers", headers=admin, timeout=30, json={
-            "customer": {"name": f"指标客户-{uuid.uuid4().hex[:6]}", "type": "company",
-                         "primary_contact_name": "张三", "primary_contact_phone": "13800138000"}})
-        assert created.status_code == 201, created.text
-        customer_id = created.json()["data"]["id"]
-        assert requests.get(f"{gw}/api/v1/customers/{customer_id}", headers=admin, timeout=30).status_code == 200
-        assert requests.get(f"{gw}/api/v1/customers/999999999", headers=admin, timeout=30).status_code == 404
-        viewing = requests.post(f"{gw}/api/external/viewing-records", timeout=30,
-                                headers=auth_headers(roles=["integrator"], factories=[FACTORY]),
-                                json={"userId": f"metrics-{uuid.uuid4().hex[:8]}", "customer_name": "李四",
-                                      "customer_phone": "13900139000", "property_name": "万科城"})
-        for name in ("analytics", "sync"):  # a request each, through the gateway's proxy
-            requests.get(f"{gw}/api/v1/{'analytics' if name == 'analytics' else 'projects'}", headers=admin,
-                         timeout=30)
-        requests.get(f"{gw}/readyz", timeout=30)  # the gateway probes every upstream's /readyz
-        yield stack, {"customer": True, "viewing": viewing.status_code == 200}
+def observed(stack):
+    """The session stack after some traffic: (stack, which producers the traffic reached)."""
+    # Events published before a consumer has declared its queue are unroutable (a topic
+    # exchange drops them), as on a fresh broker: wait until every queue exists, the way
+    # compose starts relays only after consumers are healthy.
+    for worker, (_, tail) in WORKERS.items():
+        signal = "dead_letter_queue_depth" if tail[0] == "consume" else "outbox_backlog"
+        samples = eventually(stack.metrics_url(worker), lambda s: present(s, signal), timeout=60)
+        assert present(samples, signal), f"{worker} never connected:\n{stack.procs[worker].tail()}"
+    admin = auth_headers(roles=["admin"], factories=[FACTORY])
+    gw = stack.gateway
+    created = requests.post(f"{gw}/api/v1/customers", headers=admin, timeout=30, json={
+        "customer": {"name": f"指标客户-{uuid.uuid4().hex[:6]}", "type": "company",
+                     "primary_contact_name": "张三", "primary_contact_phone": "13800138000"}})
+    assert created.status_code == 201, created.text
+    customer_id = created.json()["data"]["id"]
+    assert requests.get(f"{gw}/api/v1/customers/{customer_id}", headers=admin, timeout=30).status_code == 200
+    assert requests.get(f"{gw}/api/v1/customers/999999999", headers=admin, timeout=30).status_code == 404
+    viewing = requests.post(f"{gw}/api/external/viewing-records", timeout=30,
+                            headers=auth_headers(roles=["integrator"], factories=[FACTORY]),
+                            json={"userId": f"metrics-{uuid.uuid4().hex[:8]}", "customer_name": "李四",
+                                  "customer_phone": "13900139000", "property_name": "万科城"})
+    for path in ("/api/v1/analytics/overview", "/api/v1/projects"):  # through the proxy to each
+        requests.get(f"{gw}{path}", headers=admin, timeout=30)
+    requests.get(f"{gw}/readyz", timeout=30)  # the gateway probes every upstream's /readyz
+    return stack, {"customer": True, "viewing": viewing.status_code == 200}
 
 
 @pytest.mark.parametrize("name", [*HTTP_SERVICES, "gateway"])
@@ -126,22 +126,29 @@ def test_service_with_an_outbox_reports_backlog_and_oldest_unsent_age(observed, 
     assert present(samples, "outbox_oldest_unsent_age_seconds", service=name)
 
 
-def test_gateway_reports_upstream_latency_and_errors_per_service(observed):
+def test_gateway_reports_upstream_latency_and_errors_per_service(observed, tmp_path):
     stack, _ = observed
     samples = scrape(stack.metrics_url("gateway"))
     for upstream in ("customer-service", "analytics-service", "sync-worker"):
         assert total(samples, "gateway_upstream_request_duration_seconds_count", service=upstream) > 0, upstream
-    # An upstream that is down: the gateway answers for it and counts the error.
-    stack.procs["sync"].stop()
+    # An upstream that is down, without disturbing the shared stack: a second gateway whose
+    # sync-worker URL leads nowhere answers for it and counts the error.
+    port, prom = free_port(), prometheus_dir()
+    env = {**stack.env(), "SYNC_SERVICE_URL": f"http://127.0.0.1:{free_port()}", "PROMETHEUS_MULTIPROC_DIR": prom}
+    gateway = Process("gateway-sync-down", gunicorn_argv("gateway.app:create_app()", port, workers=1), env,
+                      ready_url=f"http://127.0.0.1:{port}/healthz", log_dir=tmp_path)
     try:
-        down = requests.get(f"{stack.gateway}/api/v1/projects", timeout=30,
+        gateway.start(wait=60)
+        down = requests.get(f"http://127.0.0.1:{port}/api/v1/projects", timeout=30,
                             headers=auth_headers(roles=["admin"], factories=[FACTORY]))
-        assert down.status_code in (502, 503, 504)
-        samples = scrape(stack.metrics_url("gateway"))
+        assert down.status_code in (502, 503, 504), down.text
+        samples = scrape(f"http://127.0.0.1:{port}/metrics")
         assert total(samples, "gateway_upstream_errors_total", service="sync-worker") > 0
         assert present(samples, "gateway_upstream_errors_total", service="sync-worker", kind="unavailable")
+        assert total(samples, "gateway_upstream_request_duration_seconds_count", service="sync-worker") > 0
     finally:
-        stack.procs["sync"].start(wait=60)
+        gateway.stop()
+        rmtree(prom)
 
 
 @pytest.mark.parametrize("worker", sorted(w for w, (_, tail) in WORKERS.items() if tail[0] == "relay"))
