@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import random
 import statistics
 import sys
@@ -210,6 +211,7 @@ def main(argv=None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
     args = p.parse_args(argv)
     rnd = random.Random(20261121)
+    load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
     db_url = create_database("crm_bench_analytics")
     proc = None
     log_dir = ROOT / "var" / "bench-logs"
@@ -258,6 +260,8 @@ def main(argv=None) -> int:
         print(json.dumps(consumer), flush=True)
         out = {"measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                "data": sizes, "latency": results, "consumer": consumer,
+               "machine": {"cpus": os.cpu_count(), "load_average_1m_at_start": load_at_start,
+                           "load_average_1m_at_end": round(os.getloadavg()[0], 2)},
                "service": "gunicorn, 2 workers x 4 threads, one local PostgreSQL 15",
                "command": "make bench-analytics"}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
