@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from . import logs
 from .config import Settings
-from .consumer import EventConsumer, replay_dead_letters
+from .consumer import EventConsumer, declare_topology, replay_dead_letters
 from .db import make_engine, make_session_factory
 from .metrics import start_metrics_server
 from .relay import OutboxRelay
@@ -39,12 +39,21 @@ def consumer_command(service: str, *, name: str, queue: str, bindings: list[str]
         parser = argparse.ArgumentParser(prog=f"{service} consume", description=f"Consume {queue}")
         parser.add_argument("--replay-dead-letters", action="store_true",
                             help=f"move messages from {queue}.dlq back to {queue} and exit")
+        parser.add_argument("--declare-only", action="store_true",
+                            help=f"declare {queue}, its dead-letter queue and bindings, and exit "
+                                 "(run before the first write: events published before the queue "
+                                 "exists are routed nowhere)")
         args = parser.parse_args(argv)
         settings = Settings.from_env(service)
         logs.configure_logging(f"{service}-consumer", settings.log_level)
+        max_deliveries = settings.get_int("CONSUMER_MAX_DELIVERIES", 10)
         if args.replay_dead_letters:
             moved = replay_dead_letters(settings.amqp_url, queue)
             print(f"replayed {moved} message(s) from {queue}.dlq")
+            return 0
+        if args.declare_only:
+            declare_topology(settings.amqp_url, queue, bindings, settings.exchange, max_deliveries)
+            print(f"declared {queue} and {queue}.dlq, bound to {', '.join(bindings)}")
             return 0
         if start_mappers is not None:
             start_mappers()
@@ -54,7 +63,8 @@ def consumer_command(service: str, *, name: str, queue: str, bindings: list[str]
                                  session_factory=make_session_factory(engine), processed=processed,
                                  versions=versions, handler=handler_factory(settings),
                                  exchange=settings.exchange, prefetch=settings.get_int("CONSUMER_PREFETCH", 50),
-                                 max_deliveries=settings.get_int("CONSUMER_MAX_DELIVERIES", 10))
+                                 max_deliveries=max_deliveries,
+                                 batch_size=settings.get_int("CONSUMER_BATCH_SIZE", 50))
         consumer.install_signal_handlers()
         consumer.run()
         return 0

@@ -1,0 +1,142 @@
+"""The consumer applies the deliveries that arrive together in one transaction, each event
+in its own savepoint (real PostgreSQL and RabbitMQ)."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import pika
+import pytest
+import sqlalchemy as sa
+
+from crm_common.consumer import EventConsumer, declare_queue, declare_topology
+from crm_common.db import consumer_tables, make_engine, make_session_factory
+from crm_common.events import make_event
+from crm_common.testing import create_database, create_vhost, delete_vhost, drop_database
+
+metadata = sa.MetaData()
+processed, versions = consumer_tables(metadata)
+names = sa.Table("names", metadata, sa.Column("aggregate_id", sa.String(64), primary_key=True),
+                 sa.Column("name", sa.String(100)), sa.Column("writes", sa.Integer))
+
+
+@pytest.fixture(scope="module")
+def env():
+    url, amqp = create_database("crm_batches"), create_vhost("crm_batches")
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    yield engine, amqp
+    engine.dispose()
+    drop_database(url)
+    delete_vhost(amqp)
+
+
+def event(agg: str, version: int, name: str, event_id: str | None = None) -> dict:
+    return make_event(event_type="customer.updated", producer="test", aggregate_type="customer",
+                      aggregate_id=agg, aggregate_version=version, factory_id="F1", data={"name": name},
+                      event_id=event_id)
+
+
+def handler(session, ev):
+    if ev["data"]["name"] == "boom":
+        session.execute(sa.insert(names).values(aggregate_id=ev["aggregate_id"] + "-partial", name="x", writes=0))
+        raise RuntimeError("handler failed")
+    row = session.execute(sa.select(names.c.writes).where(names.c.aggregate_id == ev["aggregate_id"])).first()
+    if row is None:
+        session.execute(sa.insert(names).values(aggregate_id=ev["aggregate_id"], name=ev["data"]["name"], writes=1))
+    else:
+        session.execute(sa.update(names).where(names.c.aggregate_id == ev["aggregate_id"])
+                        .values(name=ev["data"]["name"], writes=row.writes + 1))
+
+
+def make_consumer(engine, amqp, queue, **kw):
+    return EventConsumer(name=queue, queue=queue, bindings=["customer.*"], amqp_url=amqp,
+                         session_factory=make_session_factory(engine), processed=processed, versions=versions,
+                         handler=handler, **kw)
+
+
+def state(engine, agg):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(names.c.name, names.c.writes).where(names.c.aggregate_id == agg)).first()
+
+
+def test_a_failing_event_in_a_batch_rolls_back_alone_and_the_others_commit(env):
+    engine, amqp = env
+    consumer = make_consumer(engine, amqp, f"batch.{uuid.uuid4().hex[:6]}")
+    a, b = uuid.uuid4().hex[:8], uuid.uuid4().hex[:8]
+    bad = event(b, 1, "boom")
+    outcomes = consumer.apply_batch([event(a, 1, "first"), bad, event(a, 2, "second")])
+    assert outcomes[0] == "applied" and isinstance(outcomes[1], RuntimeError) and outcomes[2] == "applied"
+    assert tuple(state(engine, a)) == ("second", 2)
+    assert state(engine, b + "-partial") is None  # the failing event's own writes are gone
+    with engine.connect() as conn:
+        seen = conn.execute(sa.select(processed.c.event_id).where(processed.c.consumer == consumer.name)).scalars().all()
+    assert bad["event_id"] not in seen  # not marked processed: it will be redelivered and retried
+
+
+def test_a_batch_dedupes_and_orders_within_its_own_transaction(env):
+    engine, amqp = env
+    consumer = make_consumer(engine, amqp, f"batch.{uuid.uuid4().hex[:6]}")
+    agg = uuid.uuid4().hex[:8]
+    newer = event(agg, 2, "newer")
+    assert consumer.apply_batch([newer, newer, event(agg, 1, "older")]) == ["applied", "duplicate", "stale"]
+    assert tuple(state(engine, agg)) == ("newer", 1)
+
+
+def test_a_backlog_is_applied_in_batches_in_order_with_one_write_per_event(env):
+    engine, amqp = env
+    queue = f"batch.{uuid.uuid4().hex[:6]}"
+    conn = pika.BlockingConnection(pika.URLParameters(amqp))
+    ch = conn.channel()
+    declare_queue(ch, queue, ["customer.*"])
+    agg = uuid.uuid4().hex[:8]
+    for version in range(1, 201):
+        ch.basic_publish("crm.events", "customer.updated", json.dumps(event(agg, version, f"v{version}")).encode())
+    consumer = make_consumer(engine, amqp, queue, batch_size=50)
+    batches = []
+    original = consumer.apply_batch
+    consumer.apply_batch = lambda events: batches.append(len(events)) or original(events)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (state(engine, agg) is None or state(engine, agg).name != "v200"):
+            time.sleep(0.05)
+        assert tuple(state(engine, agg)) == ("v200", 200)
+        assert sum(batches) == 200 and max(batches) > 1 and max(batches) <= 50
+        assert ch.queue_declare(queue, passive=True).method.message_count == 0
+    finally:
+        consumer.stop_event.set()
+        thread.join(timeout=10)
+        conn.close()
+
+
+def test_declare_topology_creates_the_queue_so_earlier_events_wait_for_the_consumer(env):
+    engine, amqp = env
+    queue = f"batch.{uuid.uuid4().hex[:6]}"
+    declare_topology(amqp, queue, ["customer.*"])
+    conn = pika.BlockingConnection(pika.URLParameters(amqp))
+    ch = conn.channel()
+    ch.confirm_delivery()
+    agg = uuid.uuid4().hex[:8]
+    ch.basic_publish("crm.events", "customer.created", json.dumps(event(agg, 1, "before the consumer")).encode(),
+                     mandatory=True)  # raises UnroutableError if no queue took it
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and ch.queue_declare(queue, passive=True).method.message_count != 1:
+        time.sleep(0.05)
+    assert ch.queue_declare(queue, passive=True).method.message_count == 1
+    assert ch.queue_declare(f"{queue}.dlq", passive=True).method.message_count == 0
+    conn.close()
+    consumer = make_consumer(engine, amqp, queue)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and state(engine, agg) is None:
+            time.sleep(0.05)
+        assert state(engine, agg).name == "before the consumer"
+    finally:
+        consumer.stop_event.set()
+        thread.join(timeout=10)
