@@ -20,10 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pika
 import pytest
 import requests
 
-from crm_common.testing import Process, base_env, create_database, drop_database, free_port, repo_root
+from crm_common.testing import (Process, base_env, create_database, create_vhost, delete_vhost, drop_database,
+                                free_port, repo_root)
 
 ROOT = repo_root()
 DOCKER_DIR = ROOT / "deploy" / "docker"
@@ -360,3 +362,29 @@ def sa_tables(url: str) -> list[str]:
         return sa.inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["customer-service", "analytics-service", "sync-worker"])
+def test_image_declares_its_consumer_queue_as_the_compose_and_kubernetes_jobs_do(name, running_images):
+    """`<service> consume --declare-only` through the image's ENTRYPOINT (the `*-queues` jobs
+    of docker-compose.yml and the relays' init containers)."""
+    image = running_images[name]
+    amqp_url = create_vhost("crm_image_queues")
+    try:
+        argv = image.replay.image_argv(exec_form(image.replay.stage.last("ENTRYPOINT"))
+                                       + [name, "consume", "--declare-only"])
+        done = subprocess.run(argv, env={**image.env, "AMQP_URL": amqp_url}, capture_output=True, text=True,
+                              timeout=60, cwd=image.replay.root)
+        assert done.returncode == 0, done.stdout + done.stderr
+        queue = done.stdout.split("declared ", 1)[1].split(" ", 1)[0]
+        assert queue.startswith(f"{name}.")
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        try:
+            channel = connection.channel()
+            channel.queue_declare(queue=queue, passive=True)
+            channel.queue_declare(queue=f"{queue}.dlq", passive=True)
+        finally:
+            connection.close()
+    finally:
+        delete_vhost(amqp_url)

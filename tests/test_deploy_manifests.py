@@ -66,6 +66,15 @@ def app_services(compose: dict) -> dict[str, dict]:
     return {name: svc for name, svc in compose["services"].items() if "build" in svc}
 
 
+def long_running(compose: dict) -> dict[str, dict]:
+    """The processes of the set (not the one-shot migrate and declare jobs)."""
+    return {name: svc for name, svc in app_services(compose).items() if svc.get("restart") != "no"}
+
+
+def one_shot(svc: dict) -> bool:
+    return svc.get("restart") == "no" and (svc["command"][1] == "migrate" or "--declare-only" in svc["command"])
+
+
 def test_compose_parses_with_known_top_level_keys(compose):
     assert set(k for k in compose if not k.startswith("x-")) <= {"name", "services", "volumes", "networks",
                                                                  "configs", "secrets"}
@@ -106,11 +115,28 @@ def test_compose_broker_has_the_management_ui_and_the_shovel_for_replays(compose
 
 
 def test_compose_runs_every_process_of_the_set(compose):
-    commands = {tuple(svc["command"][:2]) for svc in app_services(compose).values()}
+    commands = {tuple(svc["command"][:2]) for svc in long_running(compose).values()}
     missing = every_process() - commands
     assert not missing, f"not in docker-compose.yml: {sorted(missing)}"
+    jobs = [svc["command"] for name, svc in app_services(compose).items() if name not in long_running(compose)]
     for service in DB_VARIABLE:
-        assert (service, "migrate") in commands, f"no one-shot migration for {service}"
+        assert [service, "migrate"] in jobs, f"no one-shot migration for {service}"
+    for cli, command in every_process():
+        if command == "consume":
+            assert [cli, "consume", "--declare-only"] in jobs, f"no one-shot queue declaration for {cli}"
+
+
+def test_compose_relays_publish_only_after_every_queue_is_declared(compose):
+    services = compose["services"]
+    declare_jobs = {name for name, svc in app_services(compose).items() if "--declare-only" in svc["command"]}
+    assert declare_jobs
+    for name, svc in long_running(compose).items():
+        if svc["command"][1] == "relay":
+            waits_for = {d for d, spec in svc["depends_on"].items()
+                         if spec["condition"] == "service_completed_successfully"}
+            assert declare_jobs <= waits_for, f"{name} may publish before {sorted(declare_jobs - waits_for)}"
+            for job in declare_jobs:
+                assert services[job]["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
 
 
 def test_compose_starts_in_order_of_health_and_migrations(compose):
@@ -122,11 +148,9 @@ def test_compose_starts_in_order_of_health_and_migrations(compose):
             if spec["condition"] == "service_healthy":
                 assert "healthcheck" in services[dep], f"{name} waits for {dep}, which has no health check"
             else:
-                assert services[dep].get("restart") == "no" and services[dep]["command"][1] == "migrate"
-    for name, svc in app_services(compose).items():
+                assert one_shot(services[dep]), f"{name} waits for {dep} to complete, which is not a job"
+    for name, svc in long_running(compose).items():
         cli, command = svc["command"][:2]
-        if command == "migrate":
-            continue
         assert "healthcheck" in svc, f"{name} has no health check"
         if cli in DB_VARIABLE:  # its own migrations first
             migrated = [d for d, spec in svc["depends_on"].items()
@@ -164,7 +188,7 @@ def test_compose_environment_uses_contract_names_and_no_literal_secrets(compose)
         for key, value in env.items():
             if key.endswith("_URL") or key in ("GATEWAY_PORT",):
                 assert key in CONTRACT_VARIABLES or key == "HEALTHCHECK_URL", f"{name}: {key} is not a CONTRACT §2 name"
-        if command in ("relay", "consume"):
+        if command in ("relay", "consume") and svc.get("restart") != "no":
             assert env.get("METRICS_PORT"), f"{name}: workers serve metrics on METRICS_PORT"
         if command == "serve":
             assert int(env.get("PORT", HTTP_PORTS[cli])) == HTTP_PORTS[cli]
@@ -302,6 +326,18 @@ def test_http_services_have_probes_a_service_an_autoscaler_a_budget_and_migratio
         if name in DB_VARIABLE:
             init = deployment["spec"]["template"]["spec"]["initContainers"]
             assert [c["args"][:2] for c in init] == [[name, "migrate"]], f"{name}: migrations before serving"
+
+
+def test_relays_declare_every_consumer_queue_before_publishing():
+    consumers = {cli for cli, command in every_process() if command == "consume"}
+    for deployment in of_kind("Deployment"):
+        if deployment["spec"]["template"]["spec"]["containers"][0]["args"][1] != "relay":
+            continue
+        init = deployment["spec"]["template"]["spec"]["initContainers"]
+        declared = {c["args"][0] for c in init if c["args"][1:] == ["consume", "--declare-only"]}
+        assert declared == consumers, deployment["metadata"]["name"]
+        for container in init:
+            assert container["image"].split(":")[0] == f"crm/{container['args'][0]}"
 
 
 def test_workers_serve_metrics_and_relays_explain_their_replicas():
