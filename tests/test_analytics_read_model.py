@@ -2,10 +2,11 @@
 
 Customers are written through customer-service (/api/v1, the tenant API, the external
 API); its relay publishes their events and the analytics consumer projects them. Orders
-are recorded through /api/v1/analytics/orders. Viewing records arrive as viewing-service
-events published to the stack's exchange (viewing-service's relay is not part of the
-stack). Every figure is computed here, independently, from the same inputs, and each
-endpoint must show it within 2 s of the last write."""
+are recorded through /api/v1/analytics/orders. Viewing records are written through
+viewing-service (/api/external/viewing-records); a deal moves its customer's lead status
+in customer-service, whose event reaches analytics too. Every figure is computed here,
+independently, from the same inputs, and each endpoint must show it within 2 s of the
+last write."""
 from __future__ import annotations
 
 import datetime as dt
@@ -109,27 +110,17 @@ def publish(amqp_url: str, events: list[dict]) -> None:
         conn.close()
 
 
-def viewing_event(factory: str, record_id: int, version: int, *, customer_id: int, viewing_time: str,
-                  commission: float, status: int = 1, feedback=None) -> dict:
-    data = {"id": record_id, "factory_id": factory, "customer_id": customer_id, "user_id": f"u-{customer_id}",
-            "viewing_time": viewing_time, "viewing_status": status, "viewing_feedback": feedback,
-            "commission": commission, "property_name": "阳光小区", "business_type": "whole_rent",
-            "version": version}
-    return {"event_id": str(uuid.uuid4()), "event_type": "viewing.recorded" if version == 1 else "viewing.updated",
-            "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
-            "producer": "viewing-service", "aggregate_type": "viewing_record", "aggregate_id": str(record_id),
-            "aggregate_version": version, "factory_id": factory, "trace_id": None, "actor": {},
-            "changed_fields": [], "data": data, "options": {}}
+def events_of(stack, service: str, factory: str) -> list[dict]:
+    """Every event a service wrote to its outbox for the tenant (what its relay published)."""
+    engine = sa.create_engine(stack.db_urls[service], poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        events = [json.loads(p) for p in conn.execute(sa.text("SELECT payload FROM outbox ORDER BY id")).scalars()]
+    engine.dispose()
+    return [e for e in events if e["factory_id"] == factory]
 
 
 def customer_events_of(stack, factory: str) -> list[dict]:
-    """Every customer event customer-service wrote for the tenant (from its outbox)."""
-    engine = sa.create_engine(stack.db_urls["customer"], poolclass=sa.pool.NullPool)
-    with engine.connect() as conn:
-        payloads = conn.execute(sa.text("SELECT payload FROM outbox WHERE aggregate_type = 'customer' ORDER BY id")).scalars()
-        events = [json.loads(p) for p in payloads]
-    engine.dispose()
-    return [e for e in events if e["factory_id"] == factory]
+    return [e for e in events_of(stack, "customer", factory) if e["aggregate_type"] == "customer"]
 
 
 # --- the tenant's inputs, and the figures they must give --------------------------------------
@@ -146,7 +137,7 @@ class Tenant:
         self.integrator = client_for(roles=["integrator"], factories=[factory])
         self.customers: dict[int, dict] = {}
         self.orders: list[dict] = []
-        self.viewings: dict[int, dict] = {}
+        self.viewings: dict[tuple[str, str], dict] = {}   # (userId, property address) -> record
         self.last_write = time.monotonic()
 
     def create(self, key: str, *, rating=3, credit_limit=0, status="active", payment_terms=30, **fields) -> int:
@@ -168,7 +159,7 @@ class Tenant:
         cid = resp.json()["data"]["id"]
         self.customers[cid] = {"key": user_id, "type": None, "industry": None, "rating": 3, "credit_limit": 0,
                                "balance": 0, "status": "active", "payment_terms": 30, "lead_status": lead_status,
-                               "deleted": False}
+                               "user_id": user_id, "deleted": False}
         self.last_write = time.monotonic()
         return cid
 
@@ -204,12 +195,24 @@ class Tenant:
         self.orders = list(by_id.values())
         self.last_write = time.monotonic()
 
-    def record_viewings(self, events: list[dict]) -> None:
-        publish(self.stack.amqp_url, events)
-        for e in events:
-            current = self.viewings.get(e["data"]["id"])
-            if current is None or current["version"] < e["aggregate_version"]:
-                self.viewings[e["data"]["id"]] = {**e["data"], "version": e["aggregate_version"]}
+    def record_viewing(self, user_id: str, address: str, *, viewing_time: str, commission: float,
+                       status: int = 1, feedback: int | None = None) -> None:
+        """A viewing through viewing-service; the same userId + address again updates it."""
+        body = {"userId": user_id, "property_name": f"小区{address}", "property_address": address,
+                "viewing_time": viewing_time, "commission": commission, "viewing_status": status}
+        if feedback is not None:
+            body["viewing_feedback"] = feedback
+        resp = self.integrator.post("/api/external/viewing-records", json=body)
+        assert resp.status_code == 200, resp.text
+        cid = next(cid for cid, c in self.customers.items() if c.get("user_id") == user_id)
+        self.viewings[(user_id, address)] = {"customer_id": cid, "viewing_time": viewing_time, "commission": commission}
+        # seed 002 客户状态联动: a deal moves the customer to 已成交未结佣 (never back from 5);
+        # a confirmed viewing moves 跟进中/不再回复 to 已约带看.
+        c = self.customers[cid]
+        if feedback == 1 and c["lead_status"] not in (4, 5):
+            c["lead_status"] = 4
+        elif status == 2 and c["lead_status"] in (1, 2):
+            c["lead_status"] = 3
         self.last_write = time.monotonic()
 
     # --- expected figures, computed from the inputs above --------------------------------------
@@ -368,6 +371,7 @@ def build_tenant(stack, client_for, factory: str) -> tuple[Tenant, dict[str, int
         "gone": t.create("gone", type="company", industry_type="批发", rating=5),
         "lead4": t.create_external(f"wx-{factory}-4", 4),
         "lead5": t.create_external(f"wx-{factory}-5", 5),
+        "lead1": t.create_external(f"wx-{factory}-1", 1),
     }
     t.set_balance(ids["big"], -15000)
     t.set_balance(ids["dealer"], -10000)       # payment terms 0: overdue at once
@@ -393,14 +397,13 @@ def build_tenant(stack, client_for, factory: str) -> tuple[Tenant, dict[str, int
     t.record_orders([{"order_id": "O-3", "customer_id": str(ids["big"]), "order_date": days_ago(45),
                       "items": [{"product_name": "鸡翅", "quantity": 30, "unit_price": 40},
                                 {"product_name": "牛腱", "quantity": 2, "unit_price": 250}]}])
-    base = 10**12 + random.randrange(10**9) * 1000
-    t.record_viewings([
-        viewing_event(factory, base + 1, 1, customer_id=ids["lead4"], viewing_time="2026-03-01T01:00:00Z", commission=500),
-        viewing_event(factory, base + 2, 1, customer_id=ids["lead5"], viewing_time="2026-03-31T17:00:00Z", commission=800),
-        viewing_event(factory, base + 3, 1, customer_id=ids["lead5"], viewing_time="2026-02-28T15:00:00Z", commission=100),
-    ])
-    t.record_viewings([viewing_event(factory, base + 1, 2, customer_id=ids["lead4"],
-                                     viewing_time="2026-03-01T01:00:00Z", commission=650.5, status=4, feedback=1)])
+    t.record_viewing(f"wx-{factory}-4", "A1", viewing_time="2026-03-01T01:00:00Z", commission=500)
+    t.record_viewing(f"wx-{factory}-5", "A2", viewing_time="2026-03-31T17:00:00Z", commission=800)  # 1 Apr local
+    t.record_viewing(f"wx-{factory}-5", "A3", viewing_time="2026-02-28T15:00:00Z", commission=100)  # 28 Feb local
+    t.record_viewing(f"wx-{factory}-4", "A1", viewing_time="2026-03-01T01:00:00Z", commission=650.5,
+                     status=4, feedback=1)                                                        # an update
+    t.record_viewing(f"wx-{factory}-1", "A4", viewing_time="2026-03-15T02:00:00Z", commission=300,
+                     status=4, feedback=1)                                       # a deal: lead 1 -> 4
     return t, ids
 
 
@@ -476,8 +479,8 @@ def test_every_statistics_endpoint_shows_the_figures_of_the_writes_within_two_se
     t.set_balance(ids["shop"], -19000)          # 95% of its limit: at risk of its credit, not overdue
     t.record_orders([{"order_id": "O-7", "customer_id": str(ids["dealer"]), "order_date": days_ago(0),
                       "items": [{"product_name": "羊排", "quantity": 1, "unit_price": 95}]}])
-    t.record_viewings([viewing_event(factory, 10**12 + 7, 1, customer_id=ids["lead5"],
-                                     viewing_time=dt.datetime.now(dt.timezone.utc).isoformat(), commission=1)])
+    t.record_viewing(f"wx-{factory}-5", "A5", commission=1,
+                     viewing_time=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"))
     since = t.last_write
     manager = client_for(roles=["factory_admin"], factories=[factory])
     eventually(lambda: data_of(manager.get(f"/api/mobile/{factory}/customers/overall-statistics")), t.overall(),
@@ -517,11 +520,10 @@ def test_statistics_are_tenant_isolated_and_role_checked(stack, client_for, fact
 def test_replaying_events_twice_and_out_of_order_changes_no_figure(stack, client_for, factory):
     t, ids = build_tenant(stack, client_for, factory)
     assert_every_figure(t, ids, client_for)
-    customer_events = customer_events_of(stack, factory)
-    assert len(customer_events) >= 12
-    viewing = [viewing_event(factory, v["id"], 1, customer_id=v["customer_id"], viewing_time=v["viewing_time"],
-                             commission=0) for v in t.viewings.values()]   # older versions: must be ignored
-    replay = customer_events + list(reversed(customer_events)) + viewing
+    published = customer_events_of(stack, factory) + events_of(stack, "viewing", factory)
+    assert len(published) >= 17
+    # Each event twice more, and a copy under a new id (an older version still in flight).
+    replay = published + list(reversed(published)) + [{**e, "event_id": str(uuid.uuid4())} for e in published]
     random.Random(7).shuffle(replay)
     publish(stack.amqp_url, replay)
     t.record_orders(t.orders)       # the same orders again: updates, not duplicates
@@ -556,6 +558,8 @@ def test_rebuilding_the_read_model_from_the_owners_gives_the_same_figures(stack,
     t.set_balance(ids["b"], -50)
     t.update(ids["c"], rating=3, industry_type="零售")
     t.delete(ids["c"])
+    ids["lead"] = t.create_external(f"wx-{factory}-r", 5)
+    t.record_viewing(f"wx-{factory}-r", "R1", viewing_time="2026-05-01T00:00:00Z", commission=70)
     t.record_orders([{"order_id": "R-1", "customer_id": str(ids["a"]), "order_date": days_ago(40),
                       "paid_date": days_ago(35), "items": [{"product_name": "米", "quantity": 3, "unit_price": 20}]}])
     manager = client_for(roles=["factory_admin"], factories=[factory])
@@ -563,28 +567,35 @@ def test_rebuilding_the_read_model_from_the_owners_gives_the_same_figures(stack,
     stats = f"/api/mobile/{factory}/customers/{ids['a']}/statistics"
     eventually(lambda: data_of(manager.get(overall)), t.overall(), since=t.last_write)
     eventually(lambda: data_of(manager.get(stats)), t.customer_statistics(ids["a"]), since=t.last_write)
+    external = lambda: data_of(t.integrator.get("/api/external/statistics"))  # noqa: E731
+    eventually(external, t.external_statistics(), since=t.last_write)
 
     # From scratch: the tenant's read model and its bookkeeping are gone ...
     engine = sa.create_engine(stack.db_urls["analytics"], poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
         tenant_ids = [str(i) for i in ids.values()]
+        conn.execute(sa.text("DELETE FROM applied_versions WHERE aggregate_type = 'viewing_record' AND aggregate_id "
+                             "IN (SELECT id FROM viewing_records WHERE factory_id = :f)"), {"f": factory})
+        conn.execute(sa.text("DELETE FROM viewing_records WHERE factory_id = :f"), {"f": factory})
         conn.execute(sa.text("DELETE FROM customers WHERE factory_id = :f"), {"f": factory})
         conn.execute(sa.text("DELETE FROM applied_versions WHERE aggregate_type = 'customer' "
                              "AND aggregate_id = ANY(:ids)"), {"ids": tenant_ids})
-    assert data_of(manager.get(overall))["totalCustomers"] == 0
+    assert data_of(manager.get(overall))["totalCustomers"] == 0 and external()["viewing_count"] == 0
 
     # ... and the rebuild brings back exactly the same figures (orders are kept).
     cli = Path(sys.executable).parent / "analytics-service"
-    done = subprocess.run([str(cli), "rebuild", "--only", "customers", "--page-size", "100"], env=stack.env(),
+    done = subprocess.run([str(cli), "rebuild", "--page-size", "100"], env=stack.env(),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["customers"]["snapshot"] >= 3
+    assert report["customers"]["snapshot"] >= 4 and report["viewing-records"]["snapshot"] >= 1
     assert data_of(manager.get(overall)) == t.overall()
     assert data_of(manager.get(stats)) == t.customer_statistics(ids["a"])
+    assert external() == t.external_statistics()
 
     # Events older than what the rebuild recorded (still in flight: never seen) are ignored.
-    in_flight = [{**e, "event_id": str(uuid.uuid4())} for e in customer_events_of(stack, factory)]
+    in_flight = [{**e, "event_id": str(uuid.uuid4())}
+                 for e in customer_events_of(stack, factory) + events_of(stack, "viewing", factory)]
     publish(stack.amqp_url, in_flight)
     wait_applied(stack, [e["event_id"] for e in in_flight])
     assert data_of(manager.get(overall)) == t.overall()
