@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import urllib.parse
-import uuid
 
 import openpyxl
+import pika
 import pytest
+from pika.exceptions import AMQPError
 
 pytestmark = pytest.mark.system
 
@@ -47,7 +49,39 @@ def utf8_filename(disposition: str) -> str:
     return urllib.parse.unquote(match.group(1))
 
 
-def test_export_reimported_into_an_empty_factory_reproduces_the_same_customers(client_for, factory):
+def wait_for_queue(amqp_url: str, queue: str, timeout: float = 90.0) -> None:
+    """Until the consumer has declared and bound its queue: the exchange drops what it
+    publishes before (only a fresh broker vhost, as in a test session, has that gap)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+            try:
+                connection.channel().queue_declare(queue=queue, passive=True)
+                return
+            finally:
+                if connection.is_open:
+                    connection.close()
+        except AMQPError:
+            time.sleep(0.5)
+    raise AssertionError(f"queue {queue} never appeared")
+
+
+def settle_order_figures(api, factory, timeout=30.0):
+    """Order columns come from analytics-service, whose read model learns of new customers
+    from their events a moment later; wait until it knows every customer of the factory, so
+    that both exports show the same (zero) figures rather than "unknown" in one of them."""
+    deadline = time.monotonic() + timeout
+    ids = [c["id"] for c in api.get(base(factory), params={"size": 100}).json()["data"]["content"]]
+    while time.monotonic() < deadline:
+        if all(api.get(f"{base(factory)}/{cid}").json()["data"]["totalOrders"] is not None for cid in ids):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"analytics-service never learnt of the customers of {factory}")
+
+
+def test_export_reimported_into_an_empty_factory_reproduces_the_same_customers(stack, client_for, factory):
+    wait_for_queue(stack.amqp_url, "analytics-service.read-model")
     source = client_for(roles=["admin"], factories=[factory])
     people = [
         {"name": "上海餐饮有限公司", "customerCode": "C-20251120-001", "type": "企业", "industry": "餐饮",
@@ -64,6 +98,7 @@ def test_export_reimported_into_an_empty_factory_reproduces_the_same_customers(c
     source.put(f"{base(factory)}/{ids[2]}/status", params={"isActive": "false"})
     source.put(f"{base(factory)}/{ids[0]}/balance", params={"balance": 800})
     source.delete(f"{base(factory)}/{ids[3]}")  # deleted customers are not exported
+    settle_order_figures(source, factory)
 
     exported = source.get(f"{base(factory)}/export")
     assert exported.status_code == 200, exported.text
@@ -76,6 +111,7 @@ def test_export_reimported_into_an_empty_factory_reproduces_the_same_customers(c
     assert (debtor["当前余额"], debtor["可用额度"], debtor["是否启用"], debtor["客户类型"], debtor["信用额度"]) == \
         (-12345.67, 37654.83, "否", "经销商", 50000.5)
     assert rows[0]["邮箱"] == "zhangmgr@example.com" and rows[1]["联系电话"] == "021-12345678"
+    assert {(r["累计订单数"], r["累计营收"]) for r in rows} == {(0, 0)}  # known to analytics, no orders
 
     target = "R" + factory
     empty = client_for(roles=["admin"], factories=[target])
@@ -84,6 +120,7 @@ def test_export_reimported_into_an_empty_factory_reproduces_the_same_customers(c
     assert imported.status_code == 200 and imported.json()["message"] == "导入成功", imported.text
     assert (result["totalRows"], result["successCount"], result["failureCount"], result["isFullSuccess"]) == \
         (3, 3, 0, True)
+    settle_order_figures(empty, target)
     again = sheet_rows(empty.get(f"{base(target)}/export").content)
     assert again == rows  # every exported column, computed ones included
 
