@@ -21,8 +21,20 @@ def connection_parameters(amqp_url: str, *, heartbeat: int = 30, timeout: float 
     return params
 
 
+def unrouted_name(exchange: str) -> str:
+    return f"{exchange}.unrouted"
+
+
 def declare_exchange(channel, exchange: str = "crm.events") -> None:
-    channel.exchange_declare(exchange=exchange, exchange_type="topic", durable=True)
+    """The topic exchange, with an alternate exchange that keeps every message no queue is
+    bound for (a new event type, a consumer not yet deployed) in the durable queue
+    ``<exchange>.unrouted`` instead of dropping it; operators can shovel them back later."""
+    unrouted = unrouted_name(exchange)
+    channel.exchange_declare(exchange=unrouted, exchange_type="fanout", durable=True)
+    channel.queue_declare(queue=unrouted, durable=True)
+    channel.queue_bind(queue=unrouted, exchange=unrouted)
+    channel.exchange_declare(exchange=exchange, exchange_type="topic", durable=True,
+                             arguments={"alternate-exchange": unrouted})
 
 
 def broker_ready(amqp_url: str, ttl: float = 5.0) -> tuple[bool, str]:

@@ -273,6 +273,14 @@ class Stack:
                 self._start_http(svc, HTTP_SERVICES[svc]["app"])
             if self.with_gateway:
                 self._start_http("gateway", "gateway.app:create_app()")
+            # Consumers' queues exist before any relay publishes, as in production
+            # (compose and Kubernetes run `consume --declare-only` first): nothing unrouted.
+            for worker in self.worker_names:
+                svc, tail = WORKERS[worker]
+                if tail[:1] == ["consume"]:
+                    cli = Path(sys.executable).parent / HTTP_SERVICES[svc]["dir"]
+                    subprocess.run([str(cli), *tail, "--declare-only"], env=self.env(), check=True,
+                                   capture_output=True, timeout=120)
             for worker in self.worker_names:
                 self.start_worker(worker)
         except Exception:
@@ -302,16 +310,17 @@ class Stack:
         return proc
 
     def stop(self) -> None:
-        for proc in reversed(list(self.procs.values())):
+        from concurrent.futures import ThreadPoolExecutor
+
+        def quietly(fn, arg):
             try:
-                proc.stop()
+                fn(arg)
             except Exception:  # noqa: BLE001 - best effort teardown
                 pass
-        for url in self.db_urls.values():
-            try:
-                drop_database(url)
-            except Exception:  # noqa: BLE001
-                pass
+
+        with ThreadPoolExecutor(8) as pool:  # processes first, then their databases
+            list(pool.map(lambda p: quietly(Process.stop, p), list(self.procs.values())))
+            list(pool.map(lambda u: quietly(drop_database, u), list(self.db_urls.values())))
         if self.amqp_url:
             delete_vhost(self.amqp_url)
         rmtree(self.prom_dir)

@@ -150,3 +150,15 @@ def test_a_message_that_keeps_failing_is_dead_lettered_after_bounded_redelivery(
         consumer.stop_event.set()
         thread.join(timeout=10)
         conn.close()
+
+
+def test_an_event_no_queue_is_bound_for_is_kept_not_dropped(env):
+    engine, amqp = env
+    from crm_common.broker import declare_exchange
+    conn = pika.BlockingConnection(pika.URLParameters(amqp))
+    ch = conn.channel()
+    declare_exchange(ch)
+    before = ch.queue_declare("crm.events.unrouted", passive=True).method.message_count
+    ch.basic_publish("crm.events", "order.recorded", json.dumps(_event("x", 1, "n")).encode())
+    assert _wait(lambda: ch.queue_declare("crm.events.unrouted", passive=True).method.message_count == before + 1)
+    conn.close()
