@@ -61,6 +61,7 @@ class LoadResult:
     errors: int
     latencies_ms: list[float] = field(repr=False, default_factory=list)
     first_error: str | None = None
+    warmup_ops: int = 0  # operations that ended outside the measured window
 
     @property
     def per_second(self) -> float:
@@ -85,7 +86,7 @@ def run_load(make_operation: Callable[[int], Callable[[], None]], *, clients: in
     raises to count as an error. Throughput = operations / window."""
     lock = threading.Lock()
     latencies: list[float] = []
-    counts = {"ok": 0, "errors": 0}
+    counts = {"ok": 0, "errors": 0, "outside": 0}
     first_error: list[str] = []
     ready = threading.Barrier(clients + 1)
     clock: dict[str, float] = {}
@@ -96,7 +97,7 @@ def run_load(make_operation: Callable[[int], Callable[[], None]], *, clients: in
         finally:
             ready.wait()
         mine: list[float] = []
-        ok = errors = 0
+        ok = errors = outside = 0
         while True:
             began = time.perf_counter()
             if began >= clock["end"]:
@@ -113,6 +114,7 @@ def run_load(make_operation: Callable[[int], Callable[[], None]], *, clients: in
             ended = time.perf_counter()
             # An operation counts when it ends inside the window (unbiased in steady state).
             if not clock["start"] <= ended <= clock["end"]:
+                outside += 1
                 continue
             if failure:
                 errors += 1
@@ -125,6 +127,7 @@ def run_load(make_operation: Callable[[int], Callable[[], None]], *, clients: in
             latencies.extend(mine)
             counts["ok"] += ok
             counts["errors"] += errors
+            counts["outside"] += outside
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:
@@ -138,7 +141,8 @@ def run_load(make_operation: Callable[[int], Callable[[], None]], *, clients: in
         thread.join()
     elapsed = min(time.perf_counter(), clock["end"]) - clock["start"]  # shorter when max_operations ended it
     return LoadResult(clients=clients, seconds=max(elapsed, 1e-9), ok=counts["ok"], errors=counts["errors"],
-                      latencies_ms=latencies, first_error=first_error[0] if first_error else None)
+                      latencies_ms=latencies, first_error=first_error[0] if first_error else None,
+                      warmup_ops=counts["outside"])
 
 
 def http_operation(session, method: str, url: Callable[[], str] | str, *, expect=(200,),
@@ -272,3 +276,41 @@ def write_results(report: dict, directory: Path = RESULTS_DIR, now: dt.datetime 
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     return stamped, latest
+
+
+# --- CPU ----------------------------------------------------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by ``pid`` and its live descendants."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            pass
+    return total / _TICKS
+
+
+class CpuMeter:
+    """CPU used by named process trees between ``start()`` and ``per(operations)``: the
+    cost of one operation in each process, which contention on a shared machine barely
+    changes (unlike wall-clock latency)."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.pids = dict(pids)
+        self.before: dict[str, float] = {}
+
+    def start(self) -> "CpuMeter":
+        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def per(self, operations: int) -> dict[str, float | None]:
+        if not operations:
+            return {name: None for name in self.pids}
+        return {name: round((cpu_seconds(pid) - self.before[name]) * 1000 / operations, 2)
+                for name, pid in self.pids.items()}

@@ -47,8 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bulk_create  # noqa: E402 - the bulk benchmark's row shapes and raw COPY baseline
 import customers_at_size  # noqa: E402 - its 100k-customer loader
-from common import (OperationFailed, RssSampler, format_table, http_operation, ratio, run_load,  # noqa: E402
-                    summarize, write_results)
+from common import (CpuMeter, OperationFailed, RssSampler, format_table, http_operation, ratio,  # noqa: E402
+                    run_load, summarize, write_results)
 from crm_common.migrations import upgrade_head  # noqa: E402
 from crm_common.testing import Stack, auth_headers, create_database, drop_database, repo_root  # noqa: E402
 
@@ -69,6 +69,92 @@ def log(message: str) -> None:
 
 def dsn(url: str) -> str:
     return url.replace("postgresql+psycopg2://", "postgresql://")
+
+
+def keyword(rng: random.Random, count: int) -> str:
+    """A selective keyword: one customer's number, in its name and its code."""
+    return f"{rng.randint(1, count):06d}"
+
+
+class ServiceLayer:
+    """customer-service's read use cases called in this process on the stack's database
+    (what a request costs without HTTP, the gateway and serialisation), and the SQL those
+    calls send, captured once per call and replayed with psycopg2 (what PostgreSQL alone
+    costs for the same reads). Calls are named, not copied, so the baseline follows the
+    service's queries as they change."""
+
+    def __init__(self, db_url: str, factory: str):
+        from crm_common.context import system_context
+        from crm_common.db import make_engine, make_session_factory
+        from customer_service.adapters import orm as customer_orm
+        from customer_service.adapters.repository import CustomerFilter
+        from customer_service.service_layer import customers, mobile_customers
+        from customer_service.service_layer.unit_of_work import CustomerUnitOfWork
+        customer_orm.start_mappers()
+        self.modules = {"customers": customers, "mobile_customers": mobile_customers}
+        self.filter, self.uow_class = CustomerFilter, CustomerUnitOfWork
+        self.ctx = system_context(factory)
+        self.db_url = db_url
+        self.engine = make_engine(db_url, pool_size=4)
+        self.sessions = make_session_factory(self.engine)
+        self.capture_engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+        self.captured: list[tuple[str, object]] = []
+        sa.event.listen(self.capture_engine, "before_cursor_execute",
+                        lambda _c, _cur, statement, params, _ctx, _many: self.captured.append((statement, params)))
+        self.capture_sessions = make_session_factory(self.capture_engine)
+        self.statements_per_call: float | None = None
+        self.connections: list = []
+
+    def call(self, sessions, spec) -> None:
+        module, function, subject, kwargs = spec
+        uow = self.uow_class(sessions)
+        target = getattr(self.modules[module], function)
+        if subject == "filter" or isinstance(subject, tuple):
+            flt = self.filter(keyword=subject[1]) if isinstance(subject, tuple) else self.filter()
+            target(uow, self.ctx, flt, **kwargs)
+        elif subject is None:
+            target(uow, self.ctx, **kwargs)
+        else:
+            target(uow, self.ctx, subject, **kwargs)
+
+    def operation(self, calls: list):
+        def make(index):
+            position = [index]
+
+            def op():
+                position[0] += 1
+                self.call(self.sessions, calls[position[0] % len(calls)])
+            return op
+        return make
+
+    def replay(self, calls: list):
+        scripts = []
+        for spec in calls:
+            self.captured.clear()
+            self.call(self.capture_sessions, spec)
+            scripts.append(list(self.captured))
+        self.statements_per_call = round(sum(map(len, scripts)) / len(scripts), 1)
+
+        def make(index):
+            conn = psycopg2.connect(dsn(self.db_url))
+            self.connections.append(conn)
+            cur, position = conn.cursor(), [index]
+
+            def op():
+                position[0] += 1
+                for statement, params in scripts[position[0] % len(scripts)]:
+                    cur.execute(statement, params)
+                    if cur.description is not None:
+                        cur.fetchall()
+                conn.rollback()  # the service's read transactions end the same way
+            return op
+        return make
+
+    def close(self) -> None:
+        for conn in self.connections:
+            conn.close()
+        self.engine.dispose()
+        self.capture_engine.dispose()
 
 
 class Bench:
@@ -92,6 +178,15 @@ class Bench:
     def load(self, make_operation, clients: int, seconds: float | None = None, **kw):
         return run_load(make_operation, clients=clients, seconds=seconds or self.args.seconds,
                         warmup=self.args.warmup, **kw)
+
+    def metered_load(self, make_operation, clients: int, processes=("gateway", "customer"), **kw):
+        """``load`` plus the CPU each named process tree (and this client) spent per operation
+        over the whole run, warm-up included."""
+        pids = {name: self.stack.procs[name].proc.pid for name in processes if name in self.stack.procs}
+        meter = CpuMeter({**pids, "client": os.getpid()}).start()
+        result = self.load(make_operation, clients, **kw)
+        done = result.ok + result.errors + result.warmup_ops
+        return result, meter.per(done)
 
     def each(self, factory: str, items: list, call, clients: int = 8) -> list:
         """``call(session, item)`` for every item on ``clients`` threads, each its own session."""
@@ -167,20 +262,24 @@ class Bench:
             measured = {}
             for name, url in targets.items():
                 log(f"gateway overhead: {name}, {clients} clients")
-                result = self.load(lambda _i, url=url: http_operation(self.session(F_GATEWAY), "GET", url), clients)
-                measured[name] = result.as_dict()
+                result, cpu = self.metered_load(
+                    lambda _i, url=url: http_operation(self.session(F_GATEWAY), "GET", url), clients)
+                measured[name] = {**result.as_dict(), "cpu_ms_per_request": cpu}
             direct = measured["customer-service direct"]
             for name, m in measured.items():
                 m.update(path=name, rps_vs_direct=ratio(m["per_second"], direct["per_second"]),
                          p50_vs_direct=ratio(m["p50_ms"], direct["p50_ms"]))
                 data.append(m)
+                cpu = m["cpu_ms_per_request"]
                 rows.append([name, clients, m["per_second"], m["p50_ms"], m["p95_ms"], m["p99_ms"],
-                             m["rps_vs_direct"], m["p50_vs_direct"], m["errors"]])
+                             m["rps_vs_direct"], m["p50_vs_direct"], cpu.get("gateway"), cpu.get("customer"),
+                             m["errors"]])
         self.results["gateway_overhead"] = data
         self.tables.append(format_table(
             ["GET /api/v1/customers/{id}", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms",
-             "req/s ÷ direct", "p50 ÷ direct", "errors"], rows,
-            title="Gateway overhead (closed loop, each client its own keep-alive session)"))
+             "req/s ÷ direct", "p50 ÷ direct", "gateway CPU ms/req", "customer CPU ms/req", "errors"], rows,
+            title="Gateway overhead (closed loop, each client its own keep-alive session; CPU = "
+                  "process-tree CPU time per request)"))
 
     # 2. writes ---------------------------------------------------------------------------
     def writes(self) -> None:
@@ -233,15 +332,18 @@ class Bench:
         api: dict[str, dict] = {}
         for clients in self.args.write_clients:
             log(f"writes: single create through the gateway, {clients} clients")
-            api[f"create/{clients}"] = self.load(create_op, clients).as_dict()
+            result, cpu = self.metered_load(create_op, clients)
+            api[f"create/{clients}"] = {**result.as_dict(), "cpu_ms_per_request": cpu}
         ids = list(created)
         for clients in self.args.write_clients:
             log(f"writes: single update through the gateway, {clients} clients")
-            api[f"update/{clients}"] = self.load(update_op(ids, clients), clients).as_dict()
+            result, cpu = self.metered_load(update_op(ids, clients), clients)
+            api[f"update/{clients}"] = {**result.as_dict(), "cpu_ms_per_request": cpu}
         if self.bulk_available:
             for clients in self.args.bulk_clients:
                 log(f"writes: bulk create 100/request through the gateway, {clients} clients")
-                api[f"bulk/{clients}"] = self.load(bulk_op, clients, seconds=self.args.seconds * 1.5).as_dict(100)
+                result, cpu = self.metered_load(bulk_op, clients, seconds=self.args.seconds * 1.5)
+                api[f"bulk/{clients}"] = {**result.as_dict(100), "cpu_ms_per_request": cpu}
         self.outbox_drained()
 
         # The same rows, straight into a scratch database migrated like customer-service's.
@@ -315,25 +417,28 @@ class Bench:
                 key = f"{kind}/{clients}"
                 a, b = api.get(key), raw.get(key)
                 if a is None:
-                    rows.append([label, clients, "not available", None, None, None, b and b["per_second"], None])
+                    rows.append([label, clients, "not available", None, None, None, b and b["per_second"], None,
+                                 None, None])
                     data.append({"operation": label, "clients": clients, "api": None, "raw": b,
                                  "note": "POST /api/v1/customers/bulk-create/ not present"})
                     continue
                 slower = ratio(b["per_second"], a["per_second"], 1) if b else None
                 rows.append([label, clients, a["per_second"], a["p50_ms"], a["p95_ms"], a["p99_ms"],
-                             b["per_second"] if b else None, slower])
+                             b["per_second"] if b else None, slower, a["cpu_ms_per_request"].get("customer"),
+                             a["cpu_ms_per_request"].get("gateway")])
                 data.append({"operation": label, "clients": clients, "api": a, "raw": b, "raw_over_api": slower})
         copy = raw["copy/1"]
-        rows.append(["raw COPY (baseline only)", 1, None, None, None, None, copy["customers_per_second"], None])
+        rows.append(["raw COPY (baseline only)", 1, None, None, None, None, copy["customers_per_second"], None,
+                     None, None])
         self.results["writes"] = {"rows": data, "raw_copy": copy}
         self.tables.append(format_table(
             ["write through the gateway", "clients", "customers/s", "p50 ms", "p95 ms", "p99 ms",
-             "raw PG customers/s", "raw ÷ API"], rows,
-            title="Writes (customers/s; raw = psycopg2 on the same table, same clients, one transaction per op)"))
+             "raw PG customers/s", "raw ÷ API", "customer CPU ms/req", "gateway CPU ms/req"], rows,
+            title="Writes (customers/s; raw = psycopg2 on the same table, same clients, one transaction per op; "
+                  "CPU per request, a bulk request being 100 customers)"))
 
     # 3. reads at size --------------------------------------------------------------------
     def reads(self) -> None:
-        from customer_service.adapters import orm
         count = self.args.customers
         log(f"reads: loading {count:,} customers into factory {F_READS}")
         load_seconds = customers_at_size.load(self.stack.db_urls["customer"], count)
@@ -344,102 +449,76 @@ class Bench:
         gw = self.stack.gateway
         mobile = f"{gw}/api/mobile/{F_READS}/customers"
         pages = max(1, min(500, count // 20))
-
-        def keyword(rng: random.Random) -> str:
-            return f"{rng.randint(1, count):06d}"  # in one name and one code
-
-        # What each row asks through the gateway: (url, params) from a per-client generator.
-        requests_by_row = {
-            "v1 list (page_size 20, page ≤ 500)": lambda r: (f"{gw}/api/v1/customers",
-                                                             {"page": r.randint(1, pages), "page_size": 20}),
-            "v1 search (keyword, page 1)": lambda r: (f"{gw}/api/v1/customers",
-                                                      {"keyword": keyword(r), "page": 1, "page_size": 20}),
-            "v1 detail": lambda r: (f"{gw}/api/v1/customers/{first_id + r.randrange(count)}", None),
+        # Each row: (HTTP request through the gateway, the service-layer call that answers it)
+        # from one random draw, so the three columns measure the same work.
+        draws = {
+            "v1 list (page_size 20, page ≤ 500)": lambda r: (lambda p: (
+                (f"{gw}/api/v1/customers", {"page": p, "page_size": 20}),
+                ("customers", "list_customers", "filter", dict(page=p, page_size=20))))(r.randint(1, pages)),
+            "v1 search (keyword, page 1)": lambda r: (lambda k: (
+                (f"{gw}/api/v1/customers", {"keyword": k, "page": 1, "page_size": 20}),
+                ("customers", "list_customers", ("filter", k), dict(page=1, page_size=20))))(keyword(r, count)),
+            "v1 detail": lambda r: (lambda i: (
+                (f"{gw}/api/v1/customers/{i}", None),
+                ("customers", "get_customer", i, {})))(first_id + r.randrange(count)),
         }
         if self.has_path("customer", "/api/mobile/{factoryId}/customers"):
-            requests_by_row["mobile list (size 20)"] = lambda r: (mobile, {"page": r.randint(1, pages), "size": 20})
+            draws["mobile list (size 20)"] = lambda r: (lambda p: (
+                (mobile, {"page": p, "size": 20}),
+                ("mobile_customers", "list_customers", None,
+                 dict(page=p, size=20, sort_by=None, sort_order=None))))(r.randint(1, pages))
         if self.has_path("customer", "/api/mobile/{factoryId}/customers/search"):
-            requests_by_row["mobile search (keyword, limit 50)"] = lambda r: (f"{mobile}/search",
-                                                                             {"keyword": keyword(r)})
+            draws["mobile search (keyword, limit 50)"] = lambda r: (lambda k: (
+                (f"{mobile}/search", {"keyword": k}),
+                ("mobile_customers", "search_customers", k, dict(limit=50))))(keyword(r, count))
 
-        # The same SELECTs the repository builds (count + page, company joined), on PostgreSQL.
-        c, co = orm.customers.c, orm.companies
-        live = sa.select(orm.customers, co).outerjoin(co, co.c.id == c.company_id).where(
-            c.factory_id == F_READS, c.deleted_at.is_(None))
-
-        def like(stmt, kw):
-            pattern = f"%{kw}%"
-            return stmt.where(sa.or_(c.name.like(pattern, escape="\\"), c.customer_code.like(pattern, escape="\\"),
-                                     c.primary_contact_name.like(pattern, escape="\\")))
-
-        def count_of(stmt):
-            return sa.select(sa.func.count()).select_from(stmt.with_only_columns(c.id).order_by(None).subquery())
-
-        newest = [c.created_at.desc(), c.id.desc()]
-        groups = sa.select(orm.customer_group_members.c.customer_id, orm.customer_groups.c.id,
-                           orm.customer_groups.c.name).join(
-            orm.customer_groups, orm.customer_groups.c.id == orm.customer_group_members.c.group_id)
-
-        def page_sql(conn, stmt, page, order):
-            conn.execute(count_of(stmt)).scalar()
-            rows = conn.execute(stmt.order_by(*order).limit(20).offset((page - 1) * 20)).all()
-            conn.execute(groups.where(orm.customer_group_members.c.customer_id.in_([r.id for r in rows]))).all()
-
-        sql_by_row = {
-            "v1 list (page_size 20, page ≤ 500)": lambda conn, r: page_sql(conn, live, r.randint(1, pages), newest),
-            "v1 search (keyword, page 1)": lambda conn, r: page_sql(conn, like(live, keyword(r)), 1, newest),
-            "v1 detail": lambda conn, r: (lambda cid: (
-                conn.execute(live.where(c.id == cid)).all(),
-                conn.execute(groups.where(orm.customer_group_members.c.customer_id == cid)).all()))(
-                first_id + r.randrange(count)),
-            "mobile list (size 20)": lambda conn, r: (
-                conn.execute(count_of(live)).scalar(),
-                conn.execute(live.order_by(c.created_at.desc().nulls_last(), c.id.desc())
-                             .limit(20).offset((r.randint(1, pages) - 1) * 20)).all()),
-            "mobile search (keyword, limit 50)": lambda conn, r: (lambda kw: conn.execute(
-                like(live, kw).order_by(sa.case((c.name == kw, 0), else_=1), c.name.asc().nulls_last(), c.id.asc())
-                .limit(51)).all())(keyword(r)),
-        }
-
+        layer = ServiceLayer(self.stack.db_urls["customer"], F_READS)
         rows, data = [], []
         clients = self.args.read_clients
-        for name, make_request in requests_by_row.items():
-            log(f"reads: {name} through the gateway, {clients} client(s)")
+        try:
+            for name, draw in draws.items():
+                log(f"reads: {name} through the gateway, {clients} client(s)")
 
-            def make_http(index, make_request=make_request):
-                session, rng = self.session(F_READS), random.Random(self.args.seed + index)
+                def make_http(index, draw=draw):
+                    session, rng = self.session(F_READS), random.Random(self.args.seed + index)
 
-                def op():
-                    url, params = make_request(rng)
-                    resp = session.get(url, params=params, timeout=60)
-                    if resp.status_code != 200:
-                        raise OperationFailed(f"GET {url} {params} -> {resp.status_code}: {resp.text[:200]}")
-                return op
-            api = self.load(make_http, clients).as_dict()
-            log(f"reads: {name} as SQL straight on PostgreSQL")
-
-            connections = []
-
-            def make_sql(index, run_sql=sql_by_row[name]):
-                conn, rng = self.db("customer").connect(), random.Random(self.args.seed + index)
-                connections.append(conn)
-                return lambda: run_sql(conn, rng)
-            base = self.load(make_sql, clients, seconds=self.args.baseline_seconds).as_dict()
-            for conn in connections:
-                conn.close()
-            slower = ratio(api["p50_ms"], base["p50_ms"], 1)
-            rows.append([name, api["per_second"], api["p50_ms"], api["p95_ms"], api["p99_ms"],
-                         base["p50_ms"], base["p99_ms"], slower])
-            data.append({"row": name, "api": api, "sql": base, "p50_over_sql": slower})
+                    def op():
+                        url, params = draw(rng)[0]
+                        resp = session.get(url, params=params, timeout=60)
+                        if resp.status_code != 200:
+                            raise OperationFailed(f"GET {url} {params} -> {resp.status_code}: {resp.text[:200]}")
+                    return op
+                api = self.load(make_http, clients).as_dict()
+                calls = [draw(random.Random(self.args.seed * 1000 + i))[1] for i in range(self.args.sql_samples)]
+                in_process = sql = None
+                note = None
+                try:
+                    log(f"reads: {name} as its service-layer call, in process")
+                    in_process = self.load(layer.operation(calls), clients, seconds=self.args.baseline_seconds).as_dict()
+                    log(f"reads: {name} as the SQL that call sends, straight on PostgreSQL")
+                    sql = self.load(layer.replay(calls), clients, seconds=self.args.baseline_seconds).as_dict()
+                except Exception as exc:  # noqa: BLE001 - the service layer moved: say so, keep the HTTP row
+                    note = f"baseline failed: {type(exc).__name__}: {str(exc)[:200]}"
+                    log(note)
+                slower = ratio(api["p50_ms"], sql and sql["p50_ms"], 1)
+                rows.append([name, api["per_second"], api["p50_ms"], api["p95_ms"], api["p99_ms"],
+                             in_process and in_process["p50_ms"], sql and sql["p50_ms"], sql and sql["p99_ms"],
+                             slower])
+                data.append({"row": name, "api": api, "service_layer": in_process, "sql": sql,
+                             "p50_over_sql": slower, "statements_per_call": layer.statements_per_call if sql else None,
+                             "note": note})
+        finally:
+            layer.close()
         for name in ("mobile list (size 20)", "mobile search (keyword, limit 50)"):
-            if name not in requests_by_row:
-                rows.append([name, "not available", None, None, None, None, None, None])
+            if name not in draws:
+                rows.append([name, "not available", None, None, None, None, None, None, None])
         self.results["reads"] = {"customers": count, "factory": F_READS, "load_seconds": round(load_seconds, 1),
                                  "clients": clients, "rows": data}
         self.tables.append(format_table(
-            ["read through the gateway", "req/s", "p50 ms", "p95 ms", "p99 ms", "SQL p50 ms", "SQL p99 ms",
-             "p50 ÷ SQL"], rows,
-            title=f"Reads at size ({count:,} customers in one factory, {clients} client)"))
+            ["read through the gateway", "req/s", "p50 ms", "p95 ms", "p99 ms", "service layer p50",
+             "SQL p50 ms", "SQL p99 ms", "p50 ÷ SQL"], rows,
+            title=f"Reads at size ({count:,} customers in one factory, {clients} client; service layer = the "
+                  f"same call in process; SQL = the statements it sent, replayed with psycopg2)"))
 
     # 4. propagation ----------------------------------------------------------------------
     def propagation(self) -> None:
@@ -478,28 +557,39 @@ class Bench:
                 "analytics", "SELECT id, version FROM customers WHERE factory_id = :f AND id = ANY(:ids)")
 
         drain = self.drain(ids, present)
-        capacity = [v["events_per_second"] for v in drain.values() if v.get("events_per_second")]
-        rate = args.update_rate
-        if capacity:
-            rate = min(rate, 0.5 * min(capacity))
+        consumer_of = {"sync-worker: project": "sync-consumer",
+                       "analytics-service: statistics read model": "analytics-consumer"}
+        capacity = {name: (drain.get(consumer_of[name]) or {}).get("events_per_second") for name in targets}
+        known = [c for c in capacity.values() if c]
+        # Below every consumer's capacity when the time budget allows (else the lag is a queue).
+        rate = min(args.update_rate, 0.6 * min(known)) if known else args.update_rate
         rate = max(rate, args.updates / args.lag_seconds_max)
         log(f"propagation: {args.updates} updates at {rate:.0f}/s, lag to {', '.join(targets)}")
         lag = self.lag(ids, targets, rate)
 
         rows = []
+        stages = lag.pop("stages")
         for name, m in lag.items():
-            rows.append([f"update -> {name}", m["updates"], m["visible"], m["p50_ms"], m["p95_ms"], m["p99_ms"],
-                         m["max_ms"], None])
+            saturated = bool(capacity.get(name)) and rate > 0.9 * capacity[name]
+            m["offered_rate_over_capacity"] = ratio(rate, capacity.get(name))
+            label = f"update -> {name}" + (" (saturated: paced above its capacity)" if saturated else "")
+            rows.append([label, m["updates"], m["visible"], m["p50_ms"], m["p95_ms"], m["p99_ms"], m["max_ms"],
+                         m.get("events_per_second"), None])
+        for name, m in stages.items():
+            rows.append([f"  of which {name}", m["count"], None, m["p50_ms"], m["p95_ms"], m["p99_ms"], m["max_ms"],
+                         None, None])
         for name, m in drain.items():
-            rows.append([f"drain {m['events']} events: {name}", None, m.get("applied"), None, None, None, None,
-                         m.get("events_per_second")])
+            rows.append([f"drain {m['events']} events: {name}", m["events"], m.get("applied"), None, None, None, None,
+                         m.get("events_per_second"), m.get("cpu_ms_per_event")])
         self.results["propagation"] = {"customers": customers, "update_rate_per_second": round(rate, 1),
-                                       "lag": lag, "drain": drain,
+                                       "lag": lag, "lag_stages": stages, "drain": drain,
                                        "poll_interval_ms": args.poll_ms}
         self.tables.append(format_table(
-            ["propagation", "updates", "visible", "p50 ms", "p95 ms", "p99 ms", "max ms", "drain events/s"], rows,
+            ["propagation", "updates", "visible", "p50 ms", "p95 ms", "p99 ms", "max ms", "events/s",
+             "CPU ms/event"], rows,
             title=f"Propagation (PUT answered -> visible in the owner's database, polled every {args.poll_ms} ms; "
-                  f"updates paced at {rate:.0f}/s)"))
+                  f"{args.updates} updates paced at {rate:.0f}/s; drain = a backlog applied from a cold start, "
+                  f"first to last event)"))
 
     def purge_queues(self) -> None:
         import pika
@@ -557,11 +647,11 @@ class Bench:
 
     def drain(self, ids: list[int], consumers: list[str]) -> dict:
         """Events/s through the customer relay and each consumer: stop them, make a backlog of
-        updates, then start one at a time and time it from its first to its last event."""
+        updates, start the relay alone, then the consumers together, and time each from its
+        first to its last event (database timestamps), with its CPU per event."""
         stack, n = self.stack, self.args.drain_updates
         relay = "customer-relay" if "customer-relay" in stack.procs else None
-        stopped = [relay] if relay else []
-        stopped += consumers
+        stopped = ([relay] if relay else []) + consumers
         for name in stopped:
             stack.procs[name].stop()
         with self.db("customer").connect() as conn:
@@ -580,20 +670,27 @@ class Bench:
         out: dict[str, dict] = {}
         if relay:
             stack.start_worker(relay)
-            out["customer-relay"] = self.time_stage(
+            meter = CpuMeter({relay: stack.procs[relay].proc.pid}).start()
+            out[relay] = self.time_stage(
                 "customer", "SELECT count(*) FILTER (WHERE published_at IS NOT NULL), min(published_at), "
                             "max(published_at), count(*) FILTER (WHERE published_at = (SELECT min(published_at) "
                             "FROM outbox WHERE id > :m)) FROM outbox WHERE id > :m", {"m": mark}, len(event_ids))
+            out[relay]["cpu_ms_per_event"] = meter.per(len(event_ids))[relay]
+        started = {}
+        for name in consumers:
+            stack.start_worker(name)
+            started[name] = CpuMeter({name: stack.procs[name].proc.pid}).start()
         for name in consumers:
             service = "sync" if name == "sync-consumer" else "analytics"
-            stack.start_worker(name)
             out[name] = self.time_stage(
                 service, "SELECT count(*), min(processed_at), max(processed_at), count(*) FILTER (WHERE processed_at = "
                          "(SELECT min(processed_at) FROM processed_events WHERE event_id = ANY(:ids))) "
                          "FROM processed_events WHERE event_id = ANY(:ids)", {"ids": event_ids}, len(event_ids))
+        for name in consumers:  # both ran side by side; read their CPU once both are done
+            out[name]["cpu_ms_per_event"] = started[name].per(len(event_ids))[name]
         return out
 
-    def time_stage(self, service: str, sql: str, params: dict, expected: int, timeout: float = 180) -> dict:
+    def time_stage(self, service: str, sql: str, params: dict, expected: int, timeout: float = 150) -> dict:
         """Wait until ``expected`` rows are done; events/s from the first stamp to the last
         (the rows stamped with the first time are not counted: their work came before it)."""
         deadline = time.monotonic() + timeout
@@ -613,6 +710,8 @@ class Bench:
         """Paced updates (open loop at ``rate``/s, round-robin over the customers); a poller
         sees each update become visible in each target database."""
         n, senders = self.args.updates, 8
+        with self.db("customer").connect() as conn:
+            mark = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM outbox")).scalar()
         acked: dict[int, tuple[float, int, int, int]] = {}  # k -> (t_ack, customer, round, version)
         visible: dict[str, dict[int, float]] = {name: {} for name in targets}
         lock, finished = threading.Lock(), threading.Event()
@@ -665,7 +764,7 @@ class Bench:
         watcher.start()
         self.each(F_PROPAGATION, list(range(senders)), sender, clients=senders)
         sent_at = time.perf_counter()
-        deadline = sent_at + 60
+        deadline = sent_at + self.args.lag_tail_seconds
         while time.perf_counter() < deadline and any(len(v) < len(acked) for v in visible.values()):
             time.sleep(0.1)
         finished.set()
@@ -679,6 +778,26 @@ class Bench:
             out[name] = {"updates": len(acked), "visible": summary.pop("count"), **summary,
                          "events_per_second": round(len(visible[name]) / (last_visible - first), 1)
                          if last_visible > first else None}
+        out["stages"] = self.stages(mark, [service for service, _sql in targets.values()])
+        return out
+
+    def stages(self, mark: int, services: list[str]) -> dict:
+        """Where the lag goes, from the services' own timestamps of the same events:
+        committed -> published (relay), published -> picked up (consumer; the consumer stamps
+        an event when it starts applying it)."""
+        with self.db("customer").connect() as conn:
+            rows = conn.execute(sa.text("SELECT event_id, created_at, published_at FROM outbox "
+                                        "WHERE id > :m AND published_at IS NOT NULL"), {"m": mark}).all()
+        committed = {r.event_id: r.created_at for r in rows}
+        published = {r.event_id: r.published_at for r in rows}
+        out = {"customer-relay: committed -> published": summarize(
+            [(published[e] - committed[e]).total_seconds() * 1000 for e in committed])}
+        for service in services:
+            with self.db(service).connect() as conn:
+                picked = dict(conn.execute(sa.text("SELECT event_id, processed_at FROM processed_events "
+                                                   "WHERE event_id = ANY(:ids)"), {"ids": list(published)}).all())
+            out[f"{service} consumer: published -> picked up"] = summarize(
+                [(picked[e] - published[e]).total_seconds() * 1000 for e in picked])
         return out
 
     # 5. memory ---------------------------------------------------------------------------
@@ -715,18 +834,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     ints = lambda text: [int(v) for v in text.split(",")]  # noqa: E731
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"sections, comma-separated: {','.join(SECTIONS)}")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per load row")
-    parser.add_argument("--baseline-seconds", type=float, default=3.0, help="measured seconds per baseline row")
+    parser.add_argument("--baseline-seconds", type=float, default=2.5, help="measured seconds per baseline row")
     parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured seconds before each row")
     parser.add_argument("--clients", type=ints, default=[1, 8, 32], help="gateway overhead concurrency levels")
     parser.add_argument("--write-clients", type=ints, default=[1, 8])
     parser.add_argument("--bulk-clients", type=ints, default=[1, 4])
     parser.add_argument("--read-clients", type=int, default=1)
+    parser.add_argument("--sql-samples", type=int, default=40, help="distinct calls captured per read row")
     parser.add_argument("--customers", type=int, default=100_000, help="customers loaded for the reads")
-    parser.add_argument("--propagation-customers", type=int, default=500)
+    parser.add_argument("--propagation-customers", type=int, default=300)
     parser.add_argument("--updates", type=int, default=2000, help="paced updates whose lag is measured")
-    parser.add_argument("--update-rate", type=float, default=60.0, help="paced updates per second (at most)")
-    parser.add_argument("--lag-seconds-max", type=float, default=60.0, help="pace faster rather than exceed this")
-    parser.add_argument("--drain-updates", type=int, default=1000, help="backlog drained to time events/s")
+    parser.add_argument("--update-rate", type=float, default=40.0, help="paced updates per second (at most)")
+    parser.add_argument("--lag-seconds-max", type=float, default=75.0, help="pace faster rather than exceed this")
+    parser.add_argument("--lag-tail-seconds", type=float, default=30.0,
+                        help="after the last update, wait at most this long for it to become visible")
+    parser.add_argument("--drain-updates", type=int, default=500, help="backlog drained to time events/s")
     parser.add_argument("--poll-ms", type=int, default=10)
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per HTTP service")
     parser.add_argument("--seed", type=int, default=7)
@@ -736,6 +858,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.quick:
         args.seconds, args.baseline_seconds, args.warmup = 1.0, 0.5, 0.2
         args.customers, args.propagation_customers, args.updates, args.drain_updates = 5000, 50, 200, 200
+        args.sql_samples, args.lag_tail_seconds = 10, 15
     args.only = [s for s in args.only.split(",") if s]
     unknown = set(args.only) - set(SECTIONS)
     if unknown:

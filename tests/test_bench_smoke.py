@@ -78,3 +78,12 @@ def test_rss_of_this_process_tree_and_results_files(common, tmp_path):
     stamped, latest = common.write_results({"rows": [1]}, tmp_path, now=dt.datetime(2026, 1, 2, 3, 4, 5))
     assert stamped.name == "run-20260102T030405Z.json"
     assert json.loads(latest.read_text()) == {"rows": [1]}
+
+
+def test_cpu_meter_counts_this_process(common):
+    meter = common.CpuMeter({"me": os.getpid()}).start()
+    spent = common.time.process_time() + 0.05  # CPU, not wall time: the machine may be busy
+    while common.time.process_time() < spent:
+        pass
+    assert meter.per(1)["me"] > 0
+    assert meter.per(0)["me"] is None
