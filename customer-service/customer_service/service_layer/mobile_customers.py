@@ -4,7 +4,8 @@ Requests arrive with the seed's camelCase names (already validated by the view);
 module translates them onto the one customer model, runs each write in a unit of work
 that also writes the outbox event (through ``customers.emit_customer_event``), and
 returns customers for the view to serialise. ``customer_view`` is the one place where a
-customer becomes the seed's CustomerDTO (JSON replies and the Excel export alike)."""
+customer becomes the seed's CustomerDTO, ``export_view`` the one where it becomes a row of
+the Excel export (through the same field names the import reads back)."""
 from __future__ import annotations
 
 import datetime as dt

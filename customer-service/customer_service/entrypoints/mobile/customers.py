@@ -27,7 +27,7 @@ from ..deps import uow
 from .schemas import (ActiveCustomerSchema, BalanceQuerySchema, BalanceResultSchema, MobileBooleanEnvelopeSchema,
                       CheckCodeQuerySchema, CreditLimitQuerySchema, CreditLimitResultSchema,
                       CustomerDTOSchema, CustomerPageResponseSchema, CustomerRatingResultSchema,
-                      CustomerStatusResultSchema, ImportFileSchema, ImportResultSchema, IndustryQuerySchema,
+                      CustomerStatusResultSchema, MobileImportFileSchema, ImportResultSchema, IndustryQuerySchema,
                       LimitQuerySchema, ListQuerySchema, MobileCustomerRequestSchema, MobileCustomerUpdateSchema,
                       OutstandingBalanceSchema, RatingQuerySchema, SearchQuerySchema, StatusQuerySchema,
                       TypeQuerySchema, validate_import_row)
@@ -309,7 +309,7 @@ class CustomerBalance(MethodView):
 @blp.route("/import")
 class ImportExcel(MethodView):
     @guard(*WRITERS)
-    @blp.arguments(ImportFileSchema, location="files")
+    @blp.arguments(MobileImportFileSchema, location="files")
     @blp.response(200, Envelope(ImportResultSchema))
     @errors(400, 401, 403, 413)
     def post(self, files, factoryId):

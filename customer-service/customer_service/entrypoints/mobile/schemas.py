@@ -106,7 +106,7 @@ def validate_import_row(data: dict) -> tuple[dict, dict[str, list[str]]]:
         return {}, flatten_messages(exc.messages)
 
 
-class ImportFileSchema(ma.Schema):
+class MobileImportFileSchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
