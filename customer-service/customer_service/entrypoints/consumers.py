@@ -9,15 +9,23 @@ from crm_common.config import Settings
 from crm_common.workers import consumer_command
 
 from ..adapters import orm
+from ..adapters.cache import invalidate_on_commit
+from ..bootstrap import build_cache
 from ..service_layer import viewing_stats
 
 VIEWING_STATS_QUEUE = "customer-service.viewing-stats"
 VIEWING_STATS_BINDINGS = ["viewing.*"]
 
 
-def viewing_stats_handler(_settings: Settings):
-    """``handler(session, event)``: a viewing record's effect on its customer."""
-    return viewing_stats.apply_viewing_event
+def viewing_stats_handler(settings: Settings):
+    """``handler(session, event)``: a viewing record's effect on its customer. Customers it
+    changes are dropped from the read cache once the consumer's transaction commits."""
+    cache = build_cache(settings)
+
+    def handle(session, event):
+        invalidate_on_commit(session, cache)
+        viewing_stats.apply_viewing_event(session, event)
+    return handle
 
 
 def consume_command():

@@ -149,3 +149,25 @@ def test_a_plain_session_with_invalidate_on_commit_invalidates_like_a_unit_of_wo
         session.get(Customer, cid).viewing_count = 7
         session.commit()
     assert client.get(f"/api/v1/customers/{cid}", headers=h).get_json()["data"]["viewing_count"] == 7
+
+
+def test_the_viewing_consumer_invalidates_the_customers_it_changes(cached_app, pg_url, prefix, headers_for, factory):
+    from crm_common.db import make_session_factory
+    from crm_common.events import make_event
+    from customer_service.entrypoints.consumers import viewing_stats_handler
+
+    client, h = cached_app.test_client(), headers_for(factories=[factory])
+    cid = _create(client, h, "带看缓存")
+    assert client.get(f"/api/v1/customers/{cid}", headers=h).get_json()["data"]["viewing_count"] == 0  # cached
+    handle = viewing_stats_handler(Settings.from_env("customer", {
+        "CUSTOMER_DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "CUSTOMER_CACHE_PREFIX": prefix}))
+    event = make_event(event_type="viewing.recorded", producer="viewing-service", aggregate_type="viewing_record",
+                       aggregate_id=f"vr-{uuid.uuid4().hex[:8]}", aggregate_version=1, factory_id=factory,
+                       data={"customer_id": cid, "factory_id": factory, "commission": 300, "viewing_status": 2,
+                             "viewing_feedback": 0})
+    session = make_session_factory(cached_app.extensions["engine"])()
+    with session.begin():
+        handle(session, event)
+    session.close()
+    detail = client.get(f"/api/v1/customers/{cid}", headers=h).get_json()["data"]
+    assert detail["viewing_count"] == 1 and detail["total_commission"] == 300
