@@ -9,7 +9,10 @@ from ``--threads`` threads, and measures from the two databases:
 - worker: events applied per second;
 - propagation lag: the event's ``occurred_at`` (customer-service, inside the update's
   transaction) -> the sync history's ``synced_at`` (the projects were rewritten in that same
-  transaction), p50/p95/p99.
+  transaction), p50/p95/p99, twice: for the saturating burst (lag includes the queue that
+  builds when writes outpace the worker) and for a paced phase afterwards (``--paced``
+  updates at ``--paced-rate`` per second, below the worker's capacity: the propagation
+  delay itself).
 
 Usage: ``make bench-sync`` or ``.venv/bin/python bench/sync_propagation.py [--updates 5000]``.
 Writes ``bench/results/sync_propagation.json``."""
@@ -67,7 +70,7 @@ def queue_ready(amqp_url: str) -> bool:
         return False
 
 
-def run(updates: int, customers: int, threads: int) -> dict:
+def run(updates: int, customers: int, threads: int, paced: int, paced_rate: float) -> dict:
     with Stack(services=["customer", "sync"], workers=["customer-relay", "sync-consumer"]) as stack:
         assert wait_for(lambda: queue_ready(stack.amqp_url), 60), "sync consumer never declared its queue"
         factory = f"BENCH{uuid.uuid4().hex[:6].upper()}"
@@ -133,6 +136,17 @@ def run(updates: int, customers: int, threads: int) -> dict:
 
         assert wait_for(lambda: synced() >= updates, 300), f"only {synced()} of {updates} synchronised"
         drain_seconds = time.monotonic() - t0 - write_seconds
+        paced_from = time.time()
+
+        print(f"{paced} paced updates at {paced_rate}/s ...", flush=True)
+        for k in range(paced):
+            cid = ids[k % len(ids)]
+            started = time.monotonic()
+            resp = session().put(f"{stack.gateway}/api/v1/customers/{cid}", timeout=30, json={
+                "customer_name": f"基准客户{cid}-paced-{k}", "contact_phone": f"137{k:04d}{cid % 10000:04d}"})
+            assert resp.status_code == 200, resp.text
+            time.sleep(max(0.0, 1 / paced_rate - (time.monotonic() - started)))
+        assert wait_for(lambda: synced() >= updates + paced, 120), "paced updates not synchronised"
 
         with customer_db.connect() as conn:
             outbox = conn.execute(sa.text(
@@ -141,7 +155,7 @@ def run(updates: int, customers: int, threads: int) -> dict:
         with sync_db.connect() as conn:
             history = conn.execute(sa.text(
                 "SELECT event_occurred_at, synced_at FROM sync_history WHERE factory_id = :f "
-                "AND trigger = 'event' AND outcome = 'success'"), {"f": factory}).all()
+                "AND trigger = 'event' AND outcome = 'success' ORDER BY event_occurred_at"), {"f": factory}).all()
             processed = conn.execute(sa.text(
                 "SELECT processed_at FROM processed_events WHERE event_type = 'customer.updated' "
                 "AND event_id IN (SELECT event_id FROM sync_history WHERE factory_id = :f)"), {"f": factory}).all()
@@ -153,25 +167,34 @@ def run(updates: int, customers: int, threads: int) -> dict:
         span = (stamps[-1] - stamps[0]).total_seconds()
         return round(len(stamps) / span, 1) if span > 0 else float("nan")
 
-    relay_wait = [(r.published_at - r.created_at).total_seconds() * 1000 for r in outbox]
-    lag = [(r.synced_at - r.event_occurred_at).total_seconds() * 1000 for r in history]
+    burst_outbox = [r for r in outbox if r.created_at.timestamp() < paced_from]
+    relay_wait = [(r.published_at - r.created_at).total_seconds() * 1000 for r in burst_outbox]
+    lags = [((r.synced_at - r.event_occurred_at).total_seconds() * 1000, r.event_occurred_at.timestamp() < paced_from)
+            for r in history]
+    lag = [v for v, in_burst in lags if in_burst]
+    paced_lag = [v for v, in_burst in lags if not in_burst]
     ms = lambda values, p: round(percentile(values, p), 1)  # noqa: E731
+    processed = [r for r in processed if r.processed_at.timestamp() < paced_from]
     return {
         "benchmark": "sync_propagation",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
+                    "load_average_at_end": [round(x, 1) for x in os.getloadavg()]},
         "setup": {"customers": customers, "updates": updates, "writer_threads": threads,
                   "projects_per_customer": 1, "contracts_per_customer": 1, "gunicorn_workers": 2},
         "writes": {"seconds": round(write_seconds, 1), "per_second": round(updates / write_seconds, 1),
                    "http_ms_p50": ms([x * 1000 for x in http_latency], 50),
                    "http_ms_p99": ms([x * 1000 for x in http_latency], 99)},
-        "relay": {"events": len(outbox), "per_second": rate([r.published_at for r in outbox]),
+        "relay": {"events": len(burst_outbox), "per_second": rate([r.published_at for r in burst_outbox]),
                   "outbox_wait_ms_p50": ms(relay_wait, 50), "outbox_wait_ms_p95": ms(relay_wait, 95),
                   "outbox_wait_ms_p99": ms(relay_wait, 99)},
         "worker": {"events": len(processed), "per_second": rate([r.processed_at for r in processed])},
         "drain_after_last_write_seconds": round(drain_seconds, 1),
-        "propagation_lag_ms": {"p50": ms(lag, 50), "p95": ms(lag, 95), "p99": ms(lag, 99),
-                               "max": round(max(lag), 1), "mean": round(statistics.fmean(lag), 1)},
+        "burst_lag_ms": {"p50": ms(lag, 50), "p95": ms(lag, 95), "p99": ms(lag, 99),
+                         "max": round(max(lag), 1), "mean": round(statistics.fmean(lag), 1)},
+        "paced": {"updates": paced, "per_second": paced_rate},
+        "propagation_lag_ms": {"p50": ms(paced_lag, 50), "p95": ms(paced_lag, 95), "p99": ms(paced_lag, 99),
+                               "max": round(max(paced_lag), 1), "mean": round(statistics.fmean(paced_lag), 1)},
     }
 
 
@@ -180,15 +203,22 @@ def main() -> int:
     parser.add_argument("--updates", type=int, default=5000)
     parser.add_argument("--customers", type=int, default=100)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--paced", type=int, default=200, help="updates of the paced (lag) phase")
+    parser.add_argument("--paced-rate", type=float, default=10.0, help="updates per second in the paced phase")
     args = parser.parse_args()
-    result = run(args.updates, args.customers, args.threads)
+    result = run(args.updates, args.customers, args.threads, args.paced, args.paced_rate)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     w, r, k, lag = result["writes"], result["relay"], result["worker"], result["propagation_lag_ms"]
+    burst = result["burst_lag_ms"]
     print(f"writes : {w['per_second']}/s through the gateway (HTTP p50 {w['http_ms_p50']} ms, p99 {w['http_ms_p99']} ms)")
     print(f"relay  : {r['per_second']} events/s (outbox wait p50 {r['outbox_wait_ms_p50']} ms, p99 {r['outbox_wait_ms_p99']} ms)")
     print(f"worker : {k['per_second']} events/s")
-    print(f"lag    : p50 {lag['p50']} ms, p95 {lag['p95']} ms, p99 {lag['p99']} ms (update -> project rewritten)")
+    print(f"lag    : p50 {lag['p50']} ms, p95 {lag['p95']} ms, p99 {lag['p99']} ms (update -> project rewritten, "
+          f"paced {result['paced']['per_second']}/s)")
+    print(f"burst  : p50 {burst['p50']} ms, p95 {burst['p95']} ms, p99 {burst['p99']} ms (lag incl. the queue "
+          f"while writing as fast as possible)")
+    print(f"load   : {result['machine']['load_average_at_end']} (1/5/15-minute load average on {os.cpu_count()} CPUs)")
     print(f"drained {result['drain_after_last_write_seconds']} s after the last write; results in {RESULTS}")
     return 0
 

@@ -141,26 +141,33 @@ class EventConsumer:
             "processed_at": utcnow()})
         if not inserted:
             return "duplicate"
-        v = self.versions.c
-        key = (v.consumer == self.name) & (v.aggregate_type == str(event["aggregate_type"])) \
-            & (v.aggregate_id == str(event["aggregate_id"]))
-        current = session.execute(sa.select(v.version).where(key).with_for_update()).scalar()
-        version = int(event["aggregate_version"])
-        if current is not None and current >= version:
+        if not self._advance_version(session, event):
             session.execute(sa.update(self.processed).where(
                 (self.processed.c.consumer == self.name)
                 & (self.processed.c.event_id == str(event["event_id"]))).values(applied=False))
             return "stale"
-        if current is None:
-            session.execute(sa.insert(self.versions).values(
-                consumer=self.name, aggregate_type=str(event["aggregate_type"]),
-                aggregate_id=str(event["aggregate_id"]), version=version,
-                occurred_at=event.get("occurred_at"), updated_at=utcnow()))
-        else:
-            session.execute(sa.update(self.versions).where(key).values(
-                version=version, occurred_at=event.get("occurred_at"), updated_at=utcnow()))
         self.handler(session, event)
         return "applied"
+
+    def _advance_version(self, session: Session, event: dict) -> bool:
+        """Record the event's version as the aggregate's newest, unless one at least as new
+        was applied: one atomic upsert that locks the row (concurrent replicas serialise
+        on it). True when the event is newer."""
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(self.versions).values(
+            consumer=self.name, aggregate_type=str(event["aggregate_type"]),
+            aggregate_id=str(event["aggregate_id"]), version=int(event["aggregate_version"]),
+            occurred_at=event.get("occurred_at"), updated_at=utcnow())
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[self.versions.c.consumer, self.versions.c.aggregate_type, self.versions.c.aggregate_id],
+            set_={"version": stmt.excluded.version, "occurred_at": stmt.excluded.occurred_at,
+                  "updated_at": stmt.excluded.updated_at},
+            where=self.versions.c.version < stmt.excluded.version)
+        return session.execute(stmt).rowcount == 1
 
     def handle_body(self, body: bytes) -> str:
         """Parse and apply (used by the broker callback and by tests)."""
