@@ -7,7 +7,7 @@ from crm_common.errors import NotFound
 
 from ..adapters.cache import CustomerCache
 from ..domain.model import Customer
-from .customers import NOT_FOUND_MESSAGE, get_customer
+from .customers import NOT_FOUND_MESSAGE, get_customer, load_detail, visible_groups
 from .unit_of_work import CustomerUnitOfWork
 
 
@@ -23,7 +23,9 @@ def customer_detail(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: i
     if cached is not None:
         if cached.factory_id != ctx.factory_id or not ctx.scope.allows(cached.business_domain):
             raise NotFound(NOT_FOUND_MESSAGE, error_code="CUSTOMER_NOT_FOUND")
+        cached.groups = visible_groups(ctx, cached.groups or [])
         return cached
-    customer = get_customer(uow, ctx, customer_id)
+    customer = load_detail(uow, ctx, customer_id)
     cache.fill(customer, lookup.stamp)  # skipped when a write invalidated it meanwhile
+    customer.groups = visible_groups(ctx, customer.groups)
     return customer

@@ -275,10 +275,22 @@ def remove_customer(uow: CustomerUnitOfWork, ctx: RequestContext, customer: Cust
     emit_customer_event(uow, customer, "customer.deleted", ctx, ["deleted_at"])
 
 
-def get_customer(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int) -> Customer:
+def visible_groups(ctx: RequestContext, groups: list[dict]) -> list[dict]:
+    """Only the groups of business domains the caller may see."""
+    return [g for g in groups if ctx.scope.allows(g["business_domain"])]
+
+
+def load_detail(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int) -> Customer:
+    """The customer with every group it belongs to (what the read cache stores)."""
     with uow:
         customer = load_customer(uow, ctx, customer_id)
         customer.groups = uow.customers.groups_of([customer.id]).get(customer.id, [])
+    return customer
+
+
+def get_customer(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int) -> Customer:
+    customer = load_detail(uow, ctx, customer_id)
+    customer.groups = visible_groups(ctx, customer.groups)
     return customer
 
 
@@ -289,6 +301,6 @@ def list_customers(uow: CustomerUnitOfWork, ctx: RequestContext, flt: CustomerFi
         items, total = uow.customers.page(stmt, page=page, page_size=page_size)
         groups = uow.customers.groups_of([c.id for c in items])
         for customer in items:
-            customer.groups = groups.get(customer.id, [])
+            customer.groups = visible_groups(ctx, groups.get(customer.id, []))
     return {"items": items, "total": total, "page": page, "page_size": page_size,
             "total_pages": math.ceil(total / page_size) if total else 0}
