@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    load_at_start = [round(x, 1) for x in os.getloadavg()]  # other work on the machine skews latencies
     try:
         import gateway.app  # noqa: F401
         with_gateway = True
@@ -203,14 +204,15 @@ def main() -> None:
     report = {
         "customers": args.customers, "through_gateway": with_gateway, "load_seconds": round(load_seconds, 1),
         "latency": results, "export": exported,
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform(),
+                    "load_average_at_start": load_at_start, "load_average_at_end": [round(x, 1) for x in os.getloadavg()]},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
     print(f"\n{args.customers} customers in one factory, {'through the gateway' if with_gateway else 'direct'}, "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs, load average {load_at_start[0]} at start")
     print(f"{'endpoint':34} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for name, r in results.items():
         print(f"{name:34} {r['requests']:>8} {r['p50_ms']:>8} {r['p95_ms']:>8} {r['max_ms']:>8}")
