@@ -22,7 +22,7 @@ def consumer(app):
     return EventConsumer(name=VIEWING_STATS_QUEUE, queue=VIEWING_STATS_QUEUE, bindings=["viewing.*"],
                          amqp_url="amqp://unused", session_factory=make_session_factory(app.extensions["engine"]),
                          processed=orm.processed_events, versions=orm.applied_versions,
-                         handler=viewing_stats_handler(None))
+                         handler=viewing_stats_handler(app.extensions["crm_settings"]))
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
+import re
 import marshmallow as ma
 from marshmallow import validate
 
@@ -121,3 +123,37 @@ _DESCRIPTIONS = {
     409: "Conflicts with existing data", 412: "Stale If-Match version", 413: "Body too large",
     422: "Idempotency key reused with another body", 429: "Rate limited", 503: "Dependency unavailable",
 }
+
+
+class WholeNumber(ma.fields.Integer):
+    """An integer given as a JSON number (``12`` or ``12.0``) or a digit string; refuses
+    ``1.5`` and booleans instead of truncating them."""
+
+    default_error_messages = {"invalid": "应为整数"}
+    _DIGITS = re.compile(r"\s*-?\d{1,19}\s*")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, numbers.Number):
+            if isinstance(value, float) and not value.is_integer():
+                raise self.make_error("invalid")
+            return int(value)
+        if isinstance(value, str) and self._DIGITS.fullmatch(value):
+            return int(value)
+        raise self.make_error("invalid")
+
+
+class CalendarDate(ma.fields.Date):
+    """A real calendar date written exactly ``YYYY-MM-DD``."""
+
+    default_error_messages = {"invalid": "日期格式应为 YYYY-MM-DD，且为有效日期"}
+    _SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not self._SHAPE.fullmatch(value):
+            raise self.make_error("invalid")
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise self.make_error("invalid") from exc

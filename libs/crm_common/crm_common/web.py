@@ -182,6 +182,15 @@ def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def validation_message(errors: dict[str, list[str]]) -> str:
+    """The message of a 400 for invalid fields: the seed texts (请求参数错误) on /api/v1 and
+    /api/mobile; on /api/external (seed 002: a 400 naming the bad field) it names each one."""
+    if surface_for_path(request.path) is not Surface.EXTERNAL:
+        return "请求参数错误"
+    summary = "；".join(f"{name}: {msgs[0]}" for name, msgs in errors.items() if msgs)
+    return f"参数验证失败：{summary}" if summary else "参数验证失败"
+
+
 _HTTP_MESSAGES = {
     400: "请求参数错误", 401: "未认证或令牌无效", 403: "权限不足", 404: "资源不存在",
     405: "请求方法不被允许", 409: "资源冲突", 412: "资源已被修改，请刷新后重试",
@@ -207,12 +216,13 @@ def install_error_handlers(app: Flask) -> None:
             errors: dict[str, list[str]] = {}
             for location_messages in messages.values():
                 errors.update(flatten_messages(location_messages))
-            return error_response(400, "请求参数错误", errors)
+            return error_response(400, validation_message(errors), errors)
         return error_response(status, _HTTP_MESSAGES.get(status, exc.description or exc.name))
 
     @app.errorhandler(ma.ValidationError)
     def _ma_error(exc: ma.ValidationError):
-        return error_response(400, "请求参数错误", flatten_messages(exc.messages))
+        errors = flatten_messages(exc.messages)
+        return error_response(400, validation_message(errors), errors)
 
     @app.errorhandler(Exception)
     def _unhandled(exc: Exception):

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import error_response, flatten_messages, reply, request_context, require_roles
+from crm_common.web import reply, request_context, require_roles
 
 from ..service_layer import viewing_records as svc
 from .deps import customers_for, property_lookup, timezone, uow
@@ -21,17 +21,6 @@ blp = Blueprint("external_viewing_records", __name__, url_prefix="/api/external/
 
 INTEGRATOR = "integrator"
 errors = lambda *codes: document_errors(blp, Surface.EXTERNAL, *codes)  # noqa: E731
-
-
-@blp.errorhandler(422)
-def _invalid_request(exc):
-    """Argument validation: 400 whose message names every failing field."""
-    messages = (getattr(exc, "data", None) or {}).get("messages") or {}
-    failing: dict[str, list[str]] = {}
-    for location_messages in messages.values():
-        failing.update(flatten_messages(location_messages))
-    summary = "；".join(f"{name}: {msgs[0]}" for name, msgs in failing.items())
-    return error_response(400, f"参数验证失败：{summary}" if summary else "参数验证失败", failing)
 
 
 @blp.route("")

@@ -3,15 +3,12 @@
 dump from the model's snake_case attributes."""
 from __future__ import annotations
 
-import datetime as dt
-import numbers
-import re
 
 import marshmallow as ma
 from marshmallow import fields as f
 
 from crm_common.events import iso_z
-from crm_common.schemas import BaseSchema, Money, in_range, length, mobile_phone, one_of
+from crm_common.schemas import BaseSchema, CalendarDate, WholeNumber, Money, in_range, length, mobile_phone, one_of
 
 from ..domain import model
 
@@ -19,37 +16,6 @@ MAX_ID = 2**63 - 1
 
 
 # --- fields ---------------------------------------------------------------------------------
-
-class WholeNumber(ma.fields.Integer):
-    """An integer given as a JSON number (``2`` or ``2.0``) or a digit string; refuses ``1.5``
-    and booleans instead of truncating them."""
-
-    default_error_messages = {"invalid": "应为整数"}
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        if isinstance(value, numbers.Number):
-            if isinstance(value, float) and not value.is_integer():
-                raise self.make_error("invalid")
-            return int(value)
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,19}\s*", value):
-            return int(value)
-        raise self.make_error("invalid")
-
-
-class CalendarDate(ma.fields.Date):
-    """A real calendar date written exactly ``YYYY-MM-DD``."""
-
-    default_error_messages = {"invalid": "日期格式应为 YYYY-MM-DD，且为有效日期"}
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise self.make_error("invalid")
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError as exc:
-            raise self.make_error("invalid") from exc
 
 
 class Coordinate(ma.fields.String):

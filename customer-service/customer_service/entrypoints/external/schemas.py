@@ -2,48 +2,13 @@
 (``userId``, ``botId``, ``phone``, ``status``) loaded onto the customer model's names."""
 from __future__ import annotations
 
-import datetime as dt
-import numbers
-import re
 
 import marshmallow as ma
 from marshmallow import fields as f
 
-from crm_common.schemas import BaseSchema, in_range, length, mobile_phone, one_of
+from crm_common.schemas import BaseSchema, CalendarDate, WholeNumber, in_range, length, mobile_phone, one_of
 
 from ...domain import external_customer as rules
-
-
-class WholeNumber(ma.fields.Integer):
-    """An integer given as a JSON number (``12`` or ``12.0``) or a digit string; refuses
-    ``1.5`` and booleans instead of truncating them."""
-
-    default_error_messages = {"invalid": "应为整数"}
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        if isinstance(value, numbers.Number):
-            if isinstance(value, float) and not value.is_integer():
-                raise self.make_error("invalid")
-            return int(value)
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
-            return int(value)
-        raise self.make_error("invalid")
-
-
-class CalendarDate(ma.fields.Date):
-    """A real calendar date written exactly ``YYYY-MM-DD``."""
-
-    default_error_messages = {"invalid": "日期格式应为 YYYY-MM-DD，且为有效日期"}
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise self.make_error("invalid")
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError as exc:
-            raise self.make_error("invalid") from exc
 
 
 class JsonArrayString(ma.fields.String):
