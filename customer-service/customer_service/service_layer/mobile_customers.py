@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
@@ -196,14 +197,26 @@ def as_mobile_error(exc: AppError, attrs: dict) -> AppError:
     return exc
 
 
+def credit_limit_change_row(ctx: RequestContext, customer: Customer, old_limit: Decimal) -> dict:
+    return dict(customer_id=customer.id, factory_id=customer.factory_id, old_limit=old_limit,
+                new_limit=customer.credit_limit, balance_at_change=customer.current_balance,
+                exceeds_limit=rules.exceeds_credit_limit(customer.credit_limit, customer.current_balance),
+                operator_id=ctx.operator_id, operator_name=ctx.operator_name, trace_id=ctx.trace_id,
+                changed_at=utcnow())
+
+
+def balance_change_row(ctx: RequestContext, customer: Customer, old_balance: Decimal, kind: str,
+                       note: str | None = None) -> dict:
+    return dict(customer_id=customer.id, factory_id=customer.factory_id, old_balance=old_balance,
+                new_balance=customer.current_balance,
+                amount=Decimal(customer.current_balance) - Decimal(old_balance), kind=kind, note=note,
+                operator_id=ctx.operator_id, operator_name=ctx.operator_name, trace_id=ctx.trace_id,
+                created_at=utcnow())
+
+
 def record_credit_limit_change(uow: CustomerUnitOfWork, ctx: RequestContext, customer: Customer,
                                old_limit: Decimal) -> None:
-    uow.session.execute(orm.credit_limit_changes.insert().values(
-        customer_id=customer.id, factory_id=customer.factory_id, old_limit=old_limit,
-        new_limit=customer.credit_limit, balance_at_change=customer.current_balance,
-        exceeds_limit=rules.exceeds_credit_limit(customer.credit_limit, customer.current_balance),
-        operator_id=ctx.operator_id, operator_name=ctx.operator_name, trace_id=ctx.trace_id,
-        changed_at=utcnow()))
+    uow.session.execute(orm.credit_limit_changes.insert(), [credit_limit_change_row(ctx, customer, old_limit)])
 
 
 def record_rating_change(uow: CustomerUnitOfWork, ctx: RequestContext, customer: Customer,
@@ -216,11 +229,7 @@ def record_rating_change(uow: CustomerUnitOfWork, ctx: RequestContext, customer:
 
 def record_balance_change(uow: CustomerUnitOfWork, ctx: RequestContext, customer: Customer,
                           old_balance: Decimal, kind: str, note: str | None = None) -> None:
-    uow.session.execute(orm.balance_transactions.insert().values(
-        customer_id=customer.id, factory_id=customer.factory_id, old_balance=old_balance,
-        new_balance=customer.current_balance, amount=Decimal(customer.current_balance) - Decimal(old_balance),
-        kind=kind, note=note, operator_id=ctx.operator_id, operator_name=ctx.operator_name,
-        trace_id=ctx.trace_id, created_at=utcnow()))
+    uow.session.execute(orm.balance_transactions.insert(), [balance_change_row(ctx, customer, old_balance, kind, note)])
 
 
 def may_change_money(ctx: RequestContext) -> bool:
@@ -229,33 +238,66 @@ def may_change_money(ctx: RequestContext) -> bool:
 
 # --- create ------------------------------------------------------------------------------
 
-def insert_customer(uow: CustomerUnitOfWork, ctx: RequestContext, request: dict,
-                    *, checked: bool = False) -> Customer:
-    """One new customer inside an open unit of work: identity checks, insert, its
-    ``customer.created`` event, and the audit rows of its opening credit and balance.
-    ``checked``: the caller already verified name and code (bulk paths)."""
+# Optional columns set explicitly (to NULL) on every new customer, so that a batch of new
+# customers shares one column list and the ORM sends it as one multi-row INSERT.
+NULLABLE_ON_CREATE = ("industry_type", "email", "address", "tax_number", "notes", "rating_notes", "debt_since")
+
+
+def creation_attributes(ctx: RequestContext, request: dict, now: dt.datetime) -> dict:
+    """A create request (camelCase) -> attributes of the new customer. An opening balance
+    (Excel import's 当前余额) is money: it needs a finance role."""
     attrs = to_attributes(request)
     opening_balance = Decimal(attrs.pop("current_balance", None) or 0)
     if opening_balance != 0:
         if not may_change_money(ctx):
-            raise Forbidden("设置期初余额需要工厂管理员或财务管理员权限",
-                            errors={"currentBalance": ["设置期初余额需要工厂管理员或财务管理员权限"]})
+            message = "设置期初余额需要工厂管理员或财务管理员权限"
+            raise Forbidden(message, errors={"currentBalance": [message]})
         attrs["current_balance"] = opening_balance
         if opening_balance < 0:
-            attrs["debt_since"] = utcnow()
-    if not checked:
-        error = identity_errors(uow, ctx, attrs)
-        if error is not None:
-            raise error
+            attrs["debt_since"] = now
+    return attrs
+
+
+def insert_customers(uow: CustomerUnitOfWork, ctx: RequestContext, attributes: list[dict]) -> list[Customer]:
+    """New customers (from ``creation_attributes``) inside an open unit of work, their
+    names and codes already checked by the caller: one multi-row INSERT, each customer's
+    ``customer.created`` event, and the audit rows of opening credit limits and balances.
+    The unique indexes still guard against a concurrent writer: a taken name or code
+    raises (naming it when there is a single customer)."""
+    now = utcnow()
+    customers = []
+    for attrs in attributes:
+        customer = core.new_customer(ctx, attrs, now)
+        for attr in NULLABLE_ON_CREATE:
+            if getattr(customer, attr, None) is None:
+                setattr(customer, attr, None)
+        uow.customers.add(customer)
+        customers.append(customer)
     try:
-        customer = core.add_customer(uow, ctx, attrs)
-    except AppError as exc:
-        raise as_mobile_error(exc, attrs) from exc
-    if Decimal(customer.credit_limit or 0) > 0:
-        record_credit_limit_change(uow, ctx, customer, Decimal(0))
-    if opening_balance != 0:
-        record_balance_change(uow, ctx, customer, Decimal(0), "opening", "导入期初余额")
-    return customer
+        uow.flush()
+    except IntegrityError as exc:
+        conflict = core.conflict_from_integrity(exc)
+        raise (as_mobile_error(conflict, attributes[0]) if len(attributes) == 1 else conflict) from exc
+    for customer in customers:
+        core.emit_customer_event(uow, customer, "customer.created", ctx)
+    credit = [credit_limit_change_row(ctx, c, Decimal(0)) for c in customers if Decimal(c.credit_limit or 0) > 0]
+    if credit:
+        uow.session.execute(orm.credit_limit_changes.insert(), credit)
+    opening = [balance_change_row(ctx, c, Decimal(0), "opening", "导入期初余额") for c in customers
+               if Decimal(c.current_balance or 0) != 0]
+    if opening:
+        uow.session.execute(orm.balance_transactions.insert(), opening)
+    return customers
+
+
+def insert_customer(uow: CustomerUnitOfWork, ctx: RequestContext, request: dict) -> Customer:
+    """One new customer: its name and code checked (400 naming each one taken), then
+    inserted with its event and audit rows."""
+    attrs = creation_attributes(ctx, request, utcnow())
+    error = identity_errors(uow, ctx, attrs)
+    if error is not None:
+        raise error
+    return insert_customers(uow, ctx, [attrs])[0]
 
 
 def create_customer(uow: CustomerUnitOfWork, ctx: RequestContext, request: dict) -> Customer:
