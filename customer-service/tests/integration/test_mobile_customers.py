@@ -329,3 +329,25 @@ def test_changing_the_credit_limit_through_update_needs_a_finance_role(mobile_ap
     boss = headers_for(roles=["factory_admin"], factories=[factory])
     assert api.put(f"{base(factory)}/{cid}", json={"creditLimit": 5}, headers=boss).get_json()["data"]["creditLimit"] == 5
     assert rows(mobile_app, "SELECT count(*) FROM credit_limit_changes WHERE customer_id = :id", id=int(cid))[0][0] == 2
+
+
+def test_a_code_taken_behind_the_imports_back_fails_only_its_row(mobile_app, api, headers_for, factory, monkeypatch):
+    """A concurrent writer takes a code after the import checked it: the batch holding that
+    row fails on the unique index and is written again row by row, so only that row fails."""
+    from customer_service.service_layer import imports
+    h = headers_for(factories=[factory])
+    create(api, h, factory, customerCode="C-RACE")
+    monkeypatch.setattr(imports, "codes_taken", lambda *_args: set())  # the check saw it free
+    rows_ = [HEADER] + [[f"并发{i}", "C-RACE" if i == 3 else f"R-{i}", "企业", "张", "13800138000", None, None,
+                         None, None, None] for i in range(6)]
+    resp = api.post(f"{base(factory)}/import", headers=h, content_type="multipart/form-data",
+                    data={"file": (io.BytesIO(xlsx(rows_)), "race.xlsx")})
+    result = resp.get_json()["data"]
+    assert (result["successCount"], result["failureCount"]) == (5, 1)
+    assert result["failureRecords"] == [{"rowNumber": 5, "data": result["failureRecords"][0]["data"],
+                                         "errorMessage": "客户代码已存在: C-RACE"}]
+    codes = [r[0] for r in rows(mobile_app, "SELECT customer_code FROM customers WHERE factory_id = :f ORDER BY id",
+                                f=factory)]
+    assert codes == ["C-RACE", "R-0", "R-1", "R-2", "R-4", "R-5"]
+    events = rows(mobile_app, "SELECT count(*) FROM outbox WHERE payload LIKE :p", p=f'%"factory_id":"{factory}"%')
+    assert events[0][0] == 6
