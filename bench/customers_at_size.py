@@ -13,8 +13,9 @@ through the gateway:
 
 as p50/p95 latencies, then the export of every customer (``GET .../export``): wall time,
 file size, and the peak resident memory of the gunicorn workers while it ran (sampled
-from /proc every 20 ms). analytics-service is not started: order figures stay null and
-each call to it fails at once (connection refused).
+from /proc every 20 ms); and last the Excel import of ``--import-rows`` (10,000: the most
+one file may hold) new customers into another factory. analytics-service is not
+started: order figures stay null and each call to it fails at once (connection refused).
 
 Prints a table and writes ``bench/results/customers_at_size.json``.
 
@@ -23,6 +24,7 @@ Prints a table and writes ``bench/results/customers_at_size.json``.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -33,6 +35,7 @@ import threading
 import time
 from pathlib import Path
 
+import openpyxl
 import requests
 import sqlalchemy as sa
 
@@ -44,6 +47,7 @@ CITIES = ["上海", "北京", "广州", "深圳", "杭州", "成都", "武汉", 
 INDUSTRIES = ["餐饮", "零售", "批发", "食品加工", "商超", "电商", "酒店", "其他"]
 SURNAMES = ["张", "王", "李", "赵", "刘", "陈", "杨", "黄"]
 TYPES = ["company", "individual", "dealer", "retail"]
+TYPE_LABELS = ["企业", "个人", "经销商", "零售"]
 
 
 def sql_array(values: list[str]) -> str:
@@ -153,11 +157,33 @@ def export(session: requests.Session, url: str, pids: list[int]) -> dict:
             "worker_rss_growth_mb": round(peak[busiest] - before[busiest], 1)}
 
 
+def import_rows(session: requests.Session, base: str, rows: int) -> dict:
+    """POST /import of ``rows`` new customers (the largest file the import accepts by
+    default is 10,000 rows) into an empty factory."""
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("客户")
+    sheet.append(["客户名称", "客户代码", "客户类型", "行业", "联系人", "联系电话", "邮箱", "信用额度", "付款期限", "评级"])
+    for g in range(1, rows + 1):
+        sheet.append([f"导入客户{g:06d}", f"I-{g:08d}", TYPE_LABELS[g % 4], INDUSTRIES[g % 8], f"{SURNAMES[g % 8]}经理",
+                      f"139{g:08d}", f"i{g}@example.com", (g % 10) * 10000, 30, 1 + g % 5])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    content = buffer.getvalue()
+    started = time.perf_counter()
+    resp = session.post(f"{base}/import", files={"file": ("customers.xlsx", content)}, timeout=300)
+    seconds = time.perf_counter() - started
+    if resp.status_code != 200:
+        raise SystemExit(f"import answered {resp.status_code}: {resp.text[:300]}")
+    return {"rows": rows, "bytes": len(content), "seconds": round(seconds, 1),
+            "imported": resp.json()["data"]["successCount"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=300, help="requests per measured endpoint")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--import-rows", type=int, default=10_000)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     load_at_start = [round(x, 1) for x in os.getloadavg()]  # other work on the machine skews latencies
@@ -175,7 +201,7 @@ def main() -> None:
         load_seconds = load(stack.db_urls["customer"], args.customers)
         print(f"loaded {args.customers} customers in {load_seconds:.1f} s", flush=True)
         session = requests.Session()
-        session.headers.update(auth_headers(roles=["admin"], factories=[FACTORY]))
+        session.headers.update(auth_headers(roles=["admin"], factories=[FACTORY, f"{FACTORY}-IMPORT"]))
         session.get(base, params={"size": 1}, timeout=60)  # warm up both workers' pools
         n, count = args.requests, args.customers
         pages = min(max(1, count // 20), 500)
@@ -200,10 +226,12 @@ def main() -> None:
         pids = worker_pids(stack.procs["customer"].proc.pid)
         print("exporting…", flush=True)
         exported = export(session, f"{base}/export", pids)
+        print(f"importing {args.import_rows} rows…", flush=True)
+        imported = import_rows(session, base.replace(f"/{FACTORY}/", f"/{FACTORY}-IMPORT/"), args.import_rows)
 
     report = {
         "customers": args.customers, "through_gateway": with_gateway, "load_seconds": round(load_seconds, 1),
-        "latency": results, "export": exported,
+        "latency": results, "export": exported, "import": imported,
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform(),
                     "load_average_at_start": load_at_start, "load_average_at_end": [round(x, 1) for x in os.getloadavg()]},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -219,6 +247,8 @@ def main() -> None:
     print(f"\nexport: {exported['rows']} customers, {exported['bytes'] / 1e6:.1f} MB in {exported['seconds']} s; "
           f"gunicorn worker RSS {exported['worker_rss_before_mb']} -> {exported['worker_rss_peak_mb']} MB "
           f"(+{exported['worker_rss_growth_mb']} MB)")
+    print(f"import: {imported['rows']} rows (.xlsx, {imported['bytes'] / 1e6:.1f} MB) in {imported['seconds']} s, "
+          f"{imported['imported']} imported")
     print(f"written to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
 
 
