@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pika
 import pytest
@@ -85,8 +86,8 @@ def chaos():
             stack.procs["sync-consumer"].tail()
         factory = f"CH{uuid.uuid4().hex[:8].upper()}"
         api = Api(stack.gateway, factory)
-        customers = []
-        for i in range(CUSTOMERS):
+
+        def linked_customer(i: int) -> dict:
             customer = api.call("POST", "/api/v1/customers", json={"customer": {
                 "name": f"混沌客户{i:02d}-{factory}", "type": "company", "primary_contact_name": "初始联系人",
                 "primary_contact_phone": "13800000000"}}).json()["data"]
@@ -94,7 +95,10 @@ def chaos():
             contract = api.call("POST", "/api/v1/contracts", json={"contract_no": f"HT-{i:03d}",
                                                                     "customer_id": customer["id"]})
             assert project.status_code == 201 and contract.status_code == 201, (project.text, contract.text)
-            customers.append(customer)
+            return customer
+
+        with ThreadPoolExecutor(WRITERS) as pool:
+            customers = list(pool.map(linked_customer, range(CUSTOMERS)))
         yield {"stack": stack, "api": api, "factory": factory, "customers": customers}
         api.session.close()  # no idle keep-alive connection for gunicorn to wait on at shutdown
 
