@@ -84,6 +84,8 @@ def chaos():
     with Stack(services=["customer", "sync"], workers=["customer-relay", "sync-consumer"]) as stack:
         assert wait_for(lambda: broker_accepts(stack.amqp_url, SYNC_QUEUE), timeout=30), \
             stack.procs["sync-consumer"].tail()
+        assert wait_for(lambda: '"relay_connected"' in stack.logs("customer-relay"), timeout=30), \
+            stack.procs["customer-relay"].tail()
         factory = f"CH{uuid.uuid4().hex[:8].upper()}"
         api = Api(stack.gateway, factory)
 

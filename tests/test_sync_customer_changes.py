@@ -42,9 +42,13 @@ def queue_exists(amqp_url: str, queue: str) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def sync_queue_ready(stack):
-    """Events are routed only once the consumer has declared its queue (first start)."""
-    assert wait_for(lambda: queue_exists(stack.amqp_url, SYNC_QUEUE), timeout=30, interval=0.2), \
+def pipeline_ready(stack):
+    """The relay and the consumer processes are up and connected, and the consumer's queue
+    exists (events are routed only once it does)."""
+    assert wait_for(lambda: '"relay_connected"' in stack.logs("customer-relay"), timeout=30, interval=0.2), \
+        stack.procs["customer-relay"].tail()
+    assert wait_for(lambda: '"consumer_connected"' in stack.logs("sync-consumer")
+                    and queue_exists(stack.amqp_url, SYNC_QUEUE), timeout=30, interval=0.2), \
         stack.procs["sync-consumer"].tail()
 
 
@@ -201,13 +205,14 @@ def test_customer_updates_succeed_while_sync_is_down_or_failing_and_projects_cat
 
     # Now make the sync itself fail (its table is gone): the update still succeeds and
     # stays; the worker logs seed 004's error line, and catches up once repaired.
+    failures_logged = stack.logs("sync-consumer").count("客户信息自动同步失败")
     engine = sa.create_engine(stack.db_urls["sync"], poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE contracts RENAME TO contracts_unavailable"))
     try:
         resp = api.put(f"/api/v1/customers/{customer['id']}", json={"contact_person": "同步失败时改的"})
         assert resp.status_code == 200, resp.text
-        assert wait_for(lambda: "客户信息自动同步失败" in stack.logs("sync-consumer"), timeout=10)
+        assert wait_for(lambda: stack.logs("sync-consumer").count("客户信息自动同步失败") > failures_logged, timeout=10)
         assert api.get(f"/api/v1/customers/{customer['id']}").json()["data"]["primary_contact_name"] == "同步失败时改的"
     finally:
         with engine.begin() as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 import sqlalchemy as sa
 
 from sync_worker.adapters import orm
@@ -144,13 +145,8 @@ def test_a_failing_sync_logs_the_seed_error_line_records_the_failure_and_rolls_b
     old_name = customer.state["name"]
     too_long = "名" * 150  # longer than the column: the database refuses the write
     event = customer.updated(name=too_long)
-    with caplog.at_level(logging.INFO):
-        try:
-            consumer.apply(event)
-        except sa.exc.DBAPIError:
-            pass
-        else:
-            raise AssertionError("the handler should have failed")
+    with caplog.at_level(logging.INFO), pytest.raises(sa.exc.DBAPIError):
+        consumer.apply(event)
     messages = [r.msg.get("event") if isinstance(r.msg, dict) else r.getMessage() for r in caplog.records]
     assert any(m.startswith("客户信息自动同步失败: ") for m in messages)
     assert _project(client, headers, projects[0])["customer_name"] == old_name
