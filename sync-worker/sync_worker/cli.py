@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
             "consume": consumer_command("sync", name=consumer.CONSUMER_NAME, queue=consumer.QUEUE,
                                         bindings=consumer.BINDINGS, processed=processed_events,
                                         versions=applied_versions, handler_factory=consumer.handler_factory,
-                                        start_mappers=consumer.start_mappers),
+                                        start_mappers=consumer.start_mappers,
+                                        batch_size=consumer.BATCH_SIZE),
         },
         argv=argv)
 

@@ -33,8 +33,11 @@ def relay_command(service: str, outbox: sa.Table) -> Callable[[list[str]], int]:
 
 def consumer_command(service: str, *, name: str, queue: str, bindings: list[str], processed: sa.Table,
                      versions: sa.Table, handler_factory: Callable[[Settings], Callable[[Session, dict], None]],
-                     start_mappers: Callable[[], None] | None = None) -> Callable[[list[str]], int]:
-    """``handler_factory(settings)`` builds the ``handler(session, event)`` once per process."""
+                     start_mappers: Callable[[], None] | None = None,
+                     batch_size: int = 1) -> Callable[[list[str]], int]:
+    """``handler_factory(settings)`` builds the ``handler(session, event)`` once per process.
+    ``batch_size`` > 1 applies deliveries that arrive together in one transaction (see
+    ``EventConsumer``); ``CONSUMER_BATCH_SIZE`` overrides it."""
     def run(argv: list[str]) -> int:
         parser = argparse.ArgumentParser(prog=f"{service} consume", description=f"Consume {queue}")
         parser.add_argument("--replay-dead-letters", action="store_true",
@@ -64,7 +67,7 @@ def consumer_command(service: str, *, name: str, queue: str, bindings: list[str]
                                  versions=versions, handler=handler_factory(settings),
                                  exchange=settings.exchange, prefetch=settings.get_int("CONSUMER_PREFETCH", 50),
                                  max_deliveries=max_deliveries,
-                                 batch_size=settings.get_int("CONSUMER_BATCH_SIZE", 50))
+                                 batch_size=settings.get_int("CONSUMER_BATCH_SIZE", batch_size))
         consumer.install_signal_handlers()
         consumer.run()
         return 0

@@ -140,3 +140,31 @@ def test_declare_topology_creates_the_queue_so_earlier_events_wait_for_the_consu
     finally:
         consumer.stop_event.set()
         thread.join(timeout=10)
+
+
+def test_by_default_each_event_is_its_own_transaction(env):
+    engine, amqp = env
+    queue = f"batch.{uuid.uuid4().hex[:6]}"
+    conn = pika.BlockingConnection(pika.URLParameters(amqp))
+    ch = conn.channel()
+    declare_queue(ch, queue, ["customer.*"])
+    agg = uuid.uuid4().hex[:8]
+    for version in range(1, 31):
+        ch.basic_publish("crm.events", "customer.updated", json.dumps(event(agg, version, f"v{version}")).encode())
+    consumer = make_consumer(engine, amqp, queue)
+    singles, batches = [], []
+    original_apply = consumer.apply
+    consumer.apply = lambda ev: singles.append(ev["event_id"]) or original_apply(ev)
+    consumer.apply_batch = lambda events: batches.append(len(events))
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (state(engine, agg) is None or state(engine, agg).name != "v30"):
+            time.sleep(0.05)
+        assert tuple(state(engine, agg)) == ("v30", 30)
+        assert len(singles) == 30 and batches == []
+    finally:
+        consumer.stop_event.set()
+        thread.join(timeout=10)
+        conn.close()
