@@ -9,9 +9,7 @@ import time
 import urllib.parse
 
 import openpyxl
-import pika
 import pytest
-from pika.exceptions import AMQPError
 
 pytestmark = pytest.mark.system
 
@@ -49,22 +47,6 @@ def utf8_filename(disposition: str) -> str:
     return urllib.parse.unquote(match.group(1))
 
 
-def wait_for_queue(amqp_url: str, queue: str, timeout: float = 90.0) -> None:
-    """Until the consumer has declared and bound its queue: the exchange drops what it
-    publishes before (only a fresh broker vhost, as in a test session, has that gap)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-            try:
-                connection.channel().queue_declare(queue=queue, passive=True)
-                return
-            finally:
-                if connection.is_open:
-                    connection.close()
-        except AMQPError:
-            time.sleep(0.5)
-    raise AssertionError(f"queue {queue} never appeared")
 
 
 def settle_order_figures(api, factory, timeout=30.0):
@@ -81,7 +63,6 @@ def settle_order_figures(api, factory, timeout=30.0):
 
 
 def test_export_reimported_into_an_empty_factory_reproduces_the_same_customers(stack, client_for, factory):
-    wait_for_queue(stack.amqp_url, "analytics-service.read-model")
     source = client_for(roles=["admin"], factories=[factory])
     people = [
         {"name": "上海餐饮有限公司", "customerCode": "C-20251120-001", "type": "企业", "industry": "餐饮",
