@@ -18,7 +18,7 @@ is started on fresh databases and a fresh vhost, then:
 
 Prints the tables and writes ``bench/results/run-<UTC>.json`` and ``latest.json``.
 
-    make bench                                  # ~6-8 minutes on 2 cores
+    make bench                                  # 4-5 minutes on 2 quiet cores, up to ~10 busy
     .venv/bin/python bench/run.py --quick       # small sizes, ~2 minutes: checks the harness
     .venv/bin/python bench/run.py --only gateway,reads
 """
