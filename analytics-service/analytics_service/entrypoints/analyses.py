@@ -5,7 +5,7 @@ Roles: factory_admin, sales_admin, finance_admin, analyst (admin always); freshn
 analyst (and admin)."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface
 from crm_common.schemas import document_errors

@@ -1,7 +1,7 @@
 """GET /api/external/statistics of seed 002 §4 (roles: integrator, admin, analyst)."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface
 from crm_common.schemas import document_errors

@@ -6,7 +6,7 @@ customers: factory_admin, sales_admin (and admin, analyst). Another tenant's or 
 business domain's customer is 404."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface
 from crm_common.schemas import document_errors

@@ -2,7 +2,7 @@
 order summaries customer-service shows with its customers."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface
 from crm_common.schemas import document_errors

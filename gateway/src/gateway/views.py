@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Response, g, jsonify, request
-from flask_smorest import Blueprint
+from crm_common.web import Blueprint
 from werkzeug.wsgi import get_input_stream
 
 from crm_common import logs

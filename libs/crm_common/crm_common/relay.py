@@ -16,12 +16,12 @@ import zlib
 import pika
 import sqlalchemy as sa
 from pika.exceptions import AMQPError
+from prometheus_client import Counter
 
 from . import logs
 from .broker import connection_parameters, declare_exchange
 from .db import utcnow
 from .metrics import gauge
-from prometheus_client import Counter
 
 log = logs.get_logger("crm.relay")
 
@@ -75,9 +75,10 @@ class OutboxRelay:
             if self._lock_conn is not None:
                 self._lock_conn.execute(sa.text("SELECT 1"))
                 return True
-            conn = self.engine.connect()
+            # Session-level lock on an autocommit connection: held without holding a
+            # transaction open (no "idle in transaction" connection for hours).
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key}).scalar()
-            conn.commit()
             if got:
                 self._lock_conn = conn
                 log.info("relay_leader", service=self.service)

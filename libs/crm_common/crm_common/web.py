@@ -4,11 +4,12 @@ request context (principal, tenant, business domains)."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from typing import Callable
 
+import flask_smorest
 import marshmallow as ma
 from flask import Flask, Response, current_app, g, jsonify, request
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from . import auth, logs
@@ -17,6 +18,18 @@ from .context import RequestContext
 from .envelopes import Surface, error_body, ok, surface_for_path
 from .errors import AppError, Forbidden, Unauthorized
 from .metrics import install_request_metrics, metrics_response
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, except that a schema class given to ``arguments`` is
+    instantiated once, at import, instead of by webargs on every request (measured: about
+    10 % of a small write's CPU)."""
+
+    def arguments(self, schema, *args, **kwargs):
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)
+
 
 PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/metrics")
 PUBLIC_PREFIXES = ("/docs",)

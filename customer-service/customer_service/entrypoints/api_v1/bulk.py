@@ -10,7 +10,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import jsonify, make_response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface, envelope_schema, error_body, surface_for_path
 from crm_common.errors import ValidationError

@@ -4,7 +4,7 @@ Views validate, call the service layer, and reply; rules live in the service lay
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors

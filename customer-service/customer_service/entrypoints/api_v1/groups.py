@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors

@@ -11,7 +11,7 @@ from decimal import Decimal
 import marshmallow as ma
 import sqlalchemy as sa
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from crm_common.web import Blueprint
 from marshmallow import fields as f
 
 from crm_common.auth import ALL

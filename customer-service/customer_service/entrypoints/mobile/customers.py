@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from crm_common.web import Blueprint
 
 from crm_common import auth, logs
 from crm_common.envelopes import Surface, envelope_schema
