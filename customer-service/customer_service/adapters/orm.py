@@ -291,7 +291,8 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(
         model.Customer, customers,
         version_id_col=customers.c.version,  # optimistic concurrency: stale writes fail
-        properties={"company": relationship(model.Company, lazy="joined")},
+        # selectin: the company of a page is loaded for its rows only, not joined before OFFSET
+        properties={"company": relationship(model.Company, lazy="selectin")},
     )
     mapper_registry.map_imperatively(model.CustomerGroup, customer_groups)
     _mapped = True
