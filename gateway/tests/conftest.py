@@ -142,12 +142,12 @@ def gw(start_gateway):
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """Redis for the shared-limit tests (db 5 unless TEST_REDIS_URL says otherwise);
-    the tests skip when it is not running."""
+    """Redis for the shared-limit tests (db 5 unless TEST_REDIS_URL says otherwise).
+    `make test` starts Redis, so its absence is a failure, never a skip."""
     import redis
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except redis.RedisError:
-        pytest.skip(f"Redis not reachable at {url}")
+        pytest.fail(f"Redis not reachable at {url}: run scripts/ensure-services.sh")
     return url
