@@ -2,6 +2,8 @@
 ``crm.events`` topology, and a cheap readiness probe."""
 from __future__ import annotations
 
+import random
+import signal
 import threading
 import time
 
@@ -53,3 +55,29 @@ def broker_ready(amqp_url: str, ttl: float = 5.0) -> tuple[bool, str]:
     with _probe_lock:
         _probe_cache[amqp_url] = (time.monotonic(), result)
     return result
+
+
+# --- the reconnect loop shared by the relay and the consumers ---------------------------------
+
+def close_quietly(connection) -> None:
+    """Close a broker connection that may already be broken."""
+    if connection is not None and connection.is_open:
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - it is going away either way
+            pass
+
+
+def wait_before_retry(stop_event: threading.Event, delay: float, ceiling: float) -> float:
+    """Sleep ``delay`` plus jitter (unless stopping); returns the next, doubled delay."""
+    if not stop_event.is_set():
+        stop_event.wait(delay + random.uniform(0, delay / 2))
+    return min(delay * 2, ceiling)
+
+
+def stop_on_signals(stop_event: threading.Event) -> None:
+    """SIGTERM/SIGINT ask the loop to finish its current message and stop."""
+    def _stop(_signum, _frame):
+        stop_event.set()
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)

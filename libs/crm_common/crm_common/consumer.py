@@ -14,8 +14,6 @@ batch holds every event's locks until its commit)."""
 from __future__ import annotations
 
 import datetime as dt
-import random
-import signal
 import threading
 import time
 from typing import Callable
@@ -27,7 +25,7 @@ from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
 from . import logs
-from .broker import connection_parameters, declare_exchange
+from .broker import close_quietly, connection_parameters, declare_exchange, stop_on_signals, wait_before_retry
 from .db import utcnow
 from .events import InvalidEvent, parse_event
 from .metrics import gauge
@@ -299,21 +297,12 @@ class EventConsumer:
                 log.warning("consumer_broker_unavailable", queue=self.queue, error=type(exc).__name__,
                             retry_in=round(delay, 2))
             finally:
-                if connection is not None and connection.is_open:
-                    try:
-                        connection.close()
-                    except Exception:  # noqa: BLE001
-                        pass
-            if not self.stop_event.is_set():
-                self.stop_event.wait(delay + random.uniform(0, delay / 2))
-                delay = min(delay * 2, 15.0)
+                close_quietly(connection)
+            delay = wait_before_retry(self.stop_event, delay, 15.0)
         log.info("consumer_stopped", queue=self.queue)
 
     def install_signal_handlers(self) -> None:
-        def _stop(_signum, _frame):
-            self.stop_event.set()
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+        stop_on_signals(self.stop_event)
 
 
 def replay_dead_letters(amqp_url: str, queue: str, limit: int | None = None) -> int:

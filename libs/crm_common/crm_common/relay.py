@@ -7,8 +7,6 @@ Several replicas are safe: on PostgreSQL only the holder of an advisory lock pub
 (the others stand by), which also keeps the per-aggregate order."""
 from __future__ import annotations
 
-import random
-import signal
 import threading
 import time
 import zlib
@@ -19,7 +17,7 @@ from pika.exceptions import AMQPError
 from prometheus_client import Counter
 
 from . import logs
-from .broker import connection_parameters, declare_exchange
+from .broker import close_quietly, connection_parameters, declare_exchange, stop_on_signals, wait_before_retry
 from .db import utcnow
 from .metrics import gauge
 
@@ -161,19 +159,10 @@ class OutboxRelay:
                 self._release_leadership()
                 log.warning("relay_database_unavailable", error=type(exc).__name__, retry_in=round(delay, 2))
             finally:
-                if connection is not None and connection.is_open:
-                    try:
-                        connection.close()
-                    except Exception:  # noqa: BLE001
-                        pass
-            if not self.stop_event.is_set():
-                self.stop_event.wait(delay + random.uniform(0, delay / 2))
-                delay = min(delay * 2, self.max_backoff)
+                close_quietly(connection)
+            delay = wait_before_retry(self.stop_event, delay, self.max_backoff)
         self._release_leadership()
         log.info("relay_stopped", service=self.service)
 
     def install_signal_handlers(self) -> None:
-        def _stop(_signum, _frame):
-            self.stop_event.set()
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+        stop_on_signals(self.stop_event)
