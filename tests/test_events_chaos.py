@@ -20,7 +20,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from crm_common.testing import Stack, auth_headers
+from crm_common.testing import wait_for, Stack, auth_headers
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
@@ -28,15 +28,6 @@ SYNC_QUEUE = "sync-worker.customer-sync"
 CONSUMER = "sync-worker.customer-sync"
 CUSTOMERS, UPDATES, WRITERS = 50, 500, 5
 
-
-def wait_for(predicate, timeout=10.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def broker_accepts(amqp_url: str, queue: str | None = None) -> bool:

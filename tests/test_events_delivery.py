@@ -5,27 +5,18 @@ an older version arriving after a newer one changes nothing."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pika
 import pytest
 
+from crm_common.testing import wait_for
 from crm_common.events import make_event
 
 pytestmark = pytest.mark.system
 
 SYNC_QUEUE = "sync-worker.customer-sync"
 
-
-def wait_for(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 class Broker:

@@ -11,19 +11,12 @@ import pika
 import pytest
 import sqlalchemy as sa
 
+from crm_common.testing import wait_for
+
 pytestmark = pytest.mark.system
 
 SYNC_QUEUE = "sync-worker.customer-sync"
 
-
-def wait_for(predicate, timeout=10.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def queue_exists(amqp_url: str, queue: str) -> bool:

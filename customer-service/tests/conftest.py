@@ -7,17 +7,14 @@ import uuid
 import pytest
 
 from crm_common.config import Settings
-from crm_common.migrations import upgrade_head
-from crm_common.testing import TEST_JWT_SECRET, auth_headers, create_database, drop_database
+from crm_common.testing import migrated_database, TEST_JWT_SECRET, auth_headers
 
 
 @pytest.fixture(scope="session")
 def pg_url():
-    url = create_database("crm_customer_it")
     from customer_service.cli import SERVICE_DIR
-    upgrade_head(SERVICE_DIR, url)
-    yield url
-    drop_database(url)
+    with migrated_database(SERVICE_DIR, "crm_customer_it") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,7 @@ from crm_common.config import Settings
 from crm_common.consumer import EventConsumer
 from crm_common.db import make_engine, make_session_factory
 from crm_common.events import make_event
-from crm_common.migrations import upgrade_head
-from crm_common.testing import TEST_JWT_SECRET, auth_headers, create_database, drop_database, free_port
+from crm_common.testing import migrated_database, TEST_JWT_SECRET, auth_headers, free_port
 
 
 class FakeCustomerService:
@@ -63,11 +62,9 @@ class FakeCustomerService:
 
 @pytest.fixture(scope="session")
 def pg_url():
-    url = create_database("crm_sync_it")
     from sync_worker.cli import SERVICE_DIR
-    upgrade_head(SERVICE_DIR, url)
-    yield url
-    drop_database(url)
+    with migrated_database(SERVICE_DIR, "crm_sync_it") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

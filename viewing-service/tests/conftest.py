@@ -10,9 +10,7 @@ import pytest
 import requests
 
 from crm_common.config import Settings
-from crm_common.migrations import upgrade_head
-from crm_common.testing import (TEST_JWT_SECRET, Process, Stack, auth_headers, base_env, create_database,
-                                drop_database, free_port, repo_root)
+from crm_common.testing import (TEST_JWT_SECRET, Process, Stack, auth_headers, base_env, free_port, migrated_database, repo_root)
 
 
 @pytest.fixture(scope="session")
@@ -43,11 +41,9 @@ def property_mode(property_service):
 
 @pytest.fixture(scope="session")
 def pg_url():
-    url = create_database("crm_viewing_it")
     from viewing_service.cli import SERVICE_DIR
-    upgrade_head(SERVICE_DIR, url)
-    yield url
-    drop_database(url)
+    with migrated_database(SERVICE_DIR, "crm_viewing_it") as url:
+        yield url
 
 
 def make_app(pg_url: str, customer_url: str, **env):

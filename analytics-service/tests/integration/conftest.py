@@ -10,8 +10,7 @@ from crm_common.config import Settings
 from crm_common.consumer import EventConsumer
 from crm_common.db import make_engine, make_session_factory
 from crm_common.events import make_event
-from crm_common.migrations import upgrade_head
-from crm_common.testing import TEST_JWT_SECRET, auth_headers, create_database, drop_database
+from crm_common.testing import migrated_database, TEST_JWT_SECRET, auth_headers
 
 from analytics_service.adapters import orm
 from analytics_service.app import create_app
@@ -21,10 +20,8 @@ from analytics_service.service_layer.projection import handle_event
 
 @pytest.fixture(scope="session")
 def database_url():
-    url = create_database("crm_analytics_it")
-    upgrade_head(SERVICE_DIR, url)
-    yield url
-    drop_database(url)
+    with migrated_database(SERVICE_DIR, "crm_analytics_it") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ a database per test run, a RabbitMQ vhost per run, free ports, real processes
 (gunicorn, relays, consumers) started and stopped like an operator would."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -358,3 +359,28 @@ def check_service_starts_on_sqlite(create_app, service_dir: Path, service: str, 
     validate(spec)
     assert "/healthz" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+@contextlib.contextmanager
+def migrated_database(service_dir: Path, prefix: str):
+    """A fresh PostgreSQL database at the service's migration head, dropped afterwards."""
+    from .migrations import upgrade_head
+
+    url = create_database(prefix)
+    try:
+        upgrade_head(service_dir, url)
+        yield url
+    finally:
+        drop_database(url)
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+    """Poll ``predicate`` until it returns something truthy or ``timeout`` passes; returns
+    its last value (so ``assert wait_for(...)`` shows what it saw)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()

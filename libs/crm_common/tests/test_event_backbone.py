@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 
 import pika
@@ -14,7 +13,7 @@ from crm_common.consumer import EventConsumer, declare_queue
 from crm_common.db import UnitOfWork, consumer_tables, make_engine, make_session_factory, outbox_table
 from crm_common.events import make_event
 from crm_common.relay import OutboxRelay, outbox_backlog
-from crm_common.testing import create_database, create_vhost, delete_vhost, drop_database
+from crm_common.testing import wait_for, create_database, create_vhost, delete_vhost, drop_database
 
 metadata = sa.MetaData()
 outbox = outbox_table(metadata)
@@ -49,14 +48,6 @@ def _handler(session, event):
                         .values(name=event["data"]["name"], version=event["aggregate_version"]))
 
 
-def _wait(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 def test_relay_publishes_in_order_and_consumer_applies_once_newest_wins(env):
     engine, amqp = env
@@ -82,9 +73,9 @@ def test_relay_publishes_in_order_and_consumer_applies_once_newest_wins(env):
     for t in threads:
         t.start()
     try:
-        assert _wait(lambda: outbox_backlog(engine, outbox)[0] == 0)
+        assert wait_for(lambda: outbox_backlog(engine, outbox)[0] == 0)
         with engine.connect() as c:
-            assert _wait(lambda: c.execute(sa.select(applied.c.version).where(applied.c.aggregate_id == agg)).scalar() == 20)
+            assert wait_for(lambda: c.execute(sa.select(applied.c.version).where(applied.c.aggregate_id == agg)).scalar() == 20)
         # A redelivered event changes nothing; an older version changes nothing.
         newest = _event(agg, 21, "name-21")
         assert consumer.apply(newest) == "applied"
@@ -117,8 +108,8 @@ def test_unparseable_message_is_dead_lettered_and_the_consumer_goes_on(env):
     thread.start()
     try:
         with engine.connect() as c:
-            assert _wait(lambda: c.execute(sa.select(applied.c.name).where(applied.c.aggregate_id == agg)).scalar() == "ok")
-        assert _wait(lambda: ch.queue_declare(f"{queue}.dlq", passive=True).method.message_count == 2)
+            assert wait_for(lambda: c.execute(sa.select(applied.c.name).where(applied.c.aggregate_id == agg)).scalar() == "ok")
+        assert wait_for(lambda: ch.queue_declare(f"{queue}.dlq", passive=True).method.message_count == 2)
     finally:
         consumer.stop_event.set()
         thread.join(timeout=10)
@@ -144,7 +135,7 @@ def test_a_message_that_keeps_failing_is_dead_lettered_after_bounded_redelivery(
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
     try:
-        assert _wait(lambda: ch.queue_declare(f"{queue}.dlq", passive=True).method.message_count == 1, timeout=20)
+        assert wait_for(lambda: ch.queue_declare(f"{queue}.dlq", passive=True).method.message_count == 1, timeout=20)
         assert 3 <= len(calls) <= 5
     finally:
         consumer.stop_event.set()
@@ -160,5 +151,5 @@ def test_an_event_no_queue_is_bound_for_is_kept_not_dropped(env):
     declare_exchange(ch)
     before = ch.queue_declare("crm.events.unrouted", passive=True).method.message_count
     ch.basic_publish("crm.events", "order.recorded", json.dumps(_event("x", 1, "n")).encode())
-    assert _wait(lambda: ch.queue_declare("crm.events.unrouted", passive=True).method.message_count == before + 1)
+    assert wait_for(lambda: ch.queue_declare("crm.events.unrouted", passive=True).method.message_count == before + 1)
     conn.close()
