@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -357,8 +358,22 @@ def check_service_starts_on_sqlite(create_app, service_dir: Path, service: str, 
     assert ready.get_json()["checks"]["broker"]["ok"] is False  # reported, not fatal
     spec = client.get("/openapi.json").get_json()
     validate(spec)
-    assert "/healthz" in spec["paths"]
     assert client.get("/docs").status_code == 200
+    # Every route the service answers is documented, with its methods.
+    undocumented = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.rule.startswith(("/docs", "/openapi.json")):
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method.lower() not in spec["paths"].get(path, {}):
+                undocumented.append(f"{method} {path}")
+    assert not undocumented, f"routes missing from /openapi.json: {undocumented}"
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue  # e.g. path-level "parameters"
+            assert operation.get("summary") or operation.get("description"), f"{method.upper()} {path} has no docstring"
 
 
 @contextlib.contextmanager
