@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install run test test-fast token services bench bench-analytics bench-bulk bench-sync bench-customers clean help
+.PHONY: install lock run test test-fast token services bench bench-analytics bench-bulk bench-sync bench-customers clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -17,11 +17,20 @@ help:
 	@echo "make token ROLE=admin FACTORY=F001   print a signed JWT"
 	@echo "make bench   run the benchmarks"
 
-$(VENV)/.installed: $(PYPROJECTS) requirements-dev.txt
+# Third-party packages come only from requirements.lock (pinned, hashes checked); the
+# repository's own packages are installed editable on top, without resolving anything.
+$(VENV)/.installed: $(PYPROJECTS) requirements-dev.txt requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (PYTHON=python3.12 make ...)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip >/dev/null 2>&1 || true
-	$(BIN)/pip install -q -r requirements-dev.txt $(foreach p,$(PACKAGES),$(if $(wildcard $(p)/pyproject.toml),-e $(p)))
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install -q --no-deps $(foreach p,$(PACKAGES),$(if $(wildcard $(p)/pyproject.toml),-e $(p)))
+	$(BIN)/pip check
 	touch $@
+
+# Re-resolve the lock files after a pyproject.toml or requirements-dev.txt change
+# (UPGRADE=1 moves every pin to the newest allowed release).
+lock: install
+	scripts/lock.sh
 
 install: $(VENV)/.installed
 
