@@ -291,6 +291,7 @@ class RunningImage:
     port: int
     env: dict[str, str]
     database: str | None
+    metrics_port: int
 
 
 @pytest.fixture(scope="module")
@@ -310,8 +311,10 @@ def running_images(tmp_path_factory):
     try:
         for name, replay in replays.items():
             port, db_variable = IMAGES[name]
-            http_port = free_port()
-            extra = {"PORT": str(http_port), "HOST": "127.0.0.1"}  # loopback here; 0.0.0.0 in a container
+            http_port, metrics_port = free_port(), free_port()
+            # loopback here; 0.0.0.0 in a container
+            extra = {"PORT": str(http_port), "HOST": "127.0.0.1", "METRICS_PORT": str(metrics_port),
+                     "METRICS_ADDR": "127.0.0.1"}
             database = None
             if db_variable:
                 database = extra[db_variable] = create_database(f"crm_image_{name.split('-')[0]}")
@@ -322,7 +325,7 @@ def running_images(tmp_path_factory):
             workdir = replay.host_path(replay.stage.last("WORKDIR") or "/")
             workdir.mkdir(parents=True, exist_ok=True)
             proc = Process(f"image-{name}", replay.start_command(), env, cwd=workdir, log_dir=replay.root)
-            running[name] = RunningImage(replay, proc.start(), http_port, env, database)
+            running[name] = RunningImage(replay, proc.start(), http_port, env, database, metrics_port)
         yield running
     finally:
         def stop(image: RunningImage) -> None:
@@ -349,9 +352,11 @@ def test_image_start_command_migrates_serves_and_passes_its_healthcheck(name, ru
     check = subprocess.run(image.replay.healthcheck_command(), env=image.env, capture_output=True, text=True,
                            timeout=30)
     assert check.returncode == 0, check.stderr
-    # gunicorn's workers share the multiprocess metrics directory named by the image's ENV.
-    metrics = requests.get(f"{base}/metrics", timeout=5)
+    # gunicorn's workers share the multiprocess metrics directory named by the image's ENV;
+    # the master serves them on METRICS_PORT only, never on the public port.
+    metrics = requests.get(f"http://127.0.0.1:{image.metrics_port}/metrics", timeout=5)
     assert metrics.status_code == 200 and "http_requests_total" in metrics.text
+    assert requests.get(f"{base}/metrics", timeout=5).status_code in (401, 404)
     assert any(Path(image.env["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"))
 
 

@@ -121,7 +121,7 @@ def test_http_process_counts_requests_by_route_and_status_with_latency(observed,
 @pytest.mark.parametrize("name", OUTBOX_SERVICES)
 def test_service_with_an_outbox_reports_backlog_and_oldest_unsent_age(observed, name):
     stack, _ = observed
-    samples = scrape(stack.metrics_url(name))  # refreshed on scrape, relay or not
+    samples = scrape(stack.metrics_url(name))  # set by each /readyz (the relay's own too)
     assert present(samples, "outbox_backlog", service=name)
     assert present(samples, "outbox_oldest_unsent_age_seconds", service=name)
 
@@ -133,8 +133,9 @@ def test_gateway_reports_upstream_latency_and_errors_per_service(observed, tmp_p
         assert total(samples, "gateway_upstream_request_duration_seconds_count", service=upstream) > 0, upstream
     # An upstream that is down, without disturbing the shared stack: a second gateway whose
     # sync-worker URL leads nowhere answers for it and counts the error.
-    port, prom = free_port(), prometheus_dir()
-    env = {**stack.env(), "SYNC_SERVICE_URL": f"http://127.0.0.1:{free_port()}", "PROMETHEUS_MULTIPROC_DIR": prom}
+    port, metrics_port, prom = free_port(), free_port(), prometheus_dir()
+    env = {**stack.env(), "SYNC_SERVICE_URL": f"http://127.0.0.1:{free_port()}", "PROMETHEUS_MULTIPROC_DIR": prom,
+           "METRICS_PORT": str(metrics_port)}
     gateway = Process("gateway-sync-down", gunicorn_argv("gateway.app:create_app()", port, workers=1), env,
                       ready_url=f"http://127.0.0.1:{port}/healthz", log_dir=tmp_path)
     try:
@@ -142,7 +143,7 @@ def test_gateway_reports_upstream_latency_and_errors_per_service(observed, tmp_p
         down = requests.get(f"http://127.0.0.1:{port}/api/v1/projects", timeout=30,
                             headers=auth_headers(roles=["admin"], factories=[FACTORY]))
         assert down.status_code in (502, 503, 504), down.text
-        samples = scrape(f"http://127.0.0.1:{port}/metrics")
+        samples = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
         assert total(samples, "gateway_upstream_errors_total", service="sync-worker") > 0
         assert present(samples, "gateway_upstream_errors_total", service="sync-worker", kind="unavailable")
         assert total(samples, "gateway_upstream_request_duration_seconds_count", service="sync-worker") > 0

@@ -5,19 +5,13 @@ from flask import Flask
 
 from crm_common.bootstrap import bootstrap_service
 from crm_common.config import Settings
-from crm_common.web import create_base_app, optional_blueprints
+from crm_common.web import create_base_app, finish_app
 
 from .adapters import orm
 from .service_layer.unit_of_work import ServiceUnitOfWork
+from .entrypoints import analyses, external, mobile, orders
 
-BLUEPRINTS: list = []
-OPTIONAL_MODULES = (
-    "analytics_service.entrypoints.api",
-    "analytics_service.entrypoints.mobile",
-    "analytics_service.entrypoints.external",
-    "analytics_service.entrypoints.orders",
-    "analytics_service.entrypoints.analyses",
-)
+BLUEPRINTS = [mobile.blp, external.blp, orders.blp, analyses.blp]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -25,6 +19,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app, api = create_base_app(settings, title="analytics-service",
                                description="Owns statistics: a read model built from customer/viewing/order events, plus order facts.")
     bootstrap_service(app, settings, ServiceUnitOfWork, orm.start_mappers)
-    for blp in BLUEPRINTS + optional_blueprints(*OPTIONAL_MODULES):
+    for blp in BLUEPRINTS:
         api.register_blueprint(blp)
-    return app
+    return finish_app(app)

@@ -4,24 +4,18 @@ from __future__ import annotations
 from flask import Flask
 
 from crm_common.config import Settings
-from crm_common.web import create_base_app, optional_blueprints
+from crm_common.web import create_base_app, finish_app
 
 from .bootstrap import bootstrap
+from .entrypoints.api_v1 import bulk, companies, external_sync, groups
 from .entrypoints.api_v1 import customers as customers_v1
+from .entrypoints.external import customers as external_customers
+from .entrypoints.internal import snapshot
+from .entrypoints.mobile import customers as mobile_customers
 
-# Each surface registers its blueprints here (later issues add theirs to this list).
-BLUEPRINTS = [customers_v1.blp]
-
-
-OPTIONAL_MODULES = (
-    "customer_service.entrypoints.api_v1.bulk",
-    "customer_service.entrypoints.api_v1.companies",
-    "customer_service.entrypoints.api_v1.groups",
-    "customer_service.entrypoints.api_v1.external_sync",
-    "customer_service.entrypoints.mobile.customers",
-    "customer_service.entrypoints.external.customers",
-    "customer_service.entrypoints.internal.snapshot",
-)
+# Every surface's blueprints, registered in this order.
+BLUEPRINTS = [customers_v1.blp, bulk.blp, companies.blp, groups.blp, external_sync.blp,
+              mobile_customers.blp, external_customers.blp, snapshot.blp]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -29,6 +23,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app, api = create_base_app(settings, title="customer-service",
                                description="Owns customers, companies, groups, ratings, credit, balances and imports.")
     bootstrap(app, settings)
-    for blp in BLUEPRINTS + optional_blueprints(*OPTIONAL_MODULES):
+    for blp in BLUEPRINTS:
         api.register_blueprint(blp)
-    return app
+    return finish_app(app)

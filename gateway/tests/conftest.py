@@ -120,9 +120,11 @@ def start_gateway(upstreams, upstream_urls):
 
     def start(name: str, workers: int = 1, **extra_env: str) -> Running:
         running = Running(upstreams.log_dir)
-        env = gateway_env(upstream_urls, **extra_env)
+        metrics_port = free_port()
+        env = gateway_env(upstream_urls, METRICS_PORT=str(metrics_port), **extra_env)
         running.launch(name, "gateway.app:create_app()", env, workers=workers, threads=8)
         running.name, running.url, running.env = name, running.urls[name], env
+        running.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         started.append(running)
         running.wait_ready()
         return running

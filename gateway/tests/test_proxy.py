@@ -46,10 +46,14 @@ def calls(gw_url: str, key: str) -> int:
 # --- tokens ---------------------------------------------------------------------------------
 
 def test_public_paths_need_no_token(gw):
-    for path in ("/healthz", "/readyz", "/openapi.json", "/docs", "/metrics"):
+    for path in ("/healthz", "/readyz", "/openapi.json", "/docs", "/docs/assets/swagger-ui-bundle.js"):
         resp = requests.get(gw.url + path, timeout=10)
         assert resp.status_code == 200, (path, resp.text)
         assert resp.headers["X-Trace-Id"]
+    # metrics are never on the public port (CONTRACT §3): without a token it is 401, with
+    # one it is no route at all
+    assert requests.get(gw.url + "/metrics", timeout=10).status_code == 401
+    assert requests.get(gw.url + "/metrics", headers=ADMIN, timeout=10).status_code == 404
 
 
 @pytest.mark.parametrize("path", ["/api/v1/customers", "/api/mobile/F1/customers", "/api/external/customers"])
@@ -321,7 +325,7 @@ def test_the_merged_openapi_document_is_valid_and_covers_every_service(gw):
     doc = requests.get(gw.url + "/openapi.json", timeout=10).json()
     validate(doc)
     paths = doc["paths"]
-    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs",  # the gateway's own
+    for path in ("/healthz", "/readyz", "/openapi.json",  # the gateway's own
                  "/api/v1/customers", "/api/v1/customers/{customer_id}",       # customer-service
                  "/api/external/viewing-records/{userId}",                      # viewing (fake)
                  "/api/external/statistics", "/api/mobile/{factoryId}/customers/vip"):  # analytics (fake)
@@ -343,7 +347,7 @@ def test_the_merged_openapi_document_is_valid_and_covers_every_service(gw):
 def test_metrics_show_upstream_latency_and_errors(gw):
     requests.get(gw.url + "/api/v1/sync/history", headers=ADMIN, timeout=10)  # one more refused call
     requests.get(f"{gw.url}{VIEWING}/echo", headers=ADMIN, timeout=10)
-    text = requests.get(gw.url + "/metrics", timeout=10).text
+    text = requests.get(gw.metrics_url, timeout=10).text
     samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
     errors = {(s.labels["service"], s.labels["kind"]): s.value for s in samples
               if s.name == "gateway_upstream_errors_total"}

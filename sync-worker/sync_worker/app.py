@@ -5,18 +5,14 @@ from flask import Flask
 
 from crm_common.bootstrap import bootstrap_service
 from crm_common.config import Settings
-from crm_common.web import create_base_app, optional_blueprints
+from crm_common.web import create_base_app, finish_app
 
 from .adapters import orm
 from .adapters.customer_client import CustomerServiceClient
 from .service_layer.unit_of_work import SyncUnitOfWork
+from .entrypoints import contracts, projects, sync
 
-BLUEPRINTS: list = []
-OPTIONAL_MODULES = (
-    "sync_worker.entrypoints.projects",
-    "sync_worker.entrypoints.contracts",
-    "sync_worker.entrypoints.sync",
-)
+BLUEPRINTS = [projects.blp, contracts.blp, sync.blp]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -26,6 +22,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     bootstrap_service(app, settings, SyncUnitOfWork, orm.start_mappers)
     app.extensions["customer_client"] = CustomerServiceClient(settings.service_urls["customer"],
                                                               settings.internal_http_timeout)
-    for blp in BLUEPRINTS + optional_blueprints(*OPTIONAL_MODULES):
+    for blp in BLUEPRINTS:
         api.register_blueprint(blp)
-    return app
+    return finish_app(app)

@@ -4,15 +4,12 @@ from __future__ import annotations
 from flask import Flask
 
 from crm_common.config import Settings
-from crm_common.web import create_base_app, optional_blueprints
+from crm_common.web import create_base_app, finish_app
 
 from .bootstrap import bootstrap
+from .entrypoints import external, internal
 
-BLUEPRINTS: list = []
-OPTIONAL_MODULES = (
-    "viewing_service.entrypoints.external",
-    "viewing_service.entrypoints.internal",
-)
+BLUEPRINTS = [external.blp, internal.blp]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -20,6 +17,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app, api = create_base_app(settings, title="viewing-service",
                                description="Owns property-viewing records (seed 002); publishes viewing.recorded / viewing.updated.")
     bootstrap(app, settings)
-    for blp in BLUEPRINTS + optional_blueprints(*OPTIONAL_MODULES):
+    for blp in BLUEPRINTS:
         api.register_blueprint(blp)
-    return app
+    return finish_app(app)

@@ -5,11 +5,12 @@ Roles: factory_admin, sales_admin, finance_admin, analyst (admin always); freshn
 analyst (and admin)."""
 from __future__ import annotations
 
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context, require_roles, settings_of
+from crm_common.web import reply, request_context, settings_of
 
 from ..adapters.broker import queue_backlog
 from ..service_layer import analyses as svc
@@ -25,13 +26,13 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 
 def _analyst_context():
-    require_roles(*ANALYSTS)
     return request_context()
 
 
 @blp.route("/customers/<int:customer_id>/rating-score", methods=["GET"])
 @blp.response(200, V1RatingScore)
 @errors(401, 403, 404)
+@authorize("analytics.read")
 def rating_score(customer_id):
     """客户评级算法 for one customer: the four weighted parts (order amount 30, payment
     timeliness 40, order frequency 20, cooperation years 10), their total and the stars
@@ -44,6 +45,7 @@ def rating_score(customer_id):
 @blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, V1RatingScores)
 @errors(400, 401, 403)
+@authorize("analytics.read")
 def rating_scores(page, page_size):
     """The rating score of every live customer of the tenant, highest first (paged)."""
     ctx = _analyst_context()
@@ -54,6 +56,7 @@ def rating_scores(page, page_size):
 @blp.arguments(RfmQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, V1Rfm)
 @errors(400, 401, 403)
+@authorize("analytics.read")
 def rfm(page, page_size, segment=None):
     """客户细分策略 (RFM): each buyer's recency (days since last order), frequency (orders)
     and monetary value (revenue), their 高/中/低 levels cut by mid-rank thirds within the
@@ -66,6 +69,7 @@ def rfm(page, page_size, segment=None):
 @blp.route("/credit-risk", methods=["GET"])
 @blp.response(200, V1CreditRisk)
 @errors(401, 403)
+@authorize("analytics.read")
 def credit_risk():
     """信用风险等级: live customers per level — EXCELLENT 优质客户, NORMAL 正常客户, RISK 风险客户,
     HIGH_RISK 高风险客户 — by the same rule as customer-service."""
@@ -76,9 +80,9 @@ def credit_risk():
 @blp.route("/freshness", methods=["GET"])
 @blp.response(200, V1Freshness)
 @errors(401, 403)
+@authorize("analytics.freshness.read")
 def freshness():
     """Per source (customer-service, viewing-service, orders): the newest fact applied
     (occurred_at, applied_at), how long applying it took and how old it is now, plus the
     consumer queue's backlog and dead letters as RabbitMQ reports them (null if unknown)."""
-    require_roles("analyst")
     return reply(svc.freshness(uow(), queue_backlog(settings_of().amqp_url)))

@@ -6,11 +6,12 @@ customers: factory_admin, sales_admin (and admin, analyst). Another tenant's or 
 business domain's customer is 404."""
 from __future__ import annotations
 
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context, require_roles
+from crm_common.web import reply, request_context
 
 from ..service_layer import statistics as svc
 from .deps import timezone, uow
@@ -26,13 +27,13 @@ errors = lambda *codes: document_errors(blp, Surface.MOBILE, *codes)  # noqa: E7
 
 def _manager_context(factory_id: str):
     ctx = request_context(factory_id)
-    require_roles(*MANAGERS)
     return ctx
 
 
 @blp.route("/<int:customer_id>/statistics", methods=["GET"])
 @blp.response(200, MobileStatistics)
 @errors(401, 403, 404)
+@authorize("statistics.customer.read")
 def customer_statistics(factory_id, customer_id):
     """获取客户统计信息 (§5.1): orders, revenue, dates, frequency (orders per month),
     products (top five by revenue), payment behaviour, credit utilisation and the estimated
@@ -44,6 +45,7 @@ def customer_statistics(factory_id, customer_id):
 @blp.route("/<int:customer_id>/purchase-history", methods=["GET"])
 @blp.response(200, MobilePurchases)
 @errors(401, 403, 404)
+@authorize("statistics.customer.read")
 def purchase_history(factory_id, customer_id):
     """获取客户购买历史 (§5.2): every order of the customer, newest first, with its products."""
     ctx = request_context(factory_id)
@@ -53,6 +55,7 @@ def purchase_history(factory_id, customer_id):
 @blp.route("/rating-distribution", methods=["GET"])
 @blp.response(200, MobileDistribution)
 @errors(401, 403)
+@authorize("statistics.tenant.read")
 def rating_distribution(factory_id):
     """获取客户评级分布 (§5.3): live customers per star, keys "1".."5" always present."""
     return reply(svc.rating_distribution(uow(), _manager_context(factory_id)))
@@ -61,6 +64,7 @@ def rating_distribution(factory_id):
 @blp.route("/overall-statistics", methods=["GET"])
 @blp.response(200, MobileOverall)
 @errors(401, 403)
+@authorize("statistics.tenant.read")
 def overall_statistics(factory_id):
     """获取客户总体统计 (§5.4): counts, distributions, financial summary, VIP (5 stars) and
     at-risk customers (1–2 stars or debt past its payment terms). inactiveCustomers counts
@@ -73,6 +77,7 @@ def overall_statistics(factory_id):
 @blp.route("/type-distribution", methods=["GET"])
 @blp.response(200, MobileDistribution)
 @errors(401, 403)
+@authorize("statistics.tenant.read")
 def type_distribution(factory_id):
     """获取客户类型分布 (§7.4): 企业/个人/经销商/零售 always present; customers without a type: 其他."""
     return reply(svc.type_distribution(uow(), _manager_context(factory_id)))
@@ -81,6 +86,7 @@ def type_distribution(factory_id):
 @blp.route("/industry-distribution", methods=["GET"])
 @blp.response(200, MobileDistribution)
 @errors(401, 403)
+@authorize("statistics.tenant.read")
 def industry_distribution(factory_id):
     """获取客户行业分布 (§7.5): live customers per industry, most first; none given: 其他."""
     return reply(svc.industry_distribution(uow(), _manager_context(factory_id)))
@@ -90,6 +96,7 @@ def industry_distribution(factory_id):
 @blp.arguments(VipQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, MobileVip)
 @errors(400, 401, 403)
+@authorize("statistics.tenant.read")
 def vip_customers(factory_id, limit):
     """获取VIP客户 (§7.3): 5-star customers or the top buyers by revenue, ordered by
     totalRevenue (desc), then rating, then id; `limit` default 10, at most 100."""

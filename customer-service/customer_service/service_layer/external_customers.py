@@ -18,6 +18,8 @@ class UpsertOutcome:
     customer_id: int
     user_id: str
     created: bool
+    name: str | None = None    # the customer's values after the upsert (blanks never erase)
+    phone: str | None = None
 
 
 def upsert_external_customer(uow: CustomerUnitOfWork, ctx: RequestContext, user_id: str,
@@ -58,4 +60,4 @@ def _upsert_once(uow: CustomerUnitOfWork, ctx: RequestContext, user_id: str, giv
             apply_update(uow, ctx, customer, rules.non_blank(given))
             created = False
         uow.commit()
-    return UpsertOutcome(customer.id, user_id, created)
+    return UpsertOutcome(customer.id, user_id, created, customer.name, customer.primary_contact_phone)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from crm_common import authz
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
 from crm_common.errors import AppError, Conflict, Forbidden, NotFound, ValidationError
@@ -37,7 +38,6 @@ API_TO_ATTRIBUTE = {
 }
 ATTRIBUTE_TO_API = {attr: api for api, attr in API_TO_ATTRIBUTE.items()}
 # Who may change money figures (seed 001 §4 权限); ``admin`` always may.
-FINANCE_ROLES = ("factory_admin", "finance_admin")
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 1000, 10_000
 SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX = 50, 200
 
@@ -233,7 +233,7 @@ def record_balance_change(uow: CustomerUnitOfWork, ctx: RequestContext, customer
 
 
 def may_change_money(ctx: RequestContext) -> bool:
-    return ctx.principal.has_any_role(*FINANCE_ROLES)
+    return authz.allows("customer.finance", ctx.principal.roles)
 
 
 # --- create ------------------------------------------------------------------------------

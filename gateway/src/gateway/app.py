@@ -7,14 +7,14 @@ from __future__ import annotations
 from flask import Flask
 
 from crm_common.config import Settings
-from crm_common.web import create_base_app
+from crm_common.web import create_base_app, docs_blueprint, finish_app
 
 from . import views
 from .bootstrap import bootstrap
 
 DESCRIPTION = (
-    "One entry point to the CRM services. Every path except /healthz, /readyz, /metrics, "
-    "/docs and /openapi.json needs `Authorization: Bearer <JWT>`. Responses carry "
+    "One entry point to the CRM services. Every path except /healthz, /readyz, /docs, "
+    "/openapi.json, /oauth/token and /.well-known/jwks.json needs `Authorization: Bearer <JWT>`. Responses carry "
     "`X-Trace-Id`; routed responses carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and "
     "`X-RateLimit-Reset` (seconds until the caller's bucket is full again)."
 )
@@ -25,7 +25,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app, api = create_base_app(settings, title="CRM API", description=DESCRIPTION, serve_docs=False)
     bootstrap(app, settings, own_document=lambda: api.spec.to_dict())
     api.register_blueprint(views.docs_blp)
+    app.register_blueprint(docs_blueprint("CRM API"))
     app.add_url_rule("/", "proxy", views.proxy, methods=views.PROXY_METHODS)
     app.add_url_rule("/<path:path>", "proxy", views.proxy, methods=views.PROXY_METHODS)
     app.after_request(views.rate_limit_headers)
-    return app
+    return finish_app(app)

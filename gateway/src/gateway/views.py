@@ -5,36 +5,19 @@ from flask import Response, g, jsonify, request
 from crm_common.web import Blueprint
 from werkzeug.wsgi import get_input_stream
 
-from crm_common import logs
+from crm_common import authz, logs
 from crm_common.errors import NotFound, PayloadTooLarge, TooManyRequests
 
 from .bootstrap import gateway
 from .proxy import BoundedBody, forwarded_headers, request_target
 from .routes import resolve
 
-SWAGGER_PAGE = """<!doctype html>
-<html lang="zh-CN">
-<head>
-  <meta charset="utf-8">
-  <title>CRM API</title>
-  <link rel="stylesheet" href="{cdn}swagger-ui.css">
-</head>
-<body>
-  <div id="swagger-ui"></div>
-  <script src="{cdn}swagger-ui-bundle.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({{url: "/openapi.json", dom_id: "#swagger-ui",
-                                 deepLinking: true, persistAuthorization: true}});
-  </script>
-</body>
-</html>
-"""
-
 docs_blp = Blueprint("gateway_docs", __name__, description="The API documentation of every service, merged (no token needed)")
 
 
 @docs_blp.route("/openapi.json")
 @docs_blp.doc(security=[], responses={"200": {"description": "OpenAPI 3 document"}})
+@authz.public
 def openapi_json():
     """One OpenAPI document for the whole API: the gateway's paths plus every service's,
     fetched from the services and cached for about 30 seconds. A service that cannot be
@@ -42,17 +25,10 @@ def openapi_json():
     return jsonify(gateway().document.get())
 
 
-@docs_blp.route("/docs")
-@docs_blp.doc(security=[], responses={"200": {"description": "Swagger UI page (HTML)"}})
-def swagger_ui():
-    """Interactive documentation (Swagger UI) of the merged document at `/openapi.json`."""
-    cdn = gateway().settings.get("SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/")
-    return Response(SWAGGER_PAGE.format(cdn=cdn.rstrip("/") + "/"), mimetype="text/html")
-
-
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
+@authz.authenticated
 def proxy(path: str = ""):
     """Every other path. The token was checked already (crm_common.web); then the caller's
     rate limit, the route, the size limit, and the request goes to its service with the

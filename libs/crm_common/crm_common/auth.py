@@ -34,28 +34,36 @@ class Principal:
     def is_admin(self) -> bool:
         return "admin" in self.roles
 
-    def has_any_role(self, *roles: str) -> bool:
-        """``admin`` may do everything; otherwise one of ``roles`` is needed."""
-        return self.is_admin or bool(self.roles.intersection(roles))
-
     def may_access_factory(self, factory_id: str) -> bool:
         return ALL in self.factories or factory_id in self.factories
 
 
-def _str_list(claims: Mapping, name: str, required: bool = False) -> frozenset[str]:
+DEFAULT_MAX_TTL = 86400  # JWT_MAX_TTL (CONTRACT §2)
+
+
+def _str_list(claims: Mapping, name: str) -> frozenset[str]:
+    """A list-of-strings claim (CONTRACT §3: strictly typed). A bare string is refused:
+    ``"roles": "admin"`` must not read as the role admin."""
     value = claims.get(name)
     if value is None:
-        if required:
-            raise Unauthorized(f"令牌缺少声明 {name}")
         return frozenset()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise Unauthorized(f"令牌声明 {name} 必须是字符串列表")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Unauthorized(f"令牌声明 {name} 必须是字符串列表", error_code="TOKEN_INVALID")
     return frozenset(value)
 
 
-def decode_token(token: str, secret: str, leeway: int = 10) -> Principal:
+def check_lifetime(claims: Mapping, max_ttl: int, leeway: int, now: float | None = None) -> None:
+    """``exp`` must be a number (not a string, not a boolean) no further ahead than
+    ``max_ttl`` seconds: a leaked token with a far-future expiry is worthless."""
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+        raise Unauthorized("令牌有效期声明 exp 必须是数字", error_code="TOKEN_INVALID")
+    current = time.time() if now is None else now
+    if exp > current + max_ttl + leeway:
+        raise Unauthorized(f"令牌有效期超过上限 {max_ttl} 秒", error_code="TOKEN_INVALID")
+
+
+def decode_token(token: str, secret: str, leeway: int = 10, *, max_ttl: int = DEFAULT_MAX_TTL) -> Principal:
     """Verify signature and expiry; turn the claims into a ``Principal``."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], leeway=leeway,
@@ -64,12 +72,21 @@ def decode_token(token: str, secret: str, leeway: int = 10) -> Principal:
         raise Unauthorized("令牌已过期", error_code="TOKEN_EXPIRED") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthorized("令牌无效", error_code="TOKEN_INVALID") from exc
+    return principal_from_claims(claims, max_ttl=max_ttl, leeway=leeway)
+
+
+def principal_from_claims(claims: Mapping, *, max_ttl: int = DEFAULT_MAX_TTL, leeway: int = 10) -> Principal:
+    """The verified claims as a ``Principal``, refusing loosely typed claims."""
+    check_lifetime(claims, max_ttl, leeway)
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
-        raise Unauthorized("令牌缺少用户标识")
+        raise Unauthorized("令牌缺少用户标识", error_code="TOKEN_INVALID")
+    name = claims.get("name")
+    if name is not None and not isinstance(name, str):
+        raise Unauthorized("令牌声明 name 必须是字符串", error_code="TOKEN_INVALID")
     return Principal(
         sub=sub,
-        name=str(claims.get("name") or ""),
+        name=name or "",
         roles=_str_list(claims, "roles"),
         factories=_str_list(claims, "factories"),
         domains=_str_list(claims, "domains"),

@@ -79,6 +79,7 @@ class Settings:
     env: str = "development"
     jwt_secret: str = DEV_JWT_SECRET
     jwt_leeway_seconds: int = 10
+    jwt_max_ttl: int = 86400
     amqp_url: str = "amqp://guest:guest@localhost:5672/%2F"
     database_url: str = ""
     redis_url: str | None = None
@@ -116,6 +117,7 @@ class Settings:
             env=crm_env,
             jwt_secret=secret,
             jwt_leeway_seconds=_int(env, "JWT_LEEWAY_SECONDS", 10),
+            jwt_max_ttl=_int(env, "JWT_MAX_TTL", 86400),
             amqp_url=env.get("AMQP_URL") or "amqp://guest:guest@localhost:5672/%2F",
             database_url=db_url,
             redis_url=env.get("REDIS_URL") or None,

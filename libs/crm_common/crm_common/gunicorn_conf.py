@@ -1,8 +1,18 @@
 """gunicorn settings for every HTTP process, from the environment:
-``PORT`` (or ``BIND``), ``WEB_CONCURRENCY`` workers, ``GUNICORN_THREADS``, ``GUNICORN_TIMEOUT``.
+``PORT`` (or ``BIND``), ``WEB_CONCURRENCY`` workers, ``GUNICORN_THREADS``, ``GUNICORN_TIMEOUT``,
+``METRICS_PORT`` (Prometheus metrics of all workers, served by the master on that port
+only: never on the public one).
 
 Use: ``gunicorn -c python:crm_common.gunicorn_conf 'customer_service.app:create_app()'``."""
+import glob
 import os
+import tempfile
+
+_metrics_port = int(os.environ.get("METRICS_PORT") or 0)
+if _metrics_port and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Workers write their samples to files the master's metrics server aggregates; set
+    # before any worker imports prometheus_client.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="crm-prom-")
 
 bind = os.environ.get("BIND") or f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -23,6 +33,21 @@ else:
 accesslog = None  # the app logs each request as JSON with its trace id
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def on_starting(server):
+    """Samples of a previous run of this server (same directory) would be added to ours."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for path in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(path)
+
+
+def when_ready(server):
+    if _metrics_port:
+        from crm_common.metrics import start_metrics_server
+        start_metrics_server(_metrics_port)
 
 
 def child_exit(server, worker):  # keep multiprocess metrics of dead workers consistent

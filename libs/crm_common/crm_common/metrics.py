@@ -7,9 +7,8 @@ from __future__ import annotations
 import os
 import time
 
-from flask import Flask, Response, current_app, g, has_app_context, request
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
-                               REGISTRY, generate_latest, multiprocess)
+from flask import Flask, g, request
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -35,7 +34,7 @@ def install_request_metrics(app: Flask, service: str) -> None:
     @app.after_request
     def _observe(response):
         started = g.get("metrics_started")
-        if started is not None and request.path != "/metrics":
+        if started is not None:
             route = request.url_rule.rule if request.url_rule is not None else "unmatched"
             HTTP_REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
             HTTP_LATENCY.labels(service, request.method, route).observe(time.perf_counter() - started)
@@ -50,31 +49,11 @@ def registry() -> CollectorRegistry:
     return REGISTRY
 
 
-# Ready checks (crm_common.web.add_ready_check) that also set gauges describing current
-# state; they run on every scrape so that /metrics is fresh without a probe hitting /readyz.
-SCRAPE_REFRESHED_CHECKS = ("outbox",)
-
-
-def refresh_state_gauges() -> None:
-    """Run the app's state-describing ready checks (the outbox backlog of a service with an
-    outbox sets ``outbox_backlog`` and ``outbox_oldest_unsent_age_seconds``)."""
-    if not has_app_context():
-        return
-    for name, check, _critical in current_app.extensions.get("crm_ready_checks", []):
-        if name in SCRAPE_REFRESHED_CHECKS:
-            try:
-                check()
-            except Exception:  # noqa: BLE001 - a scrape never fails on a dependency
-                pass
-
-
-def metrics_response() -> Response:
-    refresh_state_gauges()
-    return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
-
-
 def start_metrics_server(port: int | None) -> None:
-    """Background processes (relays, consumers) expose /metrics on ``METRICS_PORT``."""
+    """Serve ``/metrics`` on ``METRICS_PORT`` (CONTRACT §3: never on a public port): relays
+    and consumers call it at start, gunicorn's master once its workers may write samples
+    (all workers aggregated through ``PROMETHEUS_MULTIPROC_DIR``). ``METRICS_ADDR`` binds
+    another address than every interface (127.0.0.1 for a process on a shared host)."""
     if port:
         from prometheus_client import start_http_server
-        start_http_server(int(port), addr="0.0.0.0")
+        start_http_server(int(port), addr=os.environ.get("METRICS_ADDR") or "0.0.0.0", registry=registry())

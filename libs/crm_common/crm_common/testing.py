@@ -230,7 +230,7 @@ class Stack:
         self.db_urls: dict[str, str] = {}
         self.ports: dict[str, int] = {}
         self.procs: dict[str, Process] = {}
-        self.metrics_ports: dict[str, int] = {}  # background worker -> its METRICS_PORT
+        self.metrics_ports: dict[str, int] = {}  # process -> its METRICS_PORT
         self.amqp_url: str | None = None
         self.log_dir = Path(tempfile.mkdtemp(prefix="crm-stack-"))
         self.prom_dir = prometheus_dir()
@@ -244,11 +244,8 @@ class Stack:
         return self.url("gateway")
 
     def metrics_url(self, name: str) -> str:
-        """Where a process serves Prometheus metrics: an HTTP process's ``/metrics``, a
-        background worker's ``METRICS_PORT``."""
-        if name in self.metrics_ports:
-            return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
-        return f"{self.url(name)}/metrics"
+        """Where a process serves Prometheus metrics: its own ``METRICS_PORT``."""
+        return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
 
     def env(self) -> dict[str, str]:
         extra = {f"{svc.upper()}_DATABASE_URL": url for svc, url in self.db_urls.items()}
@@ -294,6 +291,7 @@ class Stack:
         env = self.env()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(Path(self.prom_dir) / name)
         Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+        env["METRICS_PORT"] = str(self.metrics_ports.setdefault(name, free_port()))
         proc = Process(name, gunicorn_argv(app, self.ports[name], workers=self.web_workers), env,
                        ready_url=f"{self.url(name)}/healthz", log_dir=self.log_dir)
         self.procs[name] = proc.start(wait=60)

@@ -3,21 +3,24 @@ trace ids, token checks, the per-surface error handler, health/readiness, metric
 request context (principal, tenant, business domains)."""
 from __future__ import annotations
 
+import html
 import time
+from pathlib import Path
 from typing import Callable
 
 import flask_smorest
 import marshmallow as ma
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint as FlaskBlueprint
+from flask import Flask, Response, current_app, g, jsonify, request, send_file
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from . import auth, logs
+from . import auth, authz, logs
 from .config import Settings
 from .context import RequestContext
 from .envelopes import Surface, error_body, ok, surface_for_path
-from .errors import AppError, Forbidden, Unauthorized
-from .metrics import install_request_metrics, metrics_response
+from .errors import AppError, Forbidden, NotFound, Unauthorized
+from .metrics import install_request_metrics
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -31,8 +34,10 @@ class Blueprint(flask_smorest.Blueprint):
         return super().arguments(schema, *args, **kwargs)
 
 
-PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/metrics")
-PUBLIC_PREFIXES = ("/docs",)
+# Paths that need no token wherever they are served (CONTRACT §3): the gateway forwards
+# the token issuer's endpoints and serves the dashboard's static files without one.
+PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/oauth/token", "/.well-known/jwks.json")
+PUBLIC_PREFIXES = ("/docs", "/dashboard")
 
 log = logs.get_logger("crm.web")
 
@@ -45,15 +50,13 @@ def create_base_app(settings: Settings, *, title: str, description: str = "",
     gateway serves a document merged from every service); ``api.spec`` still describes
     the app's own blueprints."""
     logs.configure_logging(settings.service, settings.log_level)
-    app = Flask(settings.service)
+    app = Flask(settings.service, static_folder=None)  # no implicit, undeclared /static route
     app.config.update(
         API_TITLE=title,
         API_VERSION=version,
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/" if serve_docs else None,
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         API_SPEC_OPTIONS={
             "info": {"description": description},
             "security": [{"bearerAuth": []}],
@@ -73,7 +76,16 @@ def create_base_app(settings: Settings, *, title: str, description: str = "",
     install_error_handlers(app)
     install_request_metrics(app, settings.service)
     api.register_blueprint(ops_blueprint())
+    if serve_docs:
+        app.register_blueprint(docs_blueprint(title))
     return app, api
+
+
+def finish_app(app: Flask) -> Flask:
+    """Last step of every app factory, once its blueprints are registered: refuse a route
+    that declares no permission (crm_common.authz, deny by default)."""
+    authz.verify_app(app)
+    return app
 
 
 def settings_of(app: Flask | None = None) -> Settings:
@@ -110,15 +122,31 @@ def is_public_path(path: str) -> bool:
 
 
 def install_auth(app: Flask) -> None:
+    """Token first (401), then the permission the matched view declares (403), before the
+    view's arguments are even parsed: a forbidden caller learns nothing from validation."""
     @app.before_request
     def _check_token():
-        if request.method == "OPTIONS" or is_public_path(request.path):
+        if request.method == "OPTIONS":
+            return None
+        view = app.view_functions.get(request.endpoint) if request.endpoint else None
+        permission = authz.PUBLIC if request.endpoint in authz.PUBLIC_ENDPOINTS \
+            else authz.permission_of(view, request.method)
+        if permission == authz.PUBLIC or (permission in (None, authz.AUTHENTICATED)
+                                          and is_public_path(request.path)):
             return None
         settings = settings_of(app)
         token = auth.bearer_token(request.headers.get("Authorization"))
-        principal = auth.decode_token(token, settings.jwt_secret, settings.jwt_leeway_seconds)
+        principal = auth.decode_token(token, settings.jwt_secret, settings.jwt_leeway_seconds,
+                                      max_ttl=settings.jwt_max_ttl)
         g.principal = principal
         logs.bind(sub=principal.sub)
+        if view is None:
+            return None  # no such route: the 404 (or 405) follows, after the token check
+        if permission is None:
+            log.error("route_without_permission", endpoint=request.endpoint, method=request.method)
+            raise Forbidden("接口未声明访问权限，拒绝访问")
+        if not authz.allows(permission, principal.roles):
+            raise Forbidden("权限不足：需要角色 " + "/".join(sorted(authz.roles_for(permission))))
         return None
 
 
@@ -129,11 +157,12 @@ def current_principal() -> auth.Principal:
     return principal
 
 
-def require_roles(*roles: str) -> auth.Principal:
-    """403 unless the caller has one of ``roles`` (``admin`` always passes)."""
+def require_permission(permission: str) -> auth.Principal:
+    """403 unless the caller holds ``permission`` (for a rule finer than the route's own
+    declaration, e.g. one field of a body that only some roles may set)."""
     principal = current_principal()
-    if not principal.has_any_role(*roles):
-        raise Forbidden("权限不足：需要角色 " + "/".join(roles))
+    if not authz.allows(permission, principal.roles):
+        raise Forbidden("权限不足：需要角色 " + "/".join(sorted(authz.roles_for(permission))))
     return principal
 
 
@@ -270,6 +299,7 @@ def ops_blueprint() -> Blueprint:
     @blp.route("/healthz")
     @blp.response(200, HealthSchema)
     @blp.doc(security=[])
+    @authz.public
     def healthz():
         """Process alive."""
         return {"status": "ok", "service": settings_of().service}
@@ -278,6 +308,7 @@ def ops_blueprint() -> Blueprint:
     @blp.response(200, ReadySchema)
     @blp.alt_response(503, schema=ReadySchema, description="A critical dependency is down")
     @blp.doc(security=[])
+    @authz.public
     def readyz():
         """200 when the service can serve (its database reachable); other dependencies,
         such as the broker, are reported without failing readiness."""
@@ -293,11 +324,54 @@ def ops_blueprint() -> Blueprint:
                 "checks": checks}
         return body, (200 if ready else 503)
 
-    @blp.route("/metrics")
-    @blp.doc(security=[], responses={"200": {"description": "Prometheus text exposition"}})
-    def metrics():
-        """Prometheus metrics of this process (all gunicorn workers)."""
-        return metrics_response()
+    return blp
+
+
+# --- interactive docs, served from our own files -------------------------------------------
+
+SWAGGER_UI_DIR = Path(__file__).parent / "swagger_ui"
+DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+               "swagger-init.js": "text/javascript"}
+DOCS_PAGE = """<!doctype html>
+<html lang="zh-CN">
+<head>
+  <meta charset="utf-8">
+  <title>{title}</title>
+  <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui" data-spec-url="{spec_url}"></div>
+  <script src="/docs/assets/swagger-ui-bundle.js"></script>
+  <script src="/docs/assets/swagger-init.js"></script>
+</body>
+</html>
+"""
+# Everything the page loads comes from this origin (no CDN, no validator badge).
+DOCS_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+
+
+def docs_blueprint(title: str, spec_url: str = "/openapi.json") -> FlaskBlueprint:
+    """``/docs``: Swagger UI (swagger-ui-dist, vendored at a pinned version by
+    scripts/vendor-swagger-ui.sh) over ``spec_url``; assets under ``/docs/assets/``."""
+    blp = FlaskBlueprint("crm_docs", __name__)
+    page = DOCS_PAGE.format(title=html.escape(title), spec_url=html.escape(spec_url))
+
+    @blp.route("/docs")
+    @authz.public
+    def docs_page():
+        resp = Response(page, mimetype="text/html")
+        resp.headers["Content-Security-Policy"] = DOCS_CSP
+        return resp
+
+    @blp.route("/docs/assets/<name>")
+    @authz.public
+    def docs_asset(name: str):
+        if name not in DOCS_ASSETS:
+            raise NotFound("文档资源不存在")
+        resp = send_file(SWAGGER_UI_DIR / name, mimetype=DOCS_ASSETS[name], max_age=86400, conditional=True)
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        return resp
 
     return blp
 

@@ -22,6 +22,33 @@ def test_token_round_trip_and_rejections():
         auth.bearer_token("Basic abc")
 
 
+@pytest.mark.parametrize("claims", [
+    {"roles": "admin"},                       # a string is not a list: never "the role admin"
+    {"factories": "*"},
+    {"domains": ["D1", 2]},
+    {"positions": {"a": 1}},
+    {"name": ["张三"]},
+    {"exp": "9999999999"},                     # a string expiry
+    {"exp": 10 ** 30},                         # far beyond JWT_MAX_TTL
+    {"exp": True},
+])
+def test_loosely_typed_or_overlong_claims_are_refused(claims):
+    import time
+
+    import jwt
+    payload = {"sub": "u1", "roles": ["viewer"], "exp": int(time.time()) + 60, **claims}
+    with pytest.raises(Unauthorized) as refused:
+        auth.decode_token(jwt.encode(payload, SECRET, algorithm="HS256"), SECRET)
+    assert refused.value.error_code == "TOKEN_INVALID"
+
+
+def test_lifetime_is_capped_by_max_ttl():
+    token = auth.issue_token(SECRET, sub="u1", ttl_seconds=7200)
+    assert auth.decode_token(token, SECRET, max_ttl=86400).sub == "u1"
+    with pytest.raises(Unauthorized):
+        auth.decode_token(token, SECRET, max_ttl=3600)
+
+
 def test_factory_resolution_follows_the_contract():
     one = auth.Principal(sub="u", factories=frozenset({"F1"}))
     assert auth.resolve_factory(one) == "F1"

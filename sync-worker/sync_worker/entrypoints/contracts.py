@@ -4,11 +4,12 @@ Views validate, call the service layer, and reply."""
 from __future__ import annotations
 
 from flask.views import MethodView
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import etag_for, if_match_version, reply, request_context, require_roles
+from crm_common.web import etag_for, if_match_version, reply, request_context
 
 from ..service_layer import contracts as svc
 from .deps import customer_fetcher, uow
@@ -29,6 +30,7 @@ class Contracts(MethodView):
     @blp.arguments(ContractListQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, ContractPageSchema))
     @errors(400, 401, 403)
+    @authorize("contract.read")
     def get(self, query):
         """List the tenant's contracts, newest first.
 
@@ -42,13 +44,13 @@ class Contracts(MethodView):
     @blp.arguments(ContractCreateSchema)
     @blp.response(201, envelope_schema(Surface.V1, ContractSchema))
     @errors(400, 401, 403, 404, 409, 503)
+    @authorize("contract.write")
     def post(self, body):
         """Create a contract from `contract_no` (unique in the tenant) and `customer_id`,
         optionally for a `project_id` of the same customer.
 
         The customer fields are filled from the customer's latest known state; 404 names
         `customer_id` (or `project_id`) when it does not exist in this tenant."""
-        require_roles(*WRITERS)
         ctx = request_context()
         contract = svc.create_contract(uow(), ctx, body, customer_fetcher(ctx))
         return reply(contract, status=201, headers={"ETag": etag_for(contract.version),
@@ -59,6 +61,7 @@ class Contracts(MethodView):
 class ContractById(MethodView):
     @blp.response(200, envelope_schema(Surface.V1, ContractSchema))
     @errors(401, 403, 404)
+    @authorize("contract.read")
     def get(self, contract_id):
         """One contract. Sends `ETag` (its version)."""
         ctx = request_context()
@@ -68,10 +71,10 @@ class ContractById(MethodView):
     @blp.arguments(ContractUpdateSchema)
     @blp.response(200, envelope_schema(Surface.V1, ContractSchema))
     @errors(400, 401, 403, 404, 409, 412, 503)
+    @authorize("contract.write")
     def put(self, changes, contract_id):
         """Change the number, the project or the customer (whose fields are copied in).
         `If-Match: "<version>"` makes it conditional (412 when stale)."""
-        require_roles(*WRITERS)
         ctx = request_context()
         contract = svc.update_contract(uow(), ctx, contract_id, changes, customer_fetcher(ctx),
                                        expected_version=if_match_version())

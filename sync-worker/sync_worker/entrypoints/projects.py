@@ -4,11 +4,12 @@ Views validate, call the service layer, and reply."""
 from __future__ import annotations
 
 from flask.views import MethodView
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import etag_for, if_match_version, reply, request_context, require_roles
+from crm_common.web import etag_for, if_match_version, reply, request_context
 
 from ..service_layer import projects as svc
 from ..service_layer import sync
@@ -30,6 +31,7 @@ class Projects(MethodView):
     @blp.arguments(ProjectListQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, ProjectPageSchema))
     @errors(400, 401, 403)
+    @authorize("project.read")
     def get(self, query):
         """List the tenant's projects, newest first.
 
@@ -42,13 +44,13 @@ class Projects(MethodView):
     @blp.arguments(ProjectCreateSchema)
     @blp.response(201, envelope_schema(Surface.V1, ProjectSchema))
     @errors(400, 401, 403, 404, 503)
+    @authorize("project.write")
     def post(self, body):
         """Create a project from `name` and `customer_id`.
 
         The customer fields are filled from the customer's latest known state (from its
         events; asked from customer-service when none has arrived yet). 404 names
         `customer_id` when the customer does not exist in this tenant."""
-        require_roles(*WRITERS)
         ctx = request_context()
         project = svc.create_project(uow(), ctx, body, customer_fetcher(ctx))
         return reply(project, status=201, headers={"ETag": etag_for(project.version),
@@ -59,6 +61,7 @@ class Projects(MethodView):
 class ProjectById(MethodView):
     @blp.response(200, envelope_schema(Surface.V1, ProjectSchema))
     @errors(401, 403, 404)
+    @authorize("project.read")
     def get(self, project_id):
         """One project. Sends `ETag` (its version)."""
         ctx = request_context()
@@ -68,10 +71,10 @@ class ProjectById(MethodView):
     @blp.arguments(ProjectUpdateSchema)
     @blp.response(200, envelope_schema(Surface.V1, ProjectSchema))
     @errors(400, 401, 403, 404, 412, 503)
+    @authorize("project.write")
     def put(self, changes, project_id):
         """Rename a project or move it to another customer (whose fields are copied in).
         `If-Match: "<version>"` makes it conditional (412 when stale)."""
-        require_roles(*WRITERS)
         ctx = request_context()
         project = svc.update_project(uow(), ctx, project_id, changes, customer_fetcher(ctx),
                                      expected_version=if_match_version())
@@ -83,11 +86,11 @@ class ProjectSyncFromContract(MethodView):
     @blp.arguments(SyncFromContractSchema, required=False)
     @blp.response(200, envelope_schema(Surface.V1, SyncFromContractResultSchema))
     @errors(400, 401, 403, 404)
+    @authorize("project.write")
     def post(self, body, project_id):
         """Copy the customer and its name, contact and phone from the project's contract
         (`contract_id`, else its most recently changed contract) into the project (seed 004 §3.2).
         Recorded in the sync history with trigger `contract`."""
-        require_roles(*WRITERS)
         ctx = request_context()
         result = sync.sync_project_from_contract(uow(), ctx, project_id, (body or {}).get("contract_id"))
         return reply(result, message=result["message"])

@@ -28,12 +28,8 @@ FIELD_NAMES = {"name": "customer_name", "phone": "customer_phone"}
 class UpsertedCustomer:
     id: int
     created: bool
-
-
-@dataclass(frozen=True)
-class CustomerContact:
-    name: str | None
-    phone: str | None
+    name: str | None = None   # the customer's current name and phone, as the upsert left them
+    phone: str | None = None
 
 
 class CustomerServiceClient:
@@ -91,27 +87,19 @@ class CustomerDirectory:
 
     def upsert(self, payload: dict) -> UpsertedCustomer:
         """Create or update the caller's customer of ``payload["userId"]`` (seed 002)."""
-        response = self.client.send("POST", "/api/external/customers", self.headers, json=payload)
+        # return=representation: the answer carries the name and phone the record snapshots
+        response = self.client.send("POST", "/api/external/customers",
+                                    {**self.headers, "Prefer": "return=representation"}, json=payload)
         body = _json(response)
         if response.status_code >= 400:
             raise _caller_error(response.status_code, body)
         try:
             data = body["data"]
-            return UpsertedCustomer(int(data["id"]), data.get("action") == "created")
+            return UpsertedCustomer(int(data["id"]), data.get("action") == "created",
+                                    data.get("name"), data.get("phone"))
         except (KeyError, TypeError, ValueError):
             log.error("customer_service_bad_reply", status=response.status_code)
             raise ServiceUnavailable(UNAVAILABLE_MESSAGE, error_code="CUSTOMER_SERVICE_UNAVAILABLE") from None
-
-    def contact(self, customer_id: int) -> CustomerContact | None:
-        """The customer's current name and phone, best effort (``None`` when unknown)."""
-        try:
-            response = self.client.send("GET", f"/api/v1/customers/{int(customer_id)}", self.headers, retry=False)
-        except ServiceUnavailable:
-            return None
-        if response.status_code != 200:
-            return None
-        data = (_json(response) or {}).get("data") or {}
-        return CustomerContact(data.get("name"), data.get("primary_contact_phone"))
 
 
 def _json(response: requests.Response) -> dict:

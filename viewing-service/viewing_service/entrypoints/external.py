@@ -4,11 +4,12 @@ envelope ``{"success", "data", "message"}``."""
 from __future__ import annotations
 
 from flask.views import MethodView
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context, require_roles
+from crm_common.web import reply, request_context
 
 from ..service_layer import viewing_records as svc
 from .deps import customers_for, property_lookup, timezone, uow
@@ -28,6 +29,7 @@ class ViewingRecords(MethodView):
     @blp.arguments(ViewingRecordRequestSchema)
     @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordResultSchema))
     @errors(400, 401, 403, 429, 503)
+    @authorize("external.viewing.write")
     def post(self, body):
         """带看记录录入 — record a viewing, creating or updating its customer.
 
@@ -40,7 +42,6 @@ class ViewingRecords(MethodView):
         given are filled from the property service (`external_property_enriched`); its failure
         never stops the record. 503 when customer-service cannot be reached: nothing is written,
         retrying is safe. Emits `viewing.recorded` / `viewing.updated`."""
-        require_roles(INTEGRATOR)
         ctx = request_context()
         user_id = body.pop("user_id")
         outcome = svc.record_viewing(uow(), ctx, svc.RecordViewing(user_id, body), customers=customers_for(ctx),
@@ -63,13 +64,13 @@ class UserViewingRecords(MethodView):
     @blp.arguments(ViewingRecordQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordPageSchema))
     @errors(400, 401, 403, 429)
+    @authorize("external.viewing.read")
     def get(self, query, user_id):
         """用户带看记录查询 — one user's viewing records in the tenant, newest first.
 
         Filters: `property_name` (fuzzy), `viewing_status`, `business_type`, `viewer_name`,
         `date_from` / `date_to` (inclusive calendar dates of `viewing_time` in APP_TIMEZONE).
         Pages: `page` from 1, `pageSize` default 20 (above 100 served as 100)."""
-        require_roles(INTEGRATOR)
         ctx = request_context()
         page, page_size = query.pop("page"), query.pop("pageSize")
         result = svc.list_user_records(uow(), ctx, user_id, page=page, page_size=page_size,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 
 from crm_common.auth import ALL
@@ -24,6 +25,7 @@ class Snapshot(MethodView):
     @blp.arguments(SnapshotQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, SnapshotPageSchema))
     @document_errors(blp, Surface.V1, 400, 401, 403)
+    @authorize("internal.snapshot")
     def get(self, query):
         """Every tenant's records in id order with their `version`, `limit` at a time:
         pass the answer's `next_after_id` as `after_id` until it is null. Apply each row

@@ -27,8 +27,6 @@ class Customers(Protocol):
 
     def upsert(self, payload: dict): ...
 
-    def contact(self, customer_id: int): ...
-
 
 class Properties(Protocol):
     def find(self, property_name: str, property_address: str | None) -> dict | None: ...
@@ -73,17 +71,13 @@ def record_viewing(uow: ServiceUnitOfWork, ctx: RequestContext, cmd: RecordViewi
     """Everything that can fail outside our database happens first: customer-service
     unreachable -> ``ServiceUnavailable`` and nothing written (the caller retries safely)."""
     given = model.non_blank(cmd.fields)
+    # The upsert answers the customer's current name and phone: the snapshot's missing half.
     customer = customers.upsert(customer_payload(cmd.user_id, given))
-    contact = None
-    if "customer_name" not in given or "customer_phone" not in given:
-        contact = customers.contact(customer.id)  # the snapshot's missing half, best effort
     property_data = properties.find(given["property_name"], given.get("property_address")) if properties else None
     fields = model.fill_from_property(given, property_data)
     if "viewing_time" in fields:
         fields["viewing_time"] = model.as_utc(fields["viewing_time"], timezone)
-    snapshot = {}
-    if contact is not None:
-        snapshot = model.non_blank({"customer_name": contact.name, "customer_phone": contact.phone})
+    snapshot = model.non_blank({"customer_name": customer.name, "customer_phone": customer.phone})
     identity = model.record_identity(given["property_name"], given.get("property_address"))
     write = dict(uow=uow, ctx=ctx, user_id=cmd.user_id, identity=identity, customer_id=customer.id,
                  fields=fields, snapshot=snapshot, property_data=property_data)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import jsonify, make_response, request
 from flask.views import MethodView
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface, envelope_schema, error_body, surface_for_path
 from crm_common.errors import ValidationError
 from crm_common.schemas import document_errors
-from crm_common.web import flatten_messages, reply, request_context, require_roles
+from crm_common.web import flatten_messages, reply, request_context
 
 from ...domain import bulk as rules
 from ...domain import idempotency as idem_rules
@@ -41,12 +42,6 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 _create_schema = CustomerCreateSchema()
 _update_schema = BulkUpdateFieldsSchema()
 _customer_schema = CustomerSchema()
-
-
-@blp.before_request
-def _admins_only():
-    """The role check comes before the body is even parsed: a non-admin learns nothing."""
-    require_roles("admin")
 
 
 def _render(customer) -> dict:
@@ -90,6 +85,7 @@ class BulkCreate(MethodView):
     @blp.response(201, V1Created)
     @blp.alt_response(207, schema=V1Created, description="Partial success (code 2070): see failed_customers")
     @errors(400, 401, 403, 409, 413, 422)
+    @authorize("customer.bulk")
     def post(self, body, dry_run, idempotency_key):
         """Create 1-100 customers; each record succeeds or fails alone.
 
@@ -111,6 +107,7 @@ class BulkUpdate(MethodView):
     @blp.response(200, V1Updated)
     @blp.alt_response(207, schema=V1Updated, description="Partial success (code 2070): see failed_customers")
     @errors(400, 401, 403, 409, 413, 422)
+    @authorize("customer.bulk")
     def post(self, body, dry_run, idempotency_key):
         """Update 1-100 customers by `id`; each record succeeds or fails alone.
 
@@ -133,6 +130,7 @@ class BulkDelete(MethodView):
     @blp.response(200, V1Deleted)
     @blp.alt_response(207, schema=V1Deleted, description="Partial success (code 2070): see failed_ids")
     @errors(400, 401, 403, 409, 413, 422)
+    @authorize("customer.bulk")
     def post(self, body, dry_run, idempotency_key):
         """Soft-delete 1-100 customers by id; each id succeeds or fails alone.
 

@@ -3,11 +3,12 @@ the caller's business domains."""
 from __future__ import annotations
 
 from flask.views import MethodView
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context, require_roles
+from crm_common.web import reply, request_context
 
 from ...service_layer import companies as svc
 from ..deps import uow
@@ -28,6 +29,7 @@ class Companies(MethodView):
     @blp.arguments(CompanyListQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, CompanyPageSchema))
     @errors(400, 401, 403)
+    @authorize("company.read")
     def get(self, query):
         """List the tenant's companies in the caller's business domains.
 
@@ -40,12 +42,12 @@ class Companies(MethodView):
     @blp.response(201, V1Company)
     @blp.alt_response(200, schema=V1Company, description="An existing company was found and updated")
     @errors(400, 401, 403, 404, 409)
+    @authorize("company.write")
     def post(self, body):
         """Upsert a company keyed by `company_code`, or by `source` + `source_ref_id` (or by `id`).
 
         201 when created, 200 when the key matched an existing company (its given fields
         are updated). Both keys are unique per tenant in the database."""
-        require_roles(*WRITERS)
         ctx = request_context()
         company, created = svc.upsert(uow(), ctx, body)
         return reply(company, status=201 if created else 200)
@@ -55,6 +57,7 @@ class Companies(MethodView):
 class CompanyById(MethodView):
     @blp.response(200, V1Company)
     @errors(401, 403, 404)
+    @authorize("company.read")
     def get(self, company_id):
         """Company detail (404 for another tenant's or another business domain's company)."""
         ctx = request_context()

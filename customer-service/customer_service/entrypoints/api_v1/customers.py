@@ -4,11 +4,12 @@ Views validate, call the service layer, and reply; rules live in the service lay
 from __future__ import annotations
 
 from flask.views import MethodView
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import etag_for, if_match_version, reply, request_context, require_roles
+from crm_common.web import etag_for, if_match_version, reply, request_context
 
 from ...adapters.repository import CustomerFilter
 from ...service_layer import customers as svc
@@ -36,6 +37,7 @@ class Customers(MethodView):
     @blp.arguments(CustomerListQuerySchema(), location="query")
     @blp.response(200, V1CustomerPage)
     @errors(400, 401, 403)
+    @authorize("customer.read")
     def get(self, query):
         """List customers of the tenant, filtered to the caller's business domains.
 
@@ -50,6 +52,7 @@ class Customers(MethodView):
     @blp.arguments(CreateCustomerWithSyncRequestSchema())
     @blp.response(201, V1Customer)
     @errors(400, 401, 403, 404, 409)
+    @authorize("customer.write")
     def post(self, body):
         """Create a customer (seed 003): optional `company` upsert, customer insert and
         its event in one transaction; any failure rolls all of it back and answers a
@@ -59,7 +62,6 @@ class Customers(MethodView):
         `source` other than manual with a `source_ref_id`) is audited in external-sync:
         SUCCESS in the same transaction, FAILED after a rollback. Importing a remote record
         that already created a live customer is 409 `CUSTOMER_DUPLICATED` naming that id."""
-        require_roles(*WRITERS)
         ctx = request_context()
         customer = svc.create_customer(uow(), ctx, body["customer"], body.get("company"),
                                        body.get("external_sync"))
@@ -71,6 +73,7 @@ class Customers(MethodView):
 class CustomerById(MethodView):
     @blp.response(200, V1Customer)
     @errors(401, 403, 404)
+    @authorize("customer.read")
     def get(self, customer_id):
         """Customer detail with its company and groups. Sends `ETag` (the version).
         Served from the Redis read cache when `REDIS_URL` is set (every write invalidates)."""
@@ -82,10 +85,10 @@ class CustomerById(MethodView):
     @blp.arguments(UpdateQuerySchema(), location="query", as_kwargs=True)
     @blp.response(200, V1Customer)
     @errors(400, 401, 403, 404, 409, 412)
+    @authorize("customer.write")
     def put(self, changes, customer_id, auto_sync):
         """Partial update. `If-Match: "<version>"` makes it conditional (412 when stale).
         `auto_sync=false` keeps linked projects and contracts unchanged (seed 004)."""
-        require_roles(*WRITERS)
         ctx = request_context()
         customer, _changed = svc.update_customer(uow(), ctx, customer_id, changes,
                                                  expected_version=if_match_version(), auto_sync=auto_sync)
@@ -93,9 +96,9 @@ class CustomerById(MethodView):
 
     @blp.response(200, envelope_schema(Surface.V1))
     @errors(401, 403, 404, 409, 412)
+    @authorize("customer.delete")
     def delete(self, customer_id):
         """Soft delete; refused (409) while the customer owes money."""
-        require_roles(*DELETERS)
         ctx = request_context()
         svc.delete_customer(uow(), ctx, customer_id, expected_version=if_match_version())
         return reply({"id": customer_id, "deleted": True}, message="删除成功")
@@ -106,10 +109,10 @@ class CustomerStatus(MethodView):
     @blp.arguments(StatusChangeSchema())
     @blp.response(200, V1Customer)
     @errors(400, 401, 403, 404, 409, 412)
+    @authorize("customer.write")
     def patch(self, body, customer_id):
         """Change status along the state machine; the operator (token `sub`, `name`) and
         time are recorded on the customer and in its status history."""
-        require_roles(*WRITERS)
         ctx = request_context()
         customer = svc.change_status(uow(), ctx, customer_id, body["status"], reason=body.get("reason"),
                                      expected_version=if_match_version())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface, envelope_schema
@@ -21,6 +22,7 @@ class ExternalSync(MethodView):
     @blp.arguments(ExternalSyncQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, ExternalSyncPageSchema))
     @document_errors(blp, Surface.V1, 400, 401, 403)
+    @authorize("external_sync.read")
     def get(self, query):
         """Sync records by `entityType` + `entityId`, or by `remoteId` (optionally with
         `source`); the snake_case twins `entity_type`, `entity_id`, `remote_id` work too.

@@ -4,12 +4,14 @@ Views validate, call the service layer, and reply in the external envelope
 ``{"success", "data", "message"}``."""
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context, require_roles
+from crm_common.web import reply, request_context
 
 from ...domain import external_customer as rules
 from ...service_layer import external_customers as svc
@@ -29,6 +31,7 @@ class ExternalCustomers(MethodView):
     @blp.arguments(ExternalCustomerSchema)
     @blp.response(200, envelope_schema(Surface.EXTERNAL, ExternalCustomerResultSchema))
     @errors(400, 401, 403, 404, 409, 429)
+    @authorize("external.customer.write")
     def post(self, body):
         """录入或更新客户信息 — create or update the tenant's customer of `userId` (idempotent).
 
@@ -37,12 +40,17 @@ class ExternalCustomers(MethodView):
         `customer_code` with the `EXTERNAL` prefix; answers `{"id", "userId", "action": "created"}`
         with 新客户创建成功. An existing one takes only the non-empty values given (null, ""
         and absent fields never erase anything); answers `{"id", "userId"}` with 客户信息已更新.
+        With `Prefer: return=representation` (RFC 7240) the answer also carries the customer's
+        `name` and `phone` as the call left them.
         Emits `customer.created` / `customer.updated`."""
-        require_roles(INTEGRATOR)
         ctx = request_context()
         user_id = body.pop("external_user_id")
         outcome = svc.upsert_external_customer(uow(), ctx, user_id, body)
+        data = {"id": outcome.customer_id, "userId": outcome.user_id}
+        headers = None
+        if "return=representation" in request.headers.get("Prefer", ""):  # RFC 7240
+            data.update(name=outcome.name, phone=outcome.phone)
+            headers = {"Preference-Applied": "return=representation"}
         if outcome.created:
-            return reply({"id": outcome.customer_id, "userId": outcome.user_id, "action": "created"},
-                         message=rules.CREATED_MESSAGE)
-        return reply({"id": outcome.customer_id, "userId": outcome.user_id}, message=rules.UPDATED_MESSAGE)
+            return reply({**data, "action": "created"}, message=rules.CREATED_MESSAGE, headers=headers)
+        return reply(data, message=rules.UPDATED_MESSAGE, headers=headers)

@@ -68,5 +68,9 @@ class ExternalCustomerSchema(BaseSchema):
 class ExternalCustomerResultSchema(ma.Schema):
     id = f.Integer(metadata={"description": "客户 ID"})
     userId = f.String()
+    name = f.String(allow_none=True, metadata={"description": "客户姓名 after the call (only with "
+                                                              "`Prefer: return=representation`)"})
+    phone = f.String(allow_none=True, metadata={"description": "联系电话 after the call (only with "
+                                                               "`Prefer: return=representation`)"})
     action = f.String(metadata={"description": "`created` when the call created the customer; "
                                                "absent when it updated one"})

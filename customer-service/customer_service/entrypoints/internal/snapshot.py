@@ -11,6 +11,7 @@ from decimal import Decimal
 import marshmallow as ma
 import sqlalchemy as sa
 from flask.views import MethodView
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 from marshmallow import fields as f
 
@@ -80,6 +81,7 @@ class Snapshot(MethodView):
     @blp.arguments(SnapshotQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, SnapshotPageSchema))
     @document_errors(blp, Surface.V1, 400, 401, 403)
+    @authorize("internal.snapshot")
     def get(self, query):
         """Every tenant's customers (deleted ones too) in id order with their `version`,
         `limit` (≤ 5000) at a time: pass the answer's `next_after_id` as `after_id` until it

@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, request
 from flask.views import MethodView
+from crm_common.authz import authorize
 from crm_common.web import Blueprint
 
 from crm_common import auth, logs
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context, require_roles, settings_of
+from crm_common.web import reply, request_context, settings_of
 
 from ...adapters.analytics_client import OrderSummaryClient
 from ...service_layer import excel, imports, money
@@ -40,27 +41,20 @@ blp = Blueprint(
                 "factory_admin; credit limit, balance, outstanding balances: factory_admin, "
                 "finance_admin. A factory the token lacks is 403; another tenant's customer is 404.")
 
-READERS = auth.ROLES
-WRITERS = ("factory_admin", "sales_admin")
-DELETERS = ("factory_admin",)
-FINANCE = svc.FINANCE_ROLES
 TRUNCATED_HEADER = "X-Result-Truncated"
 errors = lambda *codes: document_errors(blp, Surface.MOBILE, *codes)  # noqa: E731
 Envelope = functools.partial(envelope_schema, Surface.MOBILE)
 XLSX_RESPONSE = {"type": "string", "format": "binary"}
 
 
-def guard(*roles: str):
-    """Tenant first (403 for a factory the token lacks), then the role (403), before any
-    argument is even parsed."""
-    def decorator(view):
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            request_context(path_factory=kwargs["factoryId"])
-            require_roles(*roles)
-            return view(*args, **kwargs)
-        return wrapper
-    return decorator
+def tenant_first(view):
+    """The tenant of the path (403 for a factory the token lacks) before any argument is
+    parsed; the role was checked before the view (crm_common.authz)."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        request_context(path_factory=kwargs["factoryId"])
+        return view(*args, **kwargs)
+    return wrapper
 
 
 def _ctx(factory_id: str):
@@ -93,7 +87,8 @@ def _local_now() -> dt.datetime:
 
 @blp.route("")
 class Customers(MethodView):
-    @guard(*READERS)
+    @authorize("customer.read")
+    @tenant_first
     @blp.arguments(ListQuerySchema, location="query")
     @blp.response(200, Envelope(CustomerPageResponseSchema))
     @errors(400, 401, 403)
@@ -109,7 +104,8 @@ class Customers(MethodView):
         return reply(svc.list_customers(uow(), ctx, page=query["page"], size=query["size"],
                                         sort_by=query["sortBy"], sort_order=query["sortOrder"]))
 
-    @guard(*WRITERS)
+    @authorize("customer.write")
+    @tenant_first
     @blp.arguments(MobileCustomerRequestSchema)
     @blp.response(200, Envelope(CustomerDTOSchema))
     @errors(400, 401, 403)
@@ -125,7 +121,8 @@ class Customers(MethodView):
 
 @blp.route("/<customerId>")
 class CustomerById(MethodView):
-    @guard(*READERS)
+    @authorize("customer.read")
+    @tenant_first
     @blp.response(200, Envelope(CustomerDTOSchema))
     @errors(401, 403, 404)
     def get(self, factoryId, customerId):
@@ -139,7 +136,8 @@ class CustomerById(MethodView):
         summaries = _order_summaries(factoryId, "ORDER_SUMMARY_TIMEOUT", 0.5)
         return reply(svc.get_customer(uow(), ctx, customer_id, summaries))
 
-    @guard(*WRITERS)
+    @authorize("customer.write")
+    @tenant_first
     @blp.arguments(MobileCustomerUpdateSchema)
     @blp.response(200, Envelope(CustomerDTOSchema))
     @errors(400, 401, 403, 404)
@@ -155,7 +153,8 @@ class CustomerById(MethodView):
         customer = svc.update_customer(uow(), ctx, customer_id, body)
         return reply(customer, message="客户更新成功")
 
-    @guard(*DELETERS)
+    @authorize("customer.delete")
+    @tenant_first
     @blp.response(200, Envelope())
     @errors(401, 403, 404, 409)
     def delete(self, factoryId, customerId):
@@ -173,7 +172,8 @@ class CustomerById(MethodView):
 
 @blp.route("/active")
 class ActiveCustomers(MethodView):
-    @guard(*READERS)
+    @authorize("customer.read")
+    @tenant_first
     @blp.arguments(LimitQuerySchema, location="query")
     @blp.response(200, Envelope(ActiveCustomerSchema, many=True))
     @errors(400, 401, 403)
@@ -188,7 +188,8 @@ class ActiveCustomers(MethodView):
 
 @blp.route("/search")
 class SearchCustomers(MethodView):
-    @guard(*READERS)
+    @authorize("customer.read")
+    @tenant_first
     @blp.arguments(SearchQuerySchema, location="query")
     @blp.response(200, Envelope(CustomerDTOSchema, many=True))
     @errors(400, 401, 403)
@@ -204,7 +205,8 @@ class SearchCustomers(MethodView):
 
 @blp.route("/by-type")
 class CustomersByType(MethodView):
-    @guard(*READERS)
+    @authorize("customer.read")
+    @tenant_first
     @blp.arguments(TypeQuerySchema, location="query")
     @blp.response(200, Envelope(CustomerDTOSchema, many=True))
     @errors(400, 401, 403)
@@ -218,7 +220,8 @@ class CustomersByType(MethodView):
 
 @blp.route("/by-industry")
 class CustomersByIndustry(MethodView):
-    @guard(*READERS)
+    @authorize("customer.read")
+    @tenant_first
     @blp.arguments(IndustryQuerySchema, location="query")
     @blp.response(200, Envelope(CustomerDTOSchema, many=True))
     @errors(400, 401, 403)
@@ -234,7 +237,8 @@ class CustomersByIndustry(MethodView):
 
 @blp.route("/<customerId>/status")
 class CustomerStatus(MethodView):
-    @guard(*WRITERS)
+    @authorize("customer.write")
+    @tenant_first
     @blp.arguments(StatusQuerySchema, location="query")
     @blp.response(200, Envelope(CustomerStatusResultSchema))
     @errors(400, 401, 403, 404, 409)
@@ -252,7 +256,8 @@ class CustomerStatus(MethodView):
 
 @blp.route("/<customerId>/rating")
 class CustomerRating(MethodView):
-    @guard(*WRITERS)
+    @authorize("customer.write")
+    @tenant_first
     @blp.arguments(RatingQuerySchema, location="query")
     @blp.response(200, Envelope(CustomerRatingResultSchema))
     @errors(400, 401, 403, 404)
@@ -271,7 +276,8 @@ class CustomerRating(MethodView):
 
 @blp.route("/<customerId>/credit-limit")
 class CustomerCreditLimit(MethodView):
-    @guard(*FINANCE)
+    @authorize("customer.finance")
+    @tenant_first
     @blp.arguments(CreditLimitQuerySchema, location="query")
     @blp.response(200, Envelope(CreditLimitResultSchema))
     @errors(400, 401, 403, 404)
@@ -288,7 +294,8 @@ class CustomerCreditLimit(MethodView):
 
 @blp.route("/<customerId>/balance")
 class CustomerBalance(MethodView):
-    @guard(*FINANCE)
+    @authorize("customer.finance")
+    @tenant_first
     @blp.arguments(BalanceQuerySchema, location="query")
     @blp.response(200, Envelope(BalanceResultSchema))
     @errors(400, 401, 403, 404)
@@ -308,7 +315,8 @@ class CustomerBalance(MethodView):
 
 @blp.route("/import")
 class ImportExcel(MethodView):
-    @guard(*WRITERS)
+    @authorize("customer.write")
+    @tenant_first
     @blp.arguments(MobileImportFileSchema, location="files")
     @blp.response(200, Envelope(ImportResultSchema))
     @errors(400, 401, 403, 413)
@@ -334,7 +342,8 @@ class ImportExcel(MethodView):
 
 @blp.route("/import/json")
 class ImportJson(MethodView):
-    @guard(*WRITERS)
+    @authorize("customer.write")
+    @tenant_first
     @blp.arguments(MobileCustomerRequestSchema(many=True))
     @blp.response(200, Envelope(CustomerDTOSchema, many=True))
     @errors(400, 401, 403)
@@ -350,7 +359,8 @@ class ImportJson(MethodView):
 
 @blp.route("/export")
 class ExportExcel(MethodView):
-    @guard(*WRITERS)
+    @authorize("customer.export")
+    @tenant_first
     @blp.response(200, XLSX_RESPONSE, content_type=excel.XLSX_MIME,
                   description="客户列表_YYYYMMDD_HHMMSS.xlsx")
     @errors(401, 403)
@@ -376,7 +386,8 @@ class ExportExcel(MethodView):
 
 @blp.route("/export/template")
 class ImportTemplate(MethodView):
-    @guard(*WRITERS)
+    @authorize("customer.export")
+    @tenant_first
     @blp.response(200, XLSX_RESPONSE, content_type=excel.XLSX_MIME, description="客户导入模板.xlsx")
     @errors(401, 403)
     def get(self, factoryId):
@@ -395,7 +406,8 @@ class ImportTemplate(MethodView):
 
 @blp.route("/check-code")
 class CheckCode(MethodView):
-    @guard(*READERS)
+    @authorize("customer.read")
+    @tenant_first
     @blp.arguments(CheckCodeQuerySchema, location="query")
     @blp.response(200, MobileBooleanEnvelopeSchema)
     @errors(400, 401, 403)
@@ -409,7 +421,8 @@ class CheckCode(MethodView):
 
 @blp.route("/outstanding-balance")
 class OutstandingBalance(MethodView):
-    @guard(*FINANCE)
+    @authorize("customer.finance")
+    @tenant_first
     @blp.arguments(LimitQuerySchema, location="query")
     @blp.response(200, Envelope(OutstandingBalanceSchema, many=True))
     @errors(400, 401, 403)
