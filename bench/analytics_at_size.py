@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from crm_common.events import make_event
 from crm_common.migrations import upgrade_head
-from crm_common.testing import (Process, auth_headers, base_env, create_database, create_vhost, delete_vhost,
+from crm_testing import (Process, auth_headers, base_env, create_database, create_vhost, delete_vhost,
                                 drop_database, free_port, gunicorn_argv)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """Bulk-create throughput (seed 000) against a raw PostgreSQL insert of the same rows.
 
 Starts customer-service (and the gateway when it is installed) under gunicorn on a fresh
-database with ``crm_common.testing.Stack``, creates ``--customers`` customers through
+database with ``crm_testing.Stack``, creates ``--customers`` customers through
 ``POST /api/v1/customers/bulk-create/`` at ``--batch`` per request (sequentially, then
 with ``--clients`` concurrent clients), ``--repeat`` rounds each, and inserts the same rows into the customers table
 of another fresh database with psycopg2 ``executemany`` and with ``COPY``. Prints a table
@@ -29,7 +29,7 @@ import psycopg2
 import requests
 
 from crm_common.migrations import upgrade_head
-from crm_common.testing import Stack, auth_headers, create_database, drop_database, repo_root
+from crm_testing import Stack, auth_headers, create_database, drop_database, repo_root
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bulk_create.json"
 FACTORY = "BENCH"

@@ -1,7 +1,7 @@
 """The tenant customer API (seed 001) with 100,000 customers in one factory.
 
 Starts customer-service (and the gateway when it is installed) under gunicorn on a fresh
-PostgreSQL database with ``crm_common.testing.Stack(services=["customer"], workers=[])``,
+PostgreSQL database with ``crm_testing.Stack(services=["customer"], workers=[])``,
 loads ``--customers`` customers straight into its database (one INSERT ... SELECT through
 SQLAlchemy Core: loading is not what is measured), then measures, one request at a time
 through the gateway:
@@ -39,7 +39,7 @@ import openpyxl
 import requests
 import sqlalchemy as sa
 
-from crm_common.testing import Stack, auth_headers, free_port
+from crm_testing import Stack, auth_headers, free_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "customers_at_size.json"
 FACTORY = "BENCH"

@@ -1,7 +1,7 @@
 """`make bench`: the whole service set on PostgreSQL and RabbitMQ, loaded, against baselines
 measured in the same run on the same machine.
 
-One ``crm_common.testing.Stack`` (every HTTP service, the gateway, every relay and consumer)
+One ``crm_testing.Stack`` (every HTTP service, the gateway, every relay and consumer)
 is started on fresh databases and a fresh vhost, then:
 
 1. gateway overhead: ``GET /api/v1/customers/{id}`` through the gateway vs straight to
@@ -51,7 +51,7 @@ import customers_at_size  # noqa: E402 - its 100k-customer loader
 from common import (CpuMeter, OperationFailed, RssSampler, format_table, http_operation, ratio,  # noqa: E402
                     run_load, summarize, write_results)
 from crm_common.migrations import upgrade_head  # noqa: E402
-from crm_common.testing import Stack, auth_headers, create_database, drop_database, repo_root  # noqa: E402
+from crm_testing import Stack, auth_headers, create_database, drop_database, repo_root  # noqa: E402
 
 SECTIONS = ("gateway", "writes", "reads", "propagation")
 F_GATEWAY, F_WRITES, F_PROPAGATION = "BENCHGW", "BENCHW", "BENCHP"
@@ -526,7 +526,7 @@ class Bench:
         stack, args = self.stack, self.args
         present = [w for w in CONSUMERS if w in stack.procs]
         if not present:
-            self.results["propagation"] = {"note": "no consumer registered in crm_common.testing.WORKERS"}
+            self.results["propagation"] = {"note": "no consumer registered in crm_testing.WORKERS"}
             self.tables.append("### Propagation\n\nnot available: neither sync-consumer nor analytics-consumer exists")
             return
         for name in present:  # fresh and empty: the writes section's events are not part of this

@@ -35,7 +35,7 @@ import pika
 import requests
 import sqlalchemy as sa
 
-from crm_common.testing import Stack, auth_headers
+from crm_testing import Stack, auth_headers
 
 QUEUE = "sync-worker.customer-sync"
 RESULTS = Path(__file__).resolve().parent / "results" / "sync_propagation.json"

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV=${UV:-.venv/bin/uv}
-OWN=(crm-common customer-service viewing-service analytics-service sync-worker crm-gateway webhook-service token-issuer)
+OWN=(crm-common crm-testing customer-service viewing-service analytics-service sync-worker crm-gateway webhook-service token-issuer)
 no_emit=(); for p in "${OWN[@]}"; do no_emit+=(--no-emit-package "$p"); done
 upgrade=(); [ "${UPGRADE:-0}" = 1 ] && upgrade=(--upgrade)
 common=(--generate-hashes --python-version 3.11 --quiet "${no_emit[@]}" "${upgrade[@]}")

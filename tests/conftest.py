@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from crm_common.testing import Stack, auth_headers
+from crm_testing import Stack, auth_headers
 
 
 # The per-role limits themselves (integrators 10/s) are proven in gateway/tests; here they

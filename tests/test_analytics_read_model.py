@@ -24,7 +24,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from crm_common.testing import make_token
+from crm_testing import make_token
 
 pytestmark = pytest.mark.system
 

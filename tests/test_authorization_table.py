@@ -15,7 +15,7 @@ from crm_common import authz
 from crm_common.auth import ROLES
 from crm_common.config import Settings
 from crm_common.migrations import upgrade_head
-from crm_common.testing import TEST_JWT_SECRET, free_port, make_token, repo_root
+from crm_testing import TEST_JWT_SECRET, free_port, make_token, repo_root
 
 SERVICES = {
     "customer": ("customer_service.app", "customer-service"),

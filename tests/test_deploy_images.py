@@ -24,7 +24,7 @@ import pika
 import pytest
 import requests
 
-from crm_common.testing import (Process, base_env, create_database, create_vhost, delete_vhost, drop_database,
+from crm_testing import (Process, base_env, create_database, create_vhost, delete_vhost, drop_database,
                                 free_port, repo_root)
 
 ROOT = repo_root()

@@ -20,7 +20,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from crm_common.testing import wait_for, Stack, auth_headers
+from crm_testing import wait_for, Stack, auth_headers
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ import uuid
 import pika
 import pytest
 
-from crm_common.testing import wait_for
+from crm_testing import wait_for
 from crm_common.events import make_event
 
 pytestmark = pytest.mark.system

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from crm_common.testing import Process, Stack, auth_headers, base_env, free_port, repo_root
+from crm_testing import Process, Stack, auth_headers, base_env, free_port, repo_root
 
 pytestmark = pytest.mark.system
 

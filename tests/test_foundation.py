@@ -9,7 +9,7 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
-from crm_common.testing import Stack, make_token
+from crm_testing import Stack, make_token
 
 pytestmark = pytest.mark.system
 

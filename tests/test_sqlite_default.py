@@ -7,7 +7,7 @@ from pathlib import Path
 
 import requests
 
-from crm_common.testing import Process, base_env, free_port, make_token
+from crm_testing import Process, base_env, free_port, make_token
 
 
 def test_customer_service_runs_on_its_sqlite_default(tmp_path):

@@ -11,7 +11,7 @@ import pika
 import pytest
 import sqlalchemy as sa
 
-from crm_common.testing import wait_for
+from crm_testing import wait_for
 
 pytestmark = pytest.mark.system
 

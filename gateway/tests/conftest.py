@@ -21,7 +21,7 @@ if getattr(sys.modules.get("gateway"), "__file__", None) is None:
     sys.modules.pop("gateway", None)
     importlib.import_module("gateway")
 
-from crm_common.testing import Process, base_env, free_port, gunicorn_argv, prometheus_dir, rmtree
+from crm_testing import Process, base_env, free_port, gunicorn_argv, prometheus_dir, rmtree
 
 HERE = Path(__file__).resolve().parent
 MAX_REQUEST_BYTES = 8 * 1024 * 1024

@@ -15,7 +15,7 @@ import requests
 from openapi_spec_validator import validate
 from prometheus_client.parser import text_string_to_metric_families
 
-from crm_common.testing import make_token
+from crm_testing import make_token
 
 MiB = 1024 * 1024
 ADMIN_SUB = "gw-admin"

@@ -12,7 +12,7 @@ import redis
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from crm_common.testing import free_port, make_token
+from crm_testing import free_port, make_token
 
 PING = "/api/external/viewing-records/ping"
 HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")

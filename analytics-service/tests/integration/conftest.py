@@ -10,7 +10,7 @@ from crm_common.config import Settings
 from crm_common.consumer import EventConsumer
 from crm_common.db import make_engine, make_session_factory
 from crm_common.events import make_event
-from crm_common.testing import migrated_database, TEST_JWT_SECRET, auth_headers
+from crm_testing import migrated_database, TEST_JWT_SECRET, auth_headers
 
 from analytics_service.adapters import orm
 from analytics_service.app import create_app

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from crm_common.config import Settings
-from crm_common.testing import TEST_JWT_SECRET, free_port
+from crm_testing import TEST_JWT_SECRET, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

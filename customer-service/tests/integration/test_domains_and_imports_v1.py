@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm_common.config import Settings
-from crm_common.testing import TEST_JWT_SECRET
+from crm_testing import TEST_JWT_SECRET
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm_common.config import Settings
-from crm_common.testing import TEST_JWT_SECRET, free_port
+from crm_testing import TEST_JWT_SECRET, free_port
 
 SUMMARY = {"totalOrders": 56, "totalRevenue": 850000, "lastOrderDate": "2025-11-18", "customerLifetimeValue": 950000}
 

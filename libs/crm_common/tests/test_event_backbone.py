@@ -13,7 +13,7 @@ from crm_common.consumer import EventConsumer, declare_queue
 from crm_common.db import UnitOfWork, consumer_tables, make_engine, make_session_factory, outbox_table
 from crm_common.events import make_event
 from crm_common.relay import OutboxRelay, outbox_backlog
-from crm_common.testing import wait_for, create_database, create_vhost, delete_vhost, drop_database
+from crm_testing import wait_for, create_database, create_vhost, delete_vhost, drop_database
 
 metadata = sa.MetaData()
 outbox = outbox_table(metadata)

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 import sqlalchemy as sa
 
-from crm_common.testing import free_port
+from crm_testing import free_port
 
 URL = "/api/external/viewing-records"
 SEED_EXAMPLE = {
@@ -33,7 +33,7 @@ def _events(app, record_id):
 
 
 def _customer(customer_service, factory, cid):
-    from crm_common.testing import auth_headers
+    from crm_testing import auth_headers
     resp = requests.get(f"{customer_service.url('customer')}/api/v1/customers/{cid}",
                         headers=auth_headers(factories=[factory]), timeout=10)
     return resp.json()["data"]
@@ -135,7 +135,7 @@ def test_customer_service_unreachable_gives_503_and_writes_nothing(pg_url, heade
 
 
 def test_a_customer_service_refusal_is_a_400_naming_the_field(client, headers_for, factory, customer_service):
-    from crm_common.testing import auth_headers
+    from crm_testing import auth_headers
     h = headers_for(factories=[factory])
     cid = client.post(URL, json={**SEED_EXAMPLE, "userId": "u-gone"}, headers=h).get_json()["data"]["customer_id"]
     requests.delete(f"{customer_service.url('customer')}/api/v1/customers/{cid}",

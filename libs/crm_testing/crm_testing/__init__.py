@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
-from .auth import issue_token
+from crm_common.auth import issue_token
 
 TEST_JWT_SECRET = "test-secret-0123456789-0123456789-abcdef"
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
@@ -341,8 +341,8 @@ def check_service_starts_on_sqlite(create_app, service_dir: Path, service: str, 
     fatal) and serves a valid OpenAPI document with interactive docs."""
     from openapi_spec_validator import validate
 
-    from .config import Settings
-    from .migrations import upgrade_head
+    from crm_common.config import Settings
+    from crm_common.migrations import upgrade_head
 
     url = f"sqlite:///{tmp_path}/db.sqlite"
     upgrade_head(service_dir, url)
@@ -377,7 +377,7 @@ def check_service_starts_on_sqlite(create_app, service_dir: Path, service: str, 
 @contextlib.contextmanager
 def migrated_database(service_dir: Path, prefix: str):
     """A fresh PostgreSQL database at the service's migration head, dropped afterwards."""
-    from .migrations import upgrade_head
+    from crm_common.migrations import upgrade_head
 
     url = create_database(prefix)
     try:
