@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install lock run test test-fast token services bench bench-analytics bench-bulk bench-sync bench-customers clean help
+.PHONY: install lock lint run test test-fast token services bench bench-analytics bench-bulk bench-sync bench-customers clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -41,11 +41,17 @@ run: install
 services:
 	@scripts/ensure-services.sh
 
-test: install services
+test: install lint services
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+lint: install
+	$(BIN)/ruff check .
+
+# Only what needs no running service (no PostgreSQL, RabbitMQ or Redis): the unit tests.
+UNIT_TESTS = $(wildcard libs/*/tests/unit */tests/unit gateway/tests/unit)
 test-fast: install
-	$(BIN)/pytest -m "not system and not slow" $(PYTEST_ARGS)
+	@echo "make test-fast: unit tests only, no PostgreSQL/RabbitMQ/Redis needed (make test runs everything)"
+	$(BIN)/pytest $(UNIT_TESTS) $(PYTEST_ARGS)
 
 token: install
 	@$(BIN)/crm-token $(foreach r,$(ROLE),--role $(r)) $(foreach f,$(FACTORY),--factory $(f)) $(foreach d,$(DOMAIN),--domain '$(d)')

@@ -22,7 +22,6 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pika
@@ -31,8 +30,17 @@ import sqlalchemy as sa
 
 from crm_common.events import make_event
 from crm_common.migrations import upgrade_head
-from crm_testing import (Process, auth_headers, base_env, create_database, create_vhost, delete_vhost,
-                                drop_database, free_port, gunicorn_argv)
+from crm_testing import (
+    Process,
+    auth_headers,
+    base_env,
+    create_database,
+    create_vhost,
+    delete_vhost,
+    drop_database,
+    free_port,
+    gunicorn_argv,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_DIR = ROOT / "analytics-service"

@@ -48,8 +48,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bulk_create  # noqa: E402 - the bulk benchmark's row shapes and raw COPY baseline
 import customers_at_size  # noqa: E402 - its 100k-customer loader
-from common import (CpuMeter, OperationFailed, RssSampler, format_table, http_operation, ratio,  # noqa: E402
-                    run_load, summarize, write_results)
+from common import (  # noqa: E402
+    CpuMeter,
+    OperationFailed,
+    RssSampler,
+    format_table,
+    http_operation,
+    ratio,
+    run_load,
+    summarize,
+    write_results,
+)
+
 from crm_common.migrations import upgrade_head  # noqa: E402
 from crm_testing import Stack, auth_headers, create_database, drop_database, repo_root  # noqa: E402
 
@@ -594,6 +604,7 @@ class Bench:
 
     def purge_queues(self) -> None:
         import pika
+
         from crm_common.broker import connection_parameters
         connection = pika.BlockingConnection(connection_parameters(self.stack.amqp_url))
         try:

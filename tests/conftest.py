@@ -10,7 +10,6 @@ import requests
 
 from crm_testing import Stack, auth_headers
 
-
 # The per-role limits themselves (integrators 10/s) are proven in gateway/tests; here they
 # are raised so that system tests driving many calls through one token do not trip them.
 SYSTEM_TEST_RATE_LIMITS = '{"integrator": {"rate": 500, "burst": 1000}, "default": {"rate": 500, "burst": 1000}}'

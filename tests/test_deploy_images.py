@@ -24,8 +24,16 @@ import pika
 import pytest
 import requests
 
-from crm_testing import (Process, base_env, create_database, create_vhost, delete_vhost, drop_database,
-                                free_port, repo_root)
+from crm_testing import (
+    Process,
+    base_env,
+    create_database,
+    create_vhost,
+    delete_vhost,
+    drop_database,
+    free_port,
+    repo_root,
+)
 
 ROOT = repo_root()
 DOCKER_DIR = ROOT / "deploy" / "docker"

@@ -20,7 +20,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from crm_testing import wait_for, Stack, auth_headers
+from crm_testing import Stack, auth_headers, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
@@ -194,7 +194,7 @@ def test_updates_written_while_the_broker_is_stopped_and_started_all_arrive_once
     def bounce_broker():
         try:
             rabbitmqctl("stop_app")
-            time.sleep(3)
+            time.sleep(3)  # sleep-ok: the broker stays down for a while on purpose
         finally:
             rabbitmqctl("start_app")
         assert wait_for(lambda: broker_accepts(stack.amqp_url), timeout=60)

@@ -10,8 +10,8 @@ import uuid
 import pika
 import pytest
 
-from crm_testing import wait_for
 from crm_common.events import make_event
+from crm_testing import wait_for
 
 pytestmark = pytest.mark.system
 

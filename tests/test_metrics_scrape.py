@@ -22,8 +22,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from crm_testing import (HTTP_SERVICES, WORKERS, Process, auth_headers, free_port, gunicorn_argv,
-                                prometheus_dir, rmtree)
+from crm_testing import HTTP_SERVICES, WORKERS, Process, auth_headers, free_port, gunicorn_argv, prometheus_dir, rmtree
 
 pytestmark = pytest.mark.system
 

@@ -8,8 +8,8 @@ from crm_common.config import Settings
 from crm_common.web import create_base_app, finish_app
 
 from .adapters import orm
-from .service_layer.unit_of_work import ServiceUnitOfWork
 from .entrypoints import analyses, external, mobile, orders
+from .service_layer.unit_of_work import ServiceUnitOfWork
 
 BLUEPRINTS = [mobile.blp, external.blp, orders.blp, analyses.blp]
 

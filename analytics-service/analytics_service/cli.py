@@ -15,7 +15,8 @@ from crm_common.workers import consumer_command, relay_command
 from .adapters import orm
 from .adapters.broker import BINDINGS, QUEUE
 from .adapters.snapshots import CUSTOMERS_PATH, VIEWING_RECORDS_PATH, admin_token, snapshot_pages
-from .service_layer import projection, rebuild as rebuilding
+from .service_layer import projection
+from .service_layer import rebuild as rebuilding
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 CONSUMER = QUEUE  # the name the consumer records its events and versions under

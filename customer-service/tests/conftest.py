@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from crm_common.config import Settings
-from crm_testing import migrated_database, TEST_JWT_SECRET, auth_headers
+from crm_testing import TEST_JWT_SECRET, auth_headers, migrated_database
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from crm_common.web import create_base_app, finish_app
 
 from .adapters import orm
 from .adapters.customer_client import CustomerServiceClient
-from .service_layer.unit_of_work import SyncUnitOfWork
 from .entrypoints import contracts, projects, sync
+from .service_layer.unit_of_work import SyncUnitOfWork
 
 BLUEPRINTS = [projects.blp, contracts.blp, sync.blp]
 

@@ -14,7 +14,7 @@ from crm_common.config import Settings
 from crm_common.consumer import EventConsumer
 from crm_common.db import make_engine, make_session_factory
 from crm_common.events import make_event
-from crm_testing import migrated_database, TEST_JWT_SECRET, auth_headers, free_port
+from crm_testing import TEST_JWT_SECRET, auth_headers, free_port, migrated_database
 
 
 class FakeCustomerService:

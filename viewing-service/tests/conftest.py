@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from crm_common.config import Settings
-from crm_testing import (TEST_JWT_SECRET, Process, Stack, auth_headers, base_env, free_port, migrated_database, repo_root)
+from crm_testing import TEST_JWT_SECRET, Process, Stack, auth_headers, base_env, free_port, migrated_database, repo_root
 
 
 @pytest.fixture(scope="session")

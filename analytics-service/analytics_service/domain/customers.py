@@ -5,9 +5,17 @@ library's ``crm_common.credit``, the same ones customer-service applies; this mo
 what only analytics needs. tests/unit/test_customer_rules.py pins them here too."""
 from __future__ import annotations
 
-from crm_common.credit import (CUSTOMER_TYPES, RISK_LEVELS, available_credit,  # noqa: F401
-                               credit_utilization, debt_due_at, exceeds_credit_limit, is_overdue,
-                               overdue_days, risk_level)
+from crm_common.credit import (  # noqa: F401
+    CUSTOMER_TYPES,
+    RISK_LEVELS,
+    available_credit,
+    credit_utilization,
+    debt_due_at,
+    exceeds_credit_limit,
+    is_overdue,
+    overdue_days,
+    risk_level,
+)
 
 OTHER_LABEL = "其他"
 

@@ -6,22 +6,18 @@ analyst (and admin)."""
 from __future__ import annotations
 
 from crm_common.authz import authorize
-from crm_common.web import Blueprint
-
 from crm_common.envelopes import Surface
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context, settings_of
+from crm_common.web import Blueprint, reply, request_context, settings_of
 
 from ..adapters.broker import queue_backlog
 from ..service_layer import analyses as svc
 from .deps import timezone, uow
-from .schemas import (PageQuerySchema, RfmQuerySchema, V1CreditRisk, V1Freshness, V1RatingScore,
-                      V1RatingScores, V1Rfm)
+from .schemas import PageQuerySchema, RfmQuerySchema, V1CreditRisk, V1Freshness, V1RatingScore, V1RatingScores, V1Rfm
 
 blp = Blueprint("analytics_analyses", __name__, url_prefix="/api/v1/analytics",
                 description="Rating score, RFM segmentation, credit risk and freshness of the read model.")
 
-ANALYSTS = ("factory_admin", "sales_admin", "finance_admin", "analyst")
 errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 

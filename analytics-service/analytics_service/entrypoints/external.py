@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 from crm_common.authz import authorize
-from crm_common.web import Blueprint
-
 from crm_common.envelopes import Surface
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context
+from crm_common.web import Blueprint, reply, request_context
 
 from ..service_layer import statistics as svc
 from .deps import timezone, uow

@@ -7,21 +7,17 @@ business domain's customer is 404."""
 from __future__ import annotations
 
 from crm_common.authz import authorize
-from crm_common.web import Blueprint
-
 from crm_common.envelopes import Surface
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context
+from crm_common.web import Blueprint, reply, request_context
 
 from ..service_layer import statistics as svc
 from .deps import timezone, uow
-from .schemas import (MobileDistribution, MobileOverall, MobilePurchases, MobileStatistics, MobileVip,
-                      VipQuerySchema)
+from .schemas import MobileDistribution, MobileOverall, MobilePurchases, MobileStatistics, MobileVip, VipQuerySchema
 
 blp = Blueprint("mobile_statistics", __name__, url_prefix="/api/mobile/<factory_id>/customers",
                 description="Customer statistics of the tenant API (seed 001 §5, §7.3–7.5), from analytics' read model.")
 
-MANAGERS = ("factory_admin", "sales_admin", "analyst")
 errors = lambda *codes: document_errors(blp, Surface.MOBILE, *codes)  # noqa: E731
 
 

@@ -3,11 +3,9 @@ order summaries customer-service shows with its customers."""
 from __future__ import annotations
 
 from crm_common.authz import authorize
-from crm_common.web import Blueprint
-
 from crm_common.envelopes import Surface
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context
+from crm_common.web import Blueprint, reply, request_context
 
 from ..service_layer import orders as order_svc
 from ..service_layer import statistics as stats_svc
@@ -17,7 +15,6 @@ from .schemas import OrderBatchSchema, OrderSummariesRequestSchema, V1OrderBatch
 blp = Blueprint("analytics_orders", __name__, url_prefix="/api/v1/analytics",
                 description="Order facts owned by analytics-service.")
 
-RECORDERS = ("factory_admin", "finance_admin")
 errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 

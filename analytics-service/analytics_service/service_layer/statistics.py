@@ -15,8 +15,6 @@ from crm_common.errors import NotFound
 from ..adapters import queries as q
 from ..domain import customers as customer_rules
 from ..domain import orders as order_rules
-from ..domain import rating as rating_rules
-from ..domain import rfm as rfm_rules
 from ..domain import viewings as viewing_rules
 
 NOT_FOUND_MESSAGE = "客户不存在或已被删除"

@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-21 19:43:57.769443
 """
-from alembic import op
 import sqlalchemy as sa
-import crm_common.db
+from alembic import op
 
+import crm_common.db
 
 revision = '0002'
 down_revision = '0001'

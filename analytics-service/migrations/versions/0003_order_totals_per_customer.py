@@ -4,10 +4,8 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-21 20:06:04.137274
 """
-from alembic import op
 import sqlalchemy as sa
-import crm_common.db
-
+from alembic import op
 
 revision = '0003'
 down_revision = '0002'

@@ -6,16 +6,15 @@ import uuid
 
 import pytest
 
-from crm_common.config import Settings
-from crm_common.consumer import EventConsumer
-from crm_common.db import make_engine, make_session_factory
-from crm_common.events import make_event
-from crm_testing import migrated_database, TEST_JWT_SECRET, auth_headers
-
 from analytics_service.adapters import orm
 from analytics_service.app import create_app
 from analytics_service.cli import CONSUMER, SERVICE_DIR
 from analytics_service.service_layer.projection import handle_event
+from crm_common.config import Settings
+from crm_common.consumer import EventConsumer
+from crm_common.db import make_engine, make_session_factory
+from crm_common.events import make_event
+from crm_testing import TEST_JWT_SECRET, auth_headers, migrated_database
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from crm_common.db import make_session_factory
-
 from analytics_service.adapters import orm
 from analytics_service.cli import CONSUMER
 from analytics_service.service_layer import rebuild as rebuilding
+from crm_common.db import make_session_factory
 
 from .conftest import customer_event, new_customer_id, viewing_event
 

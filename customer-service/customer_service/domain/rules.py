@@ -7,9 +7,17 @@ import datetime as dt
 import re
 import uuid
 
-from crm_common.credit import (CUSTOMER_TYPES, RISK_LEVELS, available_credit, debt,  # noqa: F401
-                               credit_utilization, exceeds_credit_limit, is_overdue, overdue_days,
-                               risk_level)
+from crm_common.credit import (  # noqa: F401
+    CUSTOMER_TYPES,
+    RISK_LEVELS,
+    available_credit,
+    credit_utilization,
+    debt,
+    exceeds_credit_limit,
+    is_overdue,
+    overdue_days,
+    risk_level,
+)
 from crm_common.formats import is_mobile_phone, is_phone  # noqa: F401 - re-exported rules
 
 # --- enumerations (stored codes; the tenant API shows the Chinese labels) -------------

@@ -24,8 +24,16 @@ from crm_common.logs import get_logger
 from ..domain import bulk as rules
 from ..domain.model import Customer
 from . import idempotency
-from .customers import (DUPLICATE_NAME_MESSAGE, add_customer, apply_update, emit_customer_event,
-                        load_customer, new_customer, record_status_change, remove_customer)
+from .customers import (
+    DUPLICATE_NAME_MESSAGE,
+    add_customer,
+    apply_update,
+    emit_customer_event,
+    load_customer,
+    new_customer,
+    record_status_change,
+    remove_customer,
+)
 from .unit_of_work import CustomerUnitOfWork
 
 log = get_logger("customer.bulk")

@@ -10,8 +10,15 @@ from crm_common.errors import AppError, Conflict
 from crm_common.events import json_dumps
 from crm_common.logs import get_logger
 
-from ..domain.external_sync import (ENTITY_CUSTOMER, FAILED, SUCCESS, ExternalOrigin, adopt_origin,  # noqa: F401
-                                    already_imported_message, external_origin)
+from ..domain.external_sync import (  # noqa: F401
+    ENTITY_CUSTOMER,
+    FAILED,
+    SUCCESS,
+    ExternalOrigin,
+    adopt_origin,
+    already_imported_message,
+    external_origin,
+)
 from .unit_of_work import CustomerUnitOfWork
 
 log = get_logger("customer.external_sync")

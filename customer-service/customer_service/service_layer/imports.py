@@ -18,8 +18,16 @@ from ..adapters.repository import CustomerFilter
 from ..domain import spreadsheet
 from ..domain.model import Customer
 from . import excel
-from .mobile_customers import (OrderSummaries, codes_taken, creation_attributes, duplicate_code, duplicate_name,
-                               export_view, insert_customers, names_taken)
+from .mobile_customers import (
+    OrderSummaries,
+    codes_taken,
+    creation_attributes,
+    duplicate_code,
+    duplicate_name,
+    export_view,
+    insert_customers,
+    names_taken,
+)
 from .unit_of_work import CustomerUnitOfWork
 
 # request (camelCase) -> (validated request, errors by field); supplied by the entrypoint

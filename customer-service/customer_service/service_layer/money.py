@@ -18,6 +18,7 @@ from . import customers as core
 from .mobile_customers import record_balance_change, record_credit_limit_change
 from .unit_of_work import CustomerUnitOfWork
 
+
 def set_credit_limit(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int,
                      credit_limit: Decimal) -> Customer:
     """Seed 001 §4.1. A limit below the current debt is accepted; the reply warns."""

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import marshmallow as ma
 import pytest
 
 from customer_service.domain import external_customer as rules
 from customer_service.domain.lead_status import status_after_viewing, viewing_totals
 from customer_service.entrypoints.external.schemas import ExternalCustomerSchema
-
-import marshmallow as ma
-
 
 # --- lead status -----------------------------------------------------------------------
 

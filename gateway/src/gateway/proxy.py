@@ -17,8 +17,7 @@ from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutErr
 
 from crm_common import logs
 from crm_common.config import Settings
-from crm_common.errors import (AppError, BadGateway, BadRequest, GatewayTimeout, PayloadTooLarge,
-                               ServiceUnavailable)
+from crm_common.errors import AppError, BadGateway, BadRequest, GatewayTimeout, PayloadTooLarge, ServiceUnavailable
 
 from .metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
 from .routes import SERVICE_NAMES

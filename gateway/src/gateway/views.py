@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask import Response, g, jsonify, request
-from crm_common.web import Blueprint
 from werkzeug.wsgi import get_input_stream
 
 from crm_common import authz, logs
 from crm_common.errors import NotFound, PayloadTooLarge, TooManyRequests
+from crm_common.web import Blueprint
 
 from .bootstrap import gateway
 from .proxy import BoundedBody, forwarded_headers, request_target

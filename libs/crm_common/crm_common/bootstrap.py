@@ -8,8 +8,8 @@ from flask import Flask
 
 from .broker import broker_ready
 from .config import Settings
-from .relay import backlog_check
 from .db import UnitOfWork, database_ready, make_engine, make_session_factory
+from .relay import backlog_check
 from .web import add_ready_check
 
 

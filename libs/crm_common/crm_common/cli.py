@@ -38,15 +38,30 @@ def service_main(*, service: str, app_path: str, service_dir: Path, default_port
                  argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"migrate", "serve", *(extra or {})}
+    usage = f"usage: {service} {{{'|'.join(sorted(commands))}}} [args]  ({service} COMMAND --help for each)"
+    if argv[:1] in (["-h"], ["--help"]):
+        print(usage)
+        return 0
     if not argv or argv[0] not in commands:
-        print(f"usage: {service} {{{'|'.join(sorted(commands))}}} [args]", file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
     if command == "migrate":
+        argparse.ArgumentParser(
+            prog=f"{service} migrate",
+            description=f"Apply every pending migration to {service.upper()}_DATABASE_URL (alembic upgrade "
+                        "head). Safe to run from several replicas at once: on PostgreSQL they take turns "
+                        "under an advisory lock.").parse_args(rest)
         upgrade_head(service_dir, Settings.from_env(service).database_url)
         return 0
     if command == "serve":
-        os.environ.setdefault("PORT", str(default_port))
+        if rest[:1] in (["-h"], ["--help"]):
+            print(f"usage: {service} serve [--migrate] [gunicorn options]\n\n"
+                  f"Serve the HTTP API under gunicorn on PORT (default: {service.upper()}_PORT, else "
+                  f"{default_port}); --migrate applies pending migrations first. Settings: PORT, "
+                  "WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT, METRICS_PORT.")
+            return 0
+        os.environ.setdefault("PORT", os.environ.get(f"{service.upper()}_PORT") or str(default_port))
         if "--migrate" in rest:
             rest.remove("--migrate")
             upgrade_head(service_dir, Settings.from_env(service).database_url)

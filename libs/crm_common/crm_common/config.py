@@ -107,9 +107,10 @@ class Settings:
             raise ConfigError("JWT_SECRET must be at least 32 characters in production")
         db_url = ""
         if service in SERVICES:
-            db_url = env.get(f"{service.upper()}_DATABASE_URL") or default_sqlite_url(service)
+            db_url = normalize_database_url(env.get(f"{service.upper()}_DATABASE_URL") or default_sqlite_url(service))
+        # Default internal URLs follow the ports a local stack was given (Procfile).
         urls = {
-            name: env.get(f"{name.upper()}_SERVICE_URL") or f"http://127.0.0.1:{port}"
+            name: env.get(f"{name.upper()}_SERVICE_URL") or f"http://127.0.0.1:{env.get(f'{name.upper()}_PORT') or port}"
             for name, port in DEFAULT_PORTS.items()
         }
         return cls(
@@ -145,6 +146,23 @@ class Settings:
 
     def get_float(self, name: str, default: float) -> float:
         return _float(self.raw, name, default)
+
+
+# Every PostgreSQL URL form a user may be handed ends in the one driver the services ship
+# and test (psycopg2): SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, and hosting
+# providers hand out postgres://, which SQLAlchemy does not know at all.
+_POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg",
+                     "postgresql+psycopg2cffi", "pgsql")
+
+
+def normalize_database_url(url: str) -> str:
+    """``postgres://``, ``postgresql://``, ``postgresql+psycopg://`` and
+    ``postgresql+psycopg2://`` -> ``postgresql+psycopg2://`` (user, password, host, port,
+    database and query kept byte for byte); ``sqlite:///...`` and anything else unchanged."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in _POSTGRES_SCHEMES:
+        return "postgresql+psycopg2://" + rest
+    return url
 
 
 def default_sqlite_url(service: str) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .config import normalize_database_url
 from .events import json_dumps
 
 # BIGINT on PostgreSQL, INTEGER (rowid alias, so autoincrement works) on SQLite.
@@ -41,6 +42,7 @@ class UtcDateTime(sa.types.TypeDecorator):
 
 
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, echo: bool = False) -> Engine:
+    url = normalize_database_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
 

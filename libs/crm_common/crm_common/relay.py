@@ -24,6 +24,7 @@ from .metrics import gauge
 log = logs.get_logger("crm.relay")
 
 PUBLISHED = Counter("outbox_published_total", "Outbox events confirmed by the broker", ["service"])
+PRUNED = Counter("outbox_pruned_total", "Published outbox rows deleted after the retention period", ["service"])
 PUBLISH_FAILURES = Counter("outbox_publish_failures_total", "Relay failures (broker or database)", ["service", "kind"])
 BACKLOG = gauge("outbox_backlog", "Outbox rows not yet confirmed by the broker", ["service"])
 OLDEST_AGE = gauge("outbox_oldest_unsent_age_seconds", "Age of the oldest unsent outbox row", ["service"])
@@ -57,10 +58,13 @@ def backlog_check(engine, outbox: sa.Table, service: str):
 class OutboxRelay:
     def __init__(self, *, service: str, engine, outbox: sa.Table, amqp_url: str,
                  exchange: str = "crm.events", batch_size: int = 500, idle_interval: float = 0.05,
-                 max_backoff: float = 10.0):
+                 max_backoff: float = 10.0, retention_hours: float = 168.0, prune_batch: int = 1000,
+                 prune_interval: float = 60.0):
         self.service, self.engine, self.outbox = service, engine, outbox
         self.amqp_url, self.exchange = amqp_url, exchange
         self.batch_size, self.idle_interval, self.max_backoff = batch_size, idle_interval, max_backoff
+        self.retention_hours, self.prune_batch, self.prune_interval = retention_hours, prune_batch, prune_interval
+        self._last_prune = 0.0
         self.stop_event = threading.Event()
         self._lock_conn = None
         self._lock_key = zlib.crc32(f"crm-outbox-relay:{service}".encode()) & 0x7FFFFFFF
@@ -123,6 +127,34 @@ class OutboxRelay:
                 PUBLISHED.labels(self.service).inc(len(confirmed))
         return len(confirmed)
 
+    def prune_published(self, now=None) -> int:
+        """Delete published rows older than the retention period, ``prune_batch`` rows per
+        statement (short transactions, no long lock on the table); returns how many. Rows
+        not yet published are never touched, whatever their age."""
+        import datetime as dt
+        if self.retention_hours <= 0:
+            return 0
+        o = self.outbox
+        cutoff = (now or utcnow()) - dt.timedelta(hours=self.retention_hours)
+        total = 0
+        while not self.stop_event.is_set():
+            oldest = (sa.select(o.c.id).where(o.c.published_at.is_not(None), o.c.published_at < cutoff)
+                      .order_by(o.c.id).limit(self.prune_batch))
+            with self.engine.begin() as conn:
+                deleted = conn.execute(sa.delete(o).where(o.c.id.in_(oldest.scalar_subquery()))).rowcount
+            total += deleted
+            if deleted < self.prune_batch:
+                break
+        if total:
+            PRUNED.labels(self.service).inc(total)
+            log.info("outbox_pruned", service=self.service, rows=total, older_than_hours=self.retention_hours)
+        return total
+
+    def _maybe_prune(self) -> None:
+        if time.monotonic() - self._last_prune >= self.prune_interval:
+            self._last_prune = time.monotonic()
+            self.prune_published()
+
     def run_once(self, channel) -> int:
         if not self._hold_leadership():
             return 0
@@ -150,6 +182,7 @@ class OutboxRelay:
                         backlog_check(self.engine, self.outbox, self.service)()
                         last_backlog = time.monotonic()
                     if sent == 0:
+                        self._maybe_prune()  # only while idle: publishing comes first
                         connection.process_data_events(time_limit=self.idle_interval)
             except (AMQPError, OSError) as exc:
                 PUBLISH_FAILURES.labels(self.service, "broker").inc()

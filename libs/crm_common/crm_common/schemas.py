@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import numbers
 import re
+
 import marshmallow as ma
 from marshmallow import validate
 

@@ -24,7 +24,9 @@ def relay_command(service: str, outbox: sa.Table) -> Callable[[list[str]], int]:
         start_metrics_server(settings.get_int("METRICS_PORT", 0))
         relay = OutboxRelay(service=service, engine=make_engine(settings.database_url, pool_size=2),
                             outbox=outbox, amqp_url=settings.amqp_url, exchange=settings.exchange,
-                            batch_size=settings.get_int("RELAY_BATCH_SIZE", 500))
+                            batch_size=settings.get_int("RELAY_BATCH_SIZE", 500),
+                            retention_hours=settings.get_float("OUTBOX_RETENTION_HOURS", 168.0),
+                            prune_batch=settings.get_int("OUTBOX_PRUNE_BATCH", 1000))
         relay.install_signal_handlers()
         relay.run()
         return 0

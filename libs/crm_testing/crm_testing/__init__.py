@@ -258,7 +258,7 @@ class Stack:
         return base_env(**extra)
 
     def start(self) -> "Stack":
-        from .migrations import upgrade_head
+        from crm_common.migrations import upgrade_head
         root = repo_root()
         self.amqp_url = create_vhost()
         needed = set(self.services) | {WORKERS[w][0] for w in self.worker_names}

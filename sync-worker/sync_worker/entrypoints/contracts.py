@@ -4,24 +4,27 @@ Views validate, call the service layer, and reply."""
 from __future__ import annotations
 
 from flask.views import MethodView
-from crm_common.authz import authorize
-from crm_common.web import Blueprint
 
+from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import etag_for, if_match_version, reply, request_context
+from crm_common.web import Blueprint, etag_for, if_match_version, reply, request_context
 
 from ..service_layer import contracts as svc
 from .deps import customer_fetcher, uow
-from .schemas import (ContractCreateSchema, ContractListQuerySchema, ContractPageSchema, ContractSchema,
-                      ContractUpdateSchema)
+from .schemas import (
+    ContractCreateSchema,
+    ContractListQuerySchema,
+    ContractPageSchema,
+    ContractSchema,
+    ContractUpdateSchema,
+)
 
 blp = Blueprint("contracts_v1", __name__, url_prefix="/api/v1/contracts",
                 description="Contracts (seed 004). Their customer_name, contact_person and contact_phone "
                             "follow the customer. Reads: any role of the tenant; writes: admin, "
                             "factory_admin, sales_admin.")
 
-WRITERS = ("factory_admin", "sales_admin")
 errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 

@@ -5,23 +5,26 @@ Views validate, call the service layer, and reply."""
 from __future__ import annotations
 
 from flask.views import MethodView
-from crm_common.authz import authorize
-from crm_common.web import Blueprint
 
+from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context
+from crm_common.web import Blueprint, reply, request_context
 
 from ..service_layer import sync as svc
 from .deps import customer_fetcher, uow
-from .schemas import (BatchSyncRequestSchema, BatchSyncResultSchema, HistoryPageSchema, HistoryQuerySchema,
-                      SyncResultSchema)
+from .schemas import (
+    BatchSyncRequestSchema,
+    BatchSyncResultSchema,
+    HistoryPageSchema,
+    HistoryQuerySchema,
+    SyncResultSchema,
+)
 
 blp = Blueprint("sync_v1", __name__, url_prefix="/api/v1/sync",
                 description="Customer → project/contract synchronisation (seed 004). Reads: any role of "
                             "the tenant; manual sync: admin, factory_admin, sales_admin.")
 
-WRITERS = ("factory_admin", "sales_admin")
 errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 

@@ -8,9 +8,9 @@ from crm_common.context import RequestContext
 from crm_common.db import utcnow
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationError
 
+from ..adapters.repository import paginate
 from ..domain import rules
 from ..domain.model import Contract
-from ..adapters.repository import paginate
 from .customers import FetchCustomer, known_customer
 from .unit_of_work import SyncUnitOfWork
 

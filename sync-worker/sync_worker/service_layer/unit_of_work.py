@@ -9,8 +9,7 @@ from sqlalchemy.orm import Session
 from crm_common.db import UnitOfWork
 
 from ..adapters import orm
-from ..adapters.repository import (ContractRepository, HistoryRepository, ProjectRepository,
-                                   SnapshotRepository)
+from ..adapters.repository import ContractRepository, HistoryRepository, ProjectRepository, SnapshotRepository
 
 
 class _Repositories:

@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-21 19:36:29.909945
 """
-from alembic import op
 import sqlalchemy as sa
-import crm_common.db
+from alembic import op
 
+import crm_common.db
 
 revision = '0001'
 down_revision = None

@@ -4,23 +4,25 @@ envelope ``{"success", "data", "message"}``."""
 from __future__ import annotations
 
 from flask.views import MethodView
-from crm_common.authz import authorize
-from crm_common.web import Blueprint
 
+from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context
+from crm_common.web import Blueprint, reply, request_context
 
 from ..service_layer import viewing_records as svc
 from .deps import customers_for, property_lookup, timezone, uow
-from .schemas import (ViewingRecordPageSchema, ViewingRecordQuerySchema, ViewingRecordRequestSchema,
-                      ViewingRecordResultSchema)
+from .schemas import (
+    ViewingRecordPageSchema,
+    ViewingRecordQuerySchema,
+    ViewingRecordRequestSchema,
+    ViewingRecordResultSchema,
+)
 
 blp = Blueprint("external_viewing_records", __name__, url_prefix="/api/external/viewing-records",
                 description="External integrator API (seed 002): viewing records, keyed by `userId` + "
                             "`property_address`. Role `integrator` (or `admin`).")
 
-INTEGRATOR = "integrator"
 errors = lambda *codes: document_errors(blp, Surface.EXTERNAL, *codes)  # noqa: E731
 
 

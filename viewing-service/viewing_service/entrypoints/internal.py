@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from crm_common.authz import authorize
-from crm_common.web import Blueprint
 
 from crm_common.auth import ALL
+from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.errors import Forbidden
 from crm_common.schemas import document_errors
-from crm_common.web import current_principal, reply
+from crm_common.web import Blueprint, current_principal, reply
 
 from ..service_layer import viewing_records as svc
 from .deps import uow

@@ -3,12 +3,11 @@
 dump from the model's snake_case attributes."""
 from __future__ import annotations
 
-
 import marshmallow as ma
 from marshmallow import fields as f
 
 from crm_common.events import iso_z
-from crm_common.schemas import BaseSchema, CalendarDate, WholeNumber, Money, in_range, length, mobile_phone, one_of
+from crm_common.schemas import BaseSchema, CalendarDate, Money, WholeNumber, in_range, length, mobile_phone, one_of
 
 from ..domain import model
 

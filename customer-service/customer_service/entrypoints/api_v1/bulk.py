@@ -10,22 +10,29 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import jsonify, make_response, request
 from flask.views import MethodView
-from crm_common.authz import authorize
-from crm_common.web import Blueprint
 
+from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema, error_body, surface_for_path
 from crm_common.errors import ValidationError
 from crm_common.schemas import document_errors
-from crm_common.web import flatten_messages, reply, request_context
+from crm_common.web import Blueprint, flatten_messages, reply, request_context
 
 from ...domain import bulk as rules
 from ...domain import idempotency as idem_rules
 from ...service_layer import bulk as svc
 from ...service_layer.idempotency import REPLAY_HEADER, IdempotentRequest
 from ..deps import uow
-from .bulk_schemas import (BulkCreateRequestSchema, BulkCreateResultSchema, BulkDeleteRequestSchema,
-                           BulkDeleteResultSchema, BulkQuerySchema, BulkUpdateFieldsSchema,
-                           BulkUpdateRequestSchema, BulkUpdateResultSchema, IdempotencyHeaderSchema)
+from .bulk_schemas import (
+    BulkCreateRequestSchema,
+    BulkCreateResultSchema,
+    BulkDeleteRequestSchema,
+    BulkDeleteResultSchema,
+    BulkQuerySchema,
+    BulkUpdateFieldsSchema,
+    BulkUpdateRequestSchema,
+    BulkUpdateResultSchema,
+    IdempotencyHeaderSchema,
+)
 from .schemas import CustomerCreateSchema, CustomerSchema
 
 blp = Blueprint("customers_bulk_v1", __name__, url_prefix="/api/v1/customers",

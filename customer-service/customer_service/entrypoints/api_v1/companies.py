@@ -3,12 +3,11 @@ the caller's business domains."""
 from __future__ import annotations
 
 from flask.views import MethodView
-from crm_common.authz import authorize
-from crm_common.web import Blueprint
 
+from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context
+from crm_common.web import Blueprint, reply, request_context
 
 from ...service_layer import companies as svc
 from ..deps import uow
@@ -19,7 +18,6 @@ blp = Blueprint("companies_v1", __name__, url_prefix="/api/v1/companies",
                 description="Companies (seed 003). Reads: any role of the tenant; writes: admin, "
                             "factory_admin, sales_admin.")
 
-WRITERS = ("factory_admin", "sales_admin")
 V1Company = envelope_schema(Surface.V1, CompanySchema)
 errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 

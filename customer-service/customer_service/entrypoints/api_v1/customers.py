@@ -4,27 +4,30 @@ Views validate, call the service layer, and reply; rules live in the service lay
 from __future__ import annotations
 
 from flask.views import MethodView
-from crm_common.authz import authorize
-from crm_common.web import Blueprint
 
+from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import etag_for, if_match_version, reply, request_context
+from crm_common.web import Blueprint, etag_for, if_match_version, reply, request_context
 
 from ...adapters.repository import CustomerFilter
 from ...service_layer import customers as svc
 from ...service_layer.cache import customer_detail
 from ..deps import cache, uow
 from .external_sync_schemas import CreateCustomerWithSyncRequestSchema
-from .schemas import (CustomerListQuerySchema, CustomerPageSchema, CustomerSchema, CustomerUpdateSchema,
-                      StatusChangeSchema, UpdateQuerySchema)
+from .schemas import (
+    CustomerListQuerySchema,
+    CustomerPageSchema,
+    CustomerSchema,
+    CustomerUpdateSchema,
+    StatusChangeSchema,
+    UpdateQuerySchema,
+)
 
 blp = Blueprint("customers_v1", __name__, url_prefix="/api/v1/customers",
                 description="Customers (internal admin API, seeds 003/004). Reads: any role of the "
                             "tenant; writes: admin, factory_admin, sales_admin; delete: admin, factory_admin.")
 
-WRITERS = ("factory_admin", "sales_admin")
-DELETERS = ("factory_admin",)
 V1Customer = envelope_schema(Surface.V1, CustomerSchema)
 V1CustomerPage = envelope_schema(Surface.V1, CustomerPageSchema)
 errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from crm_common.authz import authorize
-from crm_common.web import Blueprint
 
+from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context
+from crm_common.web import Blueprint, reply, request_context
 
 from ...service_layer import external_sync as svc
 from ..deps import uow

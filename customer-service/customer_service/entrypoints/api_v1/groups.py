@@ -2,23 +2,27 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from crm_common.authz import authorize
-from crm_common.web import Blueprint
 
+from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context
+from crm_common.web import Blueprint, reply, request_context
 
 from ...service_layer import groups as svc
 from ..deps import uow
-from .group_schemas import (GroupCreateSchema, GroupDetailSchema, GroupListQuerySchema, GroupMembersSchema,
-                            GroupPageSchema, GroupSchema)
+from .group_schemas import (
+    GroupCreateSchema,
+    GroupDetailSchema,
+    GroupListQuerySchema,
+    GroupMembersSchema,
+    GroupPageSchema,
+    GroupSchema,
+)
 
 blp = Blueprint("customer_groups_v1", __name__, url_prefix="/api/v1/customer-groups",
                 description="Customer groups (seed 003). Reads: any role of the tenant; writes: admin, "
                             "factory_admin, sales_admin.")
 
-WRITERS = ("factory_admin", "sales_admin")
 errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 

@@ -1,8 +1,6 @@
 """Schemas of the internal /api/v1 customer surface (snake_case, seeds 000/003/004)."""
 from __future__ import annotations
 
-import datetime as dt
-
 import marshmallow as ma
 from marshmallow import fields as f
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from crm_common.authz import authorize
-from crm_common.web import Blueprint
 
+from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context
+from crm_common.web import Blueprint, reply, request_context
 
 from ...domain import external_customer as rules
 from ...service_layer import external_customers as svc
@@ -22,7 +21,6 @@ blp = Blueprint("external_customers", __name__, url_prefix="/api/external/custom
                 description="External integrator API (seed 002): customers keyed by the integrator's "
                             "`userId`. Role `integrator` (or `admin`).")
 
-INTEGRATOR = "integrator"
 errors = lambda *codes: document_errors(blp, Surface.EXTERNAL, *codes)  # noqa: E731
 
 

@@ -2,7 +2,6 @@
 (``userId``, ``botId``, ``phone``, ``status``) loaded onto the customer model's names."""
 from __future__ import annotations
 
-
 import marshmallow as ma
 from marshmallow import fields as f
 

@@ -11,16 +11,15 @@ from decimal import Decimal
 import marshmallow as ma
 import sqlalchemy as sa
 from flask.views import MethodView
-from crm_common.authz import authorize
-from crm_common.web import Blueprint
 from marshmallow import fields as f
 
 from crm_common.auth import ALL
+from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.errors import Forbidden
 from crm_common.events import json_dumps
 from crm_common.schemas import BaseSchema, Money, document_errors, in_range
-from crm_common.web import current_principal, reply
+from crm_common.web import Blueprint, current_principal, reply
 
 from ...adapters import orm
 from ..deps import uow

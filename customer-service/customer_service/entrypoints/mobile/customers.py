@@ -13,25 +13,43 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, request
 from flask.views import MethodView
-from crm_common.authz import authorize
-from crm_common.web import Blueprint
 
-from crm_common import auth, logs
+from crm_common import logs
+from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
-from crm_common.web import reply, request_context, settings_of
+from crm_common.web import Blueprint, reply, request_context, settings_of
 
 from ...adapters.analytics_client import OrderSummaryClient
 from ...service_layer import excel, imports, money
 from ...service_layer import mobile_customers as svc
 from ..deps import uow
-from .schemas import (ActiveCustomerSchema, BalanceQuerySchema, BalanceResultSchema, MobileBooleanEnvelopeSchema,
-                      CheckCodeQuerySchema, CreditLimitQuerySchema, CreditLimitResultSchema,
-                      CustomerDTOSchema, CustomerPageResponseSchema, CustomerRatingResultSchema,
-                      CustomerStatusResultSchema, MobileImportFileSchema, ImportResultSchema, IndustryQuerySchema,
-                      LimitQuerySchema, ListQuerySchema, MobileCustomerRequestSchema, MobileCustomerUpdateSchema,
-                      OutstandingBalanceSchema, RatingQuerySchema, SearchQuerySchema, StatusQuerySchema,
-                      TypeQuerySchema, validate_import_row)
+from .schemas import (
+    ActiveCustomerSchema,
+    BalanceQuerySchema,
+    BalanceResultSchema,
+    CheckCodeQuerySchema,
+    CreditLimitQuerySchema,
+    CreditLimitResultSchema,
+    CustomerDTOSchema,
+    CustomerPageResponseSchema,
+    CustomerRatingResultSchema,
+    CustomerStatusResultSchema,
+    ImportResultSchema,
+    IndustryQuerySchema,
+    LimitQuerySchema,
+    ListQuerySchema,
+    MobileBooleanEnvelopeSchema,
+    MobileCustomerRequestSchema,
+    MobileCustomerUpdateSchema,
+    MobileImportFileSchema,
+    OutstandingBalanceSchema,
+    RatingQuerySchema,
+    SearchQuerySchema,
+    StatusQuerySchema,
+    TypeQuerySchema,
+    validate_import_row,
+)
 
 blp = Blueprint(
     "customers_mobile", __name__, url_prefix="/api/mobile/<factoryId>/customers",

@@ -13,7 +13,7 @@ from crm_common.consumer import EventConsumer, declare_queue
 from crm_common.db import UnitOfWork, consumer_tables, make_engine, make_session_factory, outbox_table
 from crm_common.events import make_event
 from crm_common.relay import OutboxRelay, outbox_backlog
-from crm_testing import wait_for, create_database, create_vhost, delete_vhost, drop_database
+from crm_testing import create_database, create_vhost, delete_vhost, drop_database, wait_for
 
 metadata = sa.MetaData()
 outbox = outbox_table(metadata)
@@ -153,3 +153,27 @@ def test_an_event_no_queue_is_bound_for_is_kept_not_dropped(env):
     ch.basic_publish("crm.events", "order.recorded", json.dumps(_event("x", 1, "n")).encode())
     assert wait_for(lambda: ch.queue_declare("crm.events.unrouted", passive=True).method.message_count == before + 1)
     conn.close()
+
+
+def test_relay_prunes_published_rows_past_retention_in_batches_and_never_unsent_ones(env):
+    import datetime as dt
+    engine, amqp = env
+    with engine.begin() as conn:
+        conn.execute(sa.delete(outbox))
+    now = dt.datetime.now(dt.timezone.utc)
+    old, recent = now - dt.timedelta(hours=200), now - dt.timedelta(hours=1)
+    rows = []
+    for i in range(25):  # 10 old and published, 5 old but never published, 10 recent published
+        published = old if i < 10 else (None if i < 15 else recent)
+        rows.append({"event_id": str(uuid.uuid4()), "event_type": "customer.updated", "aggregate_type": "customer",
+                     "aggregate_id": f"p{i}", "aggregate_version": 1, "payload": "{}", "created_at": old,
+                     "published_at": published, "attempts": 0})
+    with engine.begin() as conn:
+        conn.execute(sa.insert(outbox), rows)
+    relay = OutboxRelay(service="prune-test", engine=engine, outbox=outbox, amqp_url=amqp,
+                        retention_hours=168, prune_batch=4)
+    assert relay.prune_published() == 10
+    with engine.connect() as conn:
+        left = conn.execute(sa.select(outbox.c.aggregate_id, outbox.c.published_at)).all()
+    assert len(left) == 15 and all(r.published_at is None or r.published_at > old for r in left)
+    assert relay.prune_published() == 0

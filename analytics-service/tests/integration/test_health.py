@@ -1,8 +1,7 @@
 """The service starts on make run's SQLite default, answers its health endpoints and documents itself."""
-from crm_testing import check_service_starts_on_sqlite
-
 from analytics_service.app import create_app
 from analytics_service.cli import SERVICE_DIR
+from crm_testing import check_service_starts_on_sqlite
 
 
 def test_health_readiness_and_openapi_on_sqlite(tmp_path):
