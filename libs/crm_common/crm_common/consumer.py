@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from . import logs
 from .broker import close_quietly, connection_parameters, declare_exchange, stop_on_signals, wait_before_retry
-from .db import utcnow
+from .db import insert_ignore, upsert, utcnow
 from .events import InvalidEvent, parse_event
 from .metrics import gauge
 
@@ -41,18 +41,6 @@ LAG = gauge("event_apply_lag_seconds", "occurred_at to applied, last event", ["q
 
 Handler = Callable[[Session, dict], None]
 TRANSIENT_DB_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
-
-
-def _insert_ignore(session: Session, table: sa.Table, values: dict) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING; returns rows inserted (0 = already there)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover
-        raise RuntimeError(f"unsupported dialect {dialect}")
-    return session.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount
 
 
 def queue_arguments(queue: str, max_deliveries: int) -> dict:
@@ -83,11 +71,15 @@ class EventConsumer:
     def __init__(self, *, name: str, queue: str, bindings: list[str], amqp_url: str,
                  session_factory: Callable[[], Session], processed: sa.Table, versions: sa.Table,
                  handler: Handler, exchange: str = "crm.events", prefetch: int = 50,
-                 max_deliveries: int = 10, failure_pause: float = 1.0, batch_size: int = 1):
+                 max_deliveries: int = 10, failure_pause: float = 1.0, batch_size: int = 1,
+                 unit_of_work: Callable[[Session], object] | None = None):
         self.name, self.queue, self.bindings = name, queue, list(bindings)
         self.amqp_url, self.exchange = amqp_url, exchange
         self.session_factory, self.processed, self.versions = session_factory, processed, versions
         self.handler = handler
+        # With ``unit_of_work`` (e.g. ``ServiceUnitOfWork.joining``) the handler gets the
+        # service's unit of work bound to this transaction instead of the bare session.
+        self.unit_of_work = unit_of_work
         self.prefetch, self.max_deliveries, self.failure_pause = prefetch, max_deliveries, failure_pause
         self.batch_size = max(1, min(int(batch_size or 1), prefetch))
         self.stop_event = threading.Event()
@@ -134,7 +126,7 @@ class EventConsumer:
 
     def _apply_in(self, session: Session, event: dict) -> str:
         """Dedupe, order and handle one event inside the caller's transaction."""
-        inserted = _insert_ignore(session, self.processed, {
+        inserted = insert_ignore(session, self.processed, {
             "consumer": self.name, "event_id": str(event["event_id"]),
             "event_type": str(event["event_type"]), "aggregate_id": str(event["aggregate_id"]),
             "aggregate_version": int(event["aggregate_version"]), "applied": True,
@@ -146,28 +138,21 @@ class EventConsumer:
                 (self.processed.c.consumer == self.name)
                 & (self.processed.c.event_id == str(event["event_id"]))).values(applied=False))
             return "stale"
-        self.handler(session, event)
+        self.handler(self.unit_of_work(session) if self.unit_of_work else session, event)
         return "applied"
 
     def _advance_version(self, session: Session, event: dict) -> bool:
         """Record the event's version as the aggregate's newest, unless one at least as new
         was applied: one atomic upsert that locks the row (concurrent replicas serialise
         on it). True when the event is newer."""
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(self.versions).values(
-            consumer=self.name, aggregate_type=str(event["aggregate_type"]),
-            aggregate_id=str(event["aggregate_id"]), version=int(event["aggregate_version"]),
-            occurred_at=event.get("occurred_at"), updated_at=utcnow())
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[self.versions.c.consumer, self.versions.c.aggregate_type, self.versions.c.aggregate_id],
-            set_={"version": stmt.excluded.version, "occurred_at": stmt.excluded.occurred_at,
-                  "updated_at": stmt.excluded.updated_at},
-            where=self.versions.c.version < stmt.excluded.version)
-        return session.execute(stmt).rowcount == 1
+        v = self.versions
+        return upsert(session, v, {
+            "consumer": self.name, "aggregate_type": str(event["aggregate_type"]),
+            "aggregate_id": str(event["aggregate_id"]), "version": int(event["aggregate_version"]),
+            "occurred_at": event.get("occurred_at"), "updated_at": utcnow()},
+            index_elements=[v.c.consumer, v.c.aggregate_type, v.c.aggregate_id],
+            update=("version", "occurred_at", "updated_at"),
+            where=lambda table, excluded: table.c.version < excluded.version) == 1
 
     def handle_body(self, body: bytes) -> str:
         """Parse and apply (used by the broker callback and by tests)."""

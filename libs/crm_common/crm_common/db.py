@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from typing import Callable
+from typing import Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -138,19 +138,40 @@ class UnitOfWork:
 
     outbox: sa.Table | None = None
 
-    def __init__(self, session_factory: Callable[[], Session], outbox: sa.Table | None = None):
+    def __init__(self, session_factory: Callable[[], Session] | None, outbox: sa.Table | None = None):
         self.session_factory = session_factory
         if outbox is not None:
             self.outbox = outbox
         self.session: Session | None = None
         self.committed = False
+        self._joined = False
+
+    @classmethod
+    def joining(cls, session: Session, **kwargs) -> "UnitOfWork":
+        """A unit of work inside a transaction that someone else owns: an event consumer's,
+        which also records the event id and version and commits (then acks) itself. The
+        same handlers, repositories and outbox as for a request; ``commit()`` here only
+        flushes, and leaving the ``with`` block neither commits nor rolls back."""
+        uow = cls(None, **kwargs)
+        uow._joined = True
+        uow.session = session
+        uow.bind(session)
+        return uow
+
+    def bind(self, session: Session) -> None:
+        """Set up what lives on the session (repositories); subclasses extend it."""
 
     def __enter__(self):
+        if self._joined:
+            return self
         self.session = self.session_factory()
         self.committed = False
+        self.bind(self.session)
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        if self._joined:
+            return
         try:
             if not self.committed:
                 # Detach first so that what a read loaded stays readable after the
@@ -180,11 +201,51 @@ class UnitOfWork:
         self.session.flush()
 
     def commit(self) -> None:
-        self.session.commit()
+        if self._joined:
+            self.session.flush()  # the owner of the transaction commits it
+        else:
+            self.session.commit()
         self.committed = True
 
     def rollback(self) -> None:
         self.session.rollback()
+
+
+# --- upsert, once for every dialect ------------------------------------------------------------
+
+def _insert_for(session_or_conn) -> Callable[[sa.Table], sa.Insert]:
+    dialect = session_or_conn.get_bind().dialect.name if isinstance(session_or_conn, Session) \
+        else session_or_conn.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the services run on PostgreSQL, development on SQLite
+        raise RuntimeError(f"unsupported dialect {dialect}")
+    return insert
+
+
+def insert_ignore(session, table: sa.Table, values: dict | list[dict], index_elements=None) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING; returns the rows inserted (0: already there)."""
+    stmt = _insert_for(session)(table).values(values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=index_elements) if index_elements \
+        else stmt.on_conflict_do_nothing()
+    return session.execute(stmt).rowcount
+
+
+def upsert(session, table: sa.Table, values: dict | list[dict], *, index_elements: list,
+           set_: dict | None = None, update: Iterable[str] | None = None, where=None) -> int:
+    """INSERT ... ON CONFLICT (index_elements) DO UPDATE. ``update`` names columns taken from
+    the proposed row (``excluded``); ``set_`` gives explicit expressions; ``where(table,
+    excluded)`` can make the update conditional (e.g. only a newer version). Returns the
+    rows inserted or updated."""
+    stmt = _insert_for(session)(table).values(values)
+    assignments = {name: stmt.excluded[name] for name in (update or ())}
+    assignments.update(set_ or {})
+    kwargs = {"index_elements": index_elements, "set_": assignments}
+    if where is not None:
+        kwargs["where"] = where(table, stmt.excluded)
+    return session.execute(stmt.on_conflict_do_update(**kwargs)).rowcount
 
 
 # --- integrity errors ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ import datetime as dt
 import decimal
 import json
 import uuid
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 EVENT_TYPES = frozenset({
     "customer.created", "customer.updated", "customer.deleted",
@@ -72,6 +72,45 @@ def make_event(*, event_type: str, producer: str, aggregate_type: str, aggregate
         "data": json.loads(json_dumps(data)),
         "options": options or {},
     }
+
+
+class EventHandlers:
+    """Which handler applies which event type, declared next to the handlers (as nameko's
+    ``@event_handler``)::
+
+        handlers = EventHandlers()
+
+        @handlers.on("viewing.recorded", "viewing.updated")
+        def apply_viewing(uow, event): ...
+
+    Calling the registry dispatches by ``event_type`` (a type nobody handles is ignored:
+    the queue may be bound wider); ``bindings`` are the routing keys to bind the queue to."""
+
+    def __init__(self):
+        self._handlers: dict[str, Callable] = {}
+
+    def on(self, *event_types: str):
+        def register(handler: Callable) -> Callable:
+            for event_type in event_types:
+                if event_type not in EVENT_TYPES:
+                    raise ValueError(f"unknown event type {event_type!r}: add it to CONTRACT §5 first")
+                if event_type in self._handlers:
+                    raise ValueError(f"{event_type} already handled by {self._handlers[event_type].__name__}")
+                self._handlers[event_type] = handler
+            return handler
+        return register
+
+    @property
+    def bindings(self) -> list[str]:
+        return sorted(self._handlers)
+
+    def handles(self, event_type: str) -> bool:
+        return event_type in self._handlers
+
+    def __call__(self, uow, event: dict) -> None:
+        handler = self._handlers.get(event["event_type"])
+        if handler is not None:
+            handler(uow, event)
 
 
 def parse_event(body: bytes | str) -> dict:

@@ -36,8 +36,12 @@ def relay_command(service: str, outbox: sa.Table) -> Callable[[list[str]], int]:
 def consumer_command(service: str, *, name: str, queue: str, bindings: list[str], processed: sa.Table,
                      versions: sa.Table, handler_factory: Callable[[Settings], Callable[[Session, dict], None]],
                      start_mappers: Callable[[], None] | None = None,
-                     batch_size: int = 1) -> Callable[[list[str]], int]:
-    """``handler_factory(settings)`` builds the ``handler(session, event)`` once per process.
+                     batch_size: int = 1,
+                     unit_of_work: Callable[[Settings], Callable[[Session], object]] | None = None
+                     ) -> Callable[[list[str]], int]:
+    """``handler_factory(settings)`` builds the handler once per process: ``handler(uow,
+    event)`` when ``unit_of_work(settings)`` gives a factory of the service's unit of work
+    joining the consumer's transaction (``UnitOfWork.joining``), else ``handler(session, event)``.
     ``batch_size`` > 1 applies deliveries that arrive together in one transaction (see
     ``EventConsumer``); ``CONSUMER_BATCH_SIZE`` overrides it."""
     def run(argv: list[str]) -> int:
@@ -69,7 +73,8 @@ def consumer_command(service: str, *, name: str, queue: str, bindings: list[str]
                                  versions=versions, handler=handler_factory(settings),
                                  exchange=settings.exchange, prefetch=settings.get_int("CONSUMER_PREFETCH", 50),
                                  max_deliveries=max_deliveries,
-                                 batch_size=settings.get_int("CONSUMER_BATCH_SIZE", batch_size))
+                                 batch_size=settings.get_int("CONSUMER_BATCH_SIZE", batch_size),
+                                 unit_of_work=unit_of_work(settings) if unit_of_work else None)
         consumer.install_signal_handlers()
         consumer.run()
         return 0
