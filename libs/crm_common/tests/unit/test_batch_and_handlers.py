@@ -26,4 +26,4 @@ def test_handlers_are_registered_next_to_the_event_types_they_handle():
     with pytest.raises(ValueError):
         handlers.on("viewing.recorded")(lambda uow, event: None)
     with pytest.raises(ValueError):
-        handlers.on("no.such.type")
+        handlers.on("no.such.type")(lambda uow, event: None)
