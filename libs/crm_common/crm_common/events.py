@@ -7,9 +7,11 @@ import json
 import uuid
 from typing import Any, Callable, Iterable
 
+# CONTRACT §5, plus order.updated: every later change of a recorded order (its status above
+# all: an order is open until COMPLETED or CANCELLED; seed 001's order rules need to know).
 EVENT_TYPES = frozenset({
     "customer.created", "customer.updated", "customer.deleted",
-    "viewing.recorded", "viewing.updated", "order.recorded",
+    "viewing.recorded", "viewing.updated", "order.recorded", "order.updated",
 })
 REQUIRED_KEYS = ("event_id", "event_type", "occurred_at", "producer", "aggregate_type",
                  "aggregate_id", "aggregate_version", "data")

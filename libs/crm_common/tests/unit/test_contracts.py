@@ -1,0 +1,41 @@
+"""Event contracts (crm_common.contracts): validation and JSON Schema, no I/O."""
+import marshmallow as ma
+import pytest
+from jsonschema import Draft202012Validator
+
+from crm_common.contracts import EventCatalog, EventContract
+from crm_common.events import InvalidEvent, make_event
+
+
+class Data(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    phone = ma.fields.String(allow_none=True)
+
+
+CATALOG = EventCatalog("probe-service", [EventContract("customer.updated", 1, Data, "probe")])
+
+
+def event(**data):
+    return make_event(event_type="customer.updated", producer="probe-service", aggregate_type="customer",
+                      aggregate_id=1, aggregate_version=1, data=data)
+
+
+def test_an_event_that_keeps_its_contract_passes_and_extra_fields_are_tolerated():
+    CATALOG.validate(event(id=1, name="张三", phone=None, added_later=True))
+
+
+def test_a_missing_or_retyped_field_is_named():
+    with pytest.raises(InvalidEvent, match="name"):
+        CATALOG.validate(event(id=1))
+    with pytest.raises(InvalidEvent, match="id"):
+        CATALOG.validate(event(id="one", name="x"))
+
+
+def test_the_json_schema_describes_the_whole_message_and_accepts_the_event():
+    schema = CATALOG.json_schema("customer.updated")
+    assert schema["$id"] == "urn:crm:event:customer.updated:v1"
+    assert schema["properties"]["data"]["required"] == ["id", "name"]
+    Draft202012Validator.check_schema(schema)
+    assert not list(Draft202012Validator(schema).iter_errors(event(id=1, name="x", extra=1)))
+    assert list(Draft202012Validator(schema).iter_errors(event(id=1)))
