@@ -17,7 +17,8 @@ if _metrics_port and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 bind = os.environ.get("BIND") or f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
+# gthread, answering gunicorn's own errors (414, 431, bad request lines) in the envelope
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or "crm_common.gunicorn_worker.EnvelopeThreadWorker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
