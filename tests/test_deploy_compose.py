@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from crm_common.testing import HTTP_SERVICES, PG_ADMIN_URL, WORKERS, create_vhost, delete_vhost, repo_root
+from crm_testing import HTTP_SERVICES, PG_ADMIN_URL, WORKERS, create_vhost, delete_vhost, repo_root
 
 ROOT = repo_root()
 COMPOSE = ROOT / "docker-compose.yml"

@@ -20,7 +20,7 @@ from crm_common.db import UnitOfWork, consumer_tables, make_engine, make_session
 from crm_common.events import make_event
 from crm_common.heartbeat import Heartbeat
 from crm_common.relay import OutboxRelay
-from crm_common.testing import (create_database, create_vhost, delete_vhost, drop_database, free_port, repo_root,
+from crm_testing import (create_database, create_vhost, delete_vhost, drop_database, free_port, repo_root,
                                 wait_for)
 
 PROBE = repo_root() / "deploy" / "docker" / "healthcheck.py"
