@@ -158,7 +158,8 @@ def test_image_is_multi_stage_non_root_with_healthcheck_and_no_secrets(name):
     user = runtime.last("USER")
     assert user and user.split(":")[0] not in ("root", "0"), "runs as a non-root user"
     env = env_of(runtime)
-    for key in ("PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "PROMETHEUS_MULTIPROC_DIR"):
+    for key in ("PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "PROMETHEUS_MULTIPROC_DIR",
+                "METRICS_PORT"):
         assert key in env, key
     assert env["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
     assert int(env["PORT"]) == IMAGES[name][0]

@@ -31,7 +31,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     WEB_CONCURRENCY=2 \
     GUNICORN_THREADS=4 \
     GUNICORN_TIMEOUT=60 \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus \
+    METRICS_PORT=9100
 RUN groupadd --system --gid 10001 crm \
     && useradd --system --uid 10001 --gid crm --no-create-home --home-dir /app --shell /usr/sbin/nologin crm
 COPY --from=builder /opt/venv /opt/venv
