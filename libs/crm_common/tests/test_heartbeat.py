@@ -20,8 +20,7 @@ from crm_common.db import UnitOfWork, consumer_tables, make_engine, make_session
 from crm_common.events import make_event
 from crm_common.heartbeat import Heartbeat
 from crm_common.relay import OutboxRelay
-from crm_testing import (create_database, create_vhost, delete_vhost, drop_database, free_port, repo_root,
-                                wait_for)
+from crm_testing import create_database, create_vhost, delete_vhost, drop_database, free_port, repo_root, wait_for
 
 PROBE = repo_root() / "deploy" / "docker" / "healthcheck.py"
 STUCK_AFTER = 1.5  # --max-age of the probe in these tests (60 in the deployments)
