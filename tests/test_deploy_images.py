@@ -12,10 +12,12 @@ import fnmatch
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,15 +148,18 @@ def test_image_is_multi_stage_non_root_with_healthcheck_and_no_secrets(name):
     stages = read_dockerfile(path)
     assert len(stages) >= 2, "builder and runtime stages"
     builder, runtime = stages[0], stages[-1]
-    wheel_runs = [r for r in builder.all("RUN") if "pip wheel" in r]
-    assert wheel_runs and "libs/crm_common" in wheel_runs[0], "the builder makes wheels of the shared library"
-    installs = [r for r in runtime.all("RUN") if "pip install" in r]
-    assert installs and "--no-index" in installs[0] and "from=builder" in installs[0], \
-        "the runtime installs the builder's wheels only"
+    [install] = [r for r in builder.all("RUN") if "pip install" in r]
+    assert f"pip install --require-hashes --no-deps -r {name}/requirements.lock" in install, \
+        "third-party packages only from the package's own lock, hashes checked, nothing resolved"
+    assert f"pip install --no-deps ./libs/crm_common ./{name}" in install, "then our own packages, adding nothing"
+    assert any(c.split() == ["--from=builder", "/opt/venv", "/opt/venv"] for c in runtime.all("COPY")), \
+        "the runtime takes the builder's virtualenv"
+    assert not any("pip" in r for r in runtime.all("RUN")), "the runtime installs nothing itself"
     user = runtime.last("USER")
     assert user and user.split(":")[0] not in ("root", "0"), "runs as a non-root user"
     env = env_of(runtime)
-    for key in ("PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "PROMETHEUS_MULTIPROC_DIR"):
+    for key in ("PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "PROMETHEUS_MULTIPROC_DIR",
+                "METRICS_PORT"):
         assert key in env, key
     assert env["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
     assert int(env["PORT"]) == IMAGES[name][0]
@@ -166,6 +171,36 @@ def test_image_is_multi_stage_non_root_with_healthcheck_and_no_secrets(name):
         copied = copies_of(runtime)
         assert any(src.endswith("alembic.ini") for src in copied.values())
         assert any(src.endswith("/migrations") for src in copied.values())
+
+
+def requirement_names(path: Path) -> set[str]:
+    """Distribution names pinned in a lock file (``name==version \\``), normalised."""
+    return {normalise(m) for m in re.findall(r"^([A-Za-z0-9._-]+)==", path.read_text(), flags=re.M)}
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def runtime_dependencies(project_dir: Path) -> set[str]:
+    with open(project_dir / "pyproject.toml", "rb") as f:
+        dependencies = tomllib.load(f)["project"].get("dependencies", [])
+    return {normalise(re.match(r"[A-Za-z0-9._-]+", d).group(0)) for d in dependencies}
+
+
+OWN_PACKAGES = {"crm-common", "crm-gateway", "customer-service", "viewing-service", "analytics-service",
+                "sync-worker"}
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_each_package_lock_pins_every_dependency_of_the_package_and_the_shared_library(name):
+    lock = ROOT / name / "requirements.lock"
+    pinned = requirement_names(lock)
+    wanted = (runtime_dependencies(ROOT / name) | runtime_dependencies(ROOT / "libs" / "crm_common")) - OWN_PACKAGES
+    assert wanted <= pinned, f"{lock.name} misses {sorted(wanted - pinned)}"
+    assert not pinned & OWN_PACKAGES, "our own packages are installed from the build context, not the lock"
+    pins = [block for block in re.split(r"\n(?=[A-Za-z0-9])", lock.read_text()) if "==" in block]
+    assert pins and all("--hash=sha256:" in pin for pin in pins), "every pin carries its hashes (--require-hashes)"
 
 
 @pytest.mark.parametrize("path", dockerfiles(), ids=lambda p: p.name)
@@ -185,7 +220,7 @@ def test_everything_an_image_copies_exists_and_is_in_the_build_context(path):
 
 
 def test_scripts_the_images_run_are_executable():
-    for script in ("entrypoint.sh", "healthcheck.py", "place-migrations.py"):
+    for script in ("entrypoint.sh", "healthcheck.py", "place-migrations.py", "build.sh"):
         assert os.access(DOCKER_DIR / script, os.X_OK), script
 
 

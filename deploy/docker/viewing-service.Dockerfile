@@ -2,19 +2,25 @@
 # viewing-service: viewing records.
 # One image runs every process of the service:
 # `viewing-service serve` (HTTP) and `viewing-service relay` (outbox -> RabbitMQ).
-# Build from the repository root, so that the shared library is in the context:
-#   docker build -f deploy/docker/viewing-service.Dockerfile -t crm/viewing-service .
+# Build from the repository root, so that the shared library is in the context, and tag by the
+# package's version (crm/viewing-service:<[project] version of viewing-service/pyproject.toml>):
+#   deploy/docker/build.sh viewing-service
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- builder: wheels of the shared library, the service and every dependency -----------
+# --- builder: a virtualenv with the locked dependencies, then the shared library and the service
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY libs/crm_common libs/crm_common
 COPY viewing-service viewing-service
-RUN pip wheel --wheel-dir /wheels ./libs/crm_common ./viewing-service
+# Third-party packages only from the package's own lock: exact versions, hashes checked, nothing
+# resolved (--no-deps); then the repository's own two packages, which add no dependency.
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --require-hashes --no-deps -r viewing-service/requirements.lock \
+    && /opt/venv/bin/pip install --no-deps ./libs/crm_common ./viewing-service \
+    && /opt/venv/bin/pip check
 
-# --- runtime: a virtualenv installed from those wheels only, run as a non-root user -----
+# --- runtime: that virtualenv, the start-up scripts, a non-root user ---------------------
 FROM ${PYTHON_IMAGE} AS runtime
 # No secrets here: JWT_SECRET, the database URL, AMQP_URL and REDIS_URL come from the
 # environment at run time (compose env, Kubernetes Secret).
@@ -25,13 +31,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     WEB_CONCURRENCY=2 \
     GUNICORN_THREADS=4 \
     GUNICORN_TIMEOUT=60 \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus \
+    METRICS_PORT=9100
 RUN groupadd --system --gid 10001 crm \
-    && useradd --system --uid 10001 --gid crm --no-create-home --home-dir /app --shell /usr/sbin/nologin crm \
-    && python -m venv /opt/venv
-# --no-index: only the wheels built above, so no same-named package from an index slips in.
-RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links /wheels viewing-service
+    && useradd --system --uid 10001 --gid crm --no-create-home --home-dir /app --shell /usr/sbin/nologin crm
+COPY --from=builder /opt/venv /opt/venv
 COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/crm-entrypoint
 COPY --chmod=0755 deploy/docker/healthcheck.py /usr/local/bin/crm-healthcheck
 COPY viewing-service/alembic.ini /app/viewing-service/alembic.ini

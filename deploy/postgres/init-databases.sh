@@ -1,17 +1,24 @@
 #!/bin/sh
 # PostgreSQL bootstrap, run once by the postgres image on an empty data volume (mounted into
 # /docker-entrypoint-initdb.d by docker-compose.yml): one database and one login role per
-# service, each database closed to every other role, so no service can read another's data.
-#   CRM_DB_PASSWORD  password of the service roles (URL-safe characters: it goes into URLs)
-#   CRM_DATABASES    services to create (default: customer viewing analytics sync)
+# service, each with its own password and closed to every other role, so no service can read
+# another's data.
+#   CRM_DATABASES          services to create (default: customer viewing analytics sync)
+#   <SERVICE>_DB_PASSWORD  password of each one's role: CUSTOMER_DB_PASSWORD, VIEWING_DB_PASSWORD,
+#                          ANALYTICS_DB_PASSWORD, SYNC_DB_PASSWORD (URL-safe: it goes into URLs)
 # Creates crm_customer, crm_viewing, crm_analytics, crm_sync (role and database alike).
 set -eu
-: "${CRM_DB_PASSWORD:?CRM_DB_PASSWORD must be set}"
 
 for service in ${CRM_DATABASES:-customer viewing analytics sync}; do
+    variable=$(echo "$service" | tr '[:lower:]' '[:upper:]')_DB_PASSWORD
+    password=$(printenv "$variable" || true)
+    if [ -z "$password" ]; then
+        echo "crm: $variable must be set" >&2
+        exit 1
+    fi
     echo "crm: creating role and database crm_${service}"
     psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname "${POSTGRES_DB:-postgres}" \
-         -v name="crm_${service}" -v password="${CRM_DB_PASSWORD}" <<'SQL'
+         -v name="crm_${service}" -v password="$password" <<'SQL'
 CREATE ROLE :"name" LOGIN PASSWORD :'password';
 CREATE DATABASE :"name" OWNER :"name";
 REVOKE ALL ON DATABASE :"name" FROM PUBLIC;

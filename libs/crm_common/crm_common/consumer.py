@@ -28,6 +28,7 @@ from . import logs
 from .broker import close_quietly, connection_parameters, declare_exchange, stop_on_signals, wait_before_retry
 from .db import insert_ignore, upsert, utcnow
 from .events import InvalidEvent, parse_event
+from .heartbeat import Heartbeat
 from .metrics import gauge
 
 log = logs.get_logger("crm.consumer")
@@ -72,7 +73,8 @@ class EventConsumer:
                  session_factory: Callable[[], Session], processed: sa.Table, versions: sa.Table,
                  handler: Handler, exchange: str = "crm.events", prefetch: int = 50,
                  max_deliveries: int = 10, failure_pause: float = 1.0, batch_size: int = 1,
-                 unit_of_work: Callable[[Session], object] | None = None):
+                 unit_of_work: Callable[[Session], object] | None = None,
+                 heartbeat: Heartbeat | None = None):
         self.name, self.queue, self.bindings = name, queue, list(bindings)
         self.amqp_url, self.exchange = amqp_url, exchange
         self.session_factory, self.processed, self.versions = session_factory, processed, versions
@@ -82,6 +84,7 @@ class EventConsumer:
         self.unit_of_work = unit_of_work
         self.prefetch, self.max_deliveries, self.failure_pause = prefetch, max_deliveries, failure_pause
         self.batch_size = max(1, min(int(batch_size or 1), prefetch))
+        self.heartbeat = heartbeat or Heartbeat.from_env()  # liveness: every turn, idle or not
         self.stop_event = threading.Event()
         self._db_down = False
         self._pending: list[tuple[int, dict]] = []  # (delivery tag, parsed event) not yet applied
@@ -240,6 +243,7 @@ class EventConsumer:
 
     def _wait_for_database(self, connection) -> None:
         while self._db_down and not self.stop_event.is_set():
+            self.heartbeat.beat()  # waiting for our database is not being stuck
             try:
                 with self.session_factory() as session:
                     session.execute(sa.text("SELECT 1"))
@@ -256,6 +260,7 @@ class EventConsumer:
     def run(self) -> None:
         delay = 0.5
         while not self.stop_event.is_set():
+            self.heartbeat.beat()
             connection = None
             try:
                 connection = pika.BlockingConnection(connection_parameters(self.amqp_url))
@@ -268,6 +273,7 @@ class EventConsumer:
                 last_depth = 0.0
                 self._pending = []  # deliveries of a lost channel come again
                 while not self.stop_event.is_set():
+                    self.heartbeat.beat()
                     connection.process_data_events(time_limit=0.5)
                     self._flush(channel)
                     if self._db_down:

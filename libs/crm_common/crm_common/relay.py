@@ -19,6 +19,7 @@ from prometheus_client import Counter
 from . import logs
 from .broker import close_quietly, connection_parameters, declare_exchange, stop_on_signals, wait_before_retry
 from .db import utcnow
+from .heartbeat import Heartbeat
 from .metrics import gauge
 
 log = logs.get_logger("crm.relay")
@@ -59,8 +60,9 @@ class OutboxRelay:
     def __init__(self, *, service: str, engine, outbox: sa.Table, amqp_url: str,
                  exchange: str = "crm.events", batch_size: int = 500, idle_interval: float = 0.05,
                  max_backoff: float = 10.0, retention_hours: float = 168.0, prune_batch: int = 1000,
-                 prune_interval: float = 60.0):
+                 prune_interval: float = 60.0, heartbeat: Heartbeat | None = None):
         self.service, self.engine, self.outbox = service, engine, outbox
+        self.heartbeat = heartbeat or Heartbeat.from_env()  # liveness: every turn, idle or not
         self.amqp_url, self.exchange = amqp_url, exchange
         self.batch_size, self.idle_interval, self.max_backoff = batch_size, idle_interval, max_backoff
         self.retention_hours, self.prune_batch, self.prune_interval = retention_hours, prune_batch, prune_interval
@@ -138,6 +140,7 @@ class OutboxRelay:
         cutoff = (now or utcnow()) - dt.timedelta(hours=self.retention_hours)
         total = 0
         while not self.stop_event.is_set():
+            self.heartbeat.beat()  # a long first prune is progress, not a stuck loop
             oldest = (sa.select(o.c.id).where(o.c.published_at.is_not(None), o.c.published_at < cutoff)
                       .order_by(o.c.id).limit(self.prune_batch))
             with self.engine.begin() as conn:
@@ -164,6 +167,7 @@ class OutboxRelay:
         """Publish forever; reconnect to the broker and the database with backoff."""
         delay = 0.5
         while not self.stop_event.is_set():
+            self.heartbeat.beat()
             connection = None
             try:
                 if not self._hold_leadership():
@@ -177,6 +181,7 @@ class OutboxRelay:
                 delay = 0.5
                 last_backlog = 0.0
                 while not self.stop_event.is_set():
+                    self.heartbeat.beat()
                     sent = self.run_once(channel)
                     if time.monotonic() - last_backlog > 5:
                         backlog_check(self.engine, self.outbox, self.service)()
