@@ -76,9 +76,11 @@ class Running:
 
 def gateway_env(upstreams: dict[str, str], **extra: str) -> dict[str, str]:
     prom = Path(prometheus_dir())
-    return base_env(**{f"{svc.upper()}_SERVICE_URL": url for svc, url in upstreams.items()},
-                    UPSTREAM_READ_TIMEOUT=str(READ_TIMEOUT), UPSTREAM_CONNECT_TIMEOUT=str(CONNECT_TIMEOUT),
-                    MAX_REQUEST_BYTES=str(MAX_REQUEST_BYTES), PROMETHEUS_MULTIPROC_DIR=str(prom), **extra)
+    settings = {f"{svc.upper()}_SERVICE_URL": url for svc, url in upstreams.items()}
+    settings.update(UPSTREAM_READ_TIMEOUT=str(READ_TIMEOUT), UPSTREAM_CONNECT_TIMEOUT=str(CONNECT_TIMEOUT),
+                    MAX_REQUEST_BYTES=str(MAX_REQUEST_BYTES), PROMETHEUS_MULTIPROC_DIR=str(prom))
+    settings.update(extra)  # a test may point the gateway elsewhere
+    return base_env(**settings)
 
 
 @pytest.fixture(scope="session")

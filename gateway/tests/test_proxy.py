@@ -355,3 +355,86 @@ def test_metrics_show_upstream_latency_and_errors(gw):
     assert any(s.name == "gateway_upstream_request_duration_seconds_count"
                and s.labels["service"] == "viewing-service" and s.value >= 1 for s in samples)
     assert any(s.name == "http_requests_total" and s.labels.get("service") == "gateway" for s in samples)
+
+
+# --- pooled connections the service closes while idle -------------------------------------------
+
+class OneRequestPerConnection:
+    """A raw HTTP upstream that answers the first request of each connection with
+    ``Connection: keep-alive`` and then closes the connection when the next request
+    arrives, without answering: exactly what a keep-alive connection closed by the service
+    an instant before the gateway reused it looks like."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.answered = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            buffer = b""
+            while b"\r\n\r\n" not in buffer:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                buffer += chunk
+            head, _, rest = buffer.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            while len(rest) < length:
+                rest += conn.recv(65536)
+            body = b'{"ok": true}'
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+                         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            self.answered += 1
+            conn.recv(65536)  # the next request on this connection: closed unanswered
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def closing_upstream():
+    server = OneRequestPerConnection()
+    yield server
+    server.close()
+
+
+def _gateway_in_front_of(start_gateway, url: str, name: str, **env):
+    from crm_testing import free_port
+    dead = f"http://127.0.0.1:{free_port()}"
+    return start_gateway(name, VIEWING_SERVICE_URL=url, CUSTOMER_SERVICE_URL=dead, ANALYTICS_SERVICE_URL=dead,
+                         SYNC_SERVICE_URL=dead, **env)
+
+
+def test_a_connection_idle_past_the_bound_is_never_reused_so_a_post_never_gets_502(start_gateway, closing_upstream):
+    gw = _gateway_in_front_of(start_gateway, closing_upstream.url, f"gw-idle-{uuid.uuid4().hex[:6]}",
+                              UPSTREAM_MAX_IDLE_SECONDS="0.2")
+    with requests.Session() as client:  # one client connection: one gateway thread, one pool slot
+        assert client.post(f"{gw.url}{VIEWING}/a", headers=ADMIN, json={}, timeout=10).status_code == 200
+        time.sleep(0.5)  # idle longer than UPSTREAM_MAX_IDLE_SECONDS
+        again = client.post(f"{gw.url}{VIEWING}/b", headers=ADMIN, json={}, timeout=10)
+    assert again.status_code == 200, again.text  # a reused connection would have been closed: 502
+
+
+def test_a_delete_on_a_connection_closed_under_it_is_sent_once_more(start_gateway, closing_upstream):
+    gw = _gateway_in_front_of(start_gateway, closing_upstream.url, f"gw-retry-{uuid.uuid4().hex[:6]}",
+                              UPSTREAM_MAX_IDLE_SECONDS="60")
+    with requests.Session() as client:
+        assert client.post(f"{gw.url}{VIEWING}/a", headers=ADMIN, json={}, timeout=10).status_code == 200
+        deleted = client.delete(f"{gw.url}{VIEWING}/a", headers=ADMIN, timeout=10)  # reuses the closing one
+        posted = client.post(f"{gw.url}{VIEWING}/c", headers=ADMIN, json={}, timeout=10)
+    assert deleted.status_code == 200, deleted.text  # idempotent and bodyless: retried on a new connection
+    assert posted.status_code == 502  # a POST is never sent twice: the honest answer is 502

@@ -105,6 +105,22 @@ def test_with_redis_two_gateway_processes_share_one_limit(shared_gateways, redis
     assert requests.get(gateways[0].url + "/metrics", timeout=10).status_code == 401
 
 
+def test_without_redis_the_workers_of_one_gateway_still_share_one_limit(start_gateway):
+    """Without a shared store each worker used to count alone (limit × workers). Whichever
+    worker the kernel hands each new connection to, the sum stays one bucket."""
+    gw = start_gateway("gateway-no-redis", workers=3, RATE_LIMITS='{"integrator": {"rate": 1, "burst": 10}}')
+    headers = {**token_headers(), "Connection": "close"}  # a new connection per request
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: requests.get(gw.url + PING, headers=headers, timeout=10).status_code,
+                                 range(45)))
+    elapsed = time.monotonic() - started
+    assert set(statuses) <= {200, 429}
+    assert 10 <= statuses.count(200) <= 10 + math.ceil(elapsed) + 1, (statuses.count(200), elapsed)
+    ready = requests.get(gw.url + "/readyz", timeout=10).json()["checks"]["rate_limit_store"]
+    assert ready["ok"] is True and ready["detail"]["store"] == "shared-file"
+
+
 def test_when_redis_is_down_the_limiter_fails_open_and_says_so(start_gateway):
     gw = start_gateway("gateway-redis-down", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
                        RATE_LIMITS='{"integrator": {"rate": 1, "burst": 2}}')

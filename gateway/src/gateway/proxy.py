@@ -13,6 +13,7 @@ from urllib.parse import quote
 import requests
 from flask import Response
 from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool
 from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
 
 from crm_common import logs
@@ -31,7 +32,9 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
 NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "expect", "x-trace-id", "x-request-id"}
 # gunicorn writes its own Date and Server.
 NOT_RETURNED = HOP_BY_HOP | {"date", "server"}
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Sent once more when a reused connection turned out to be closed before any answer, as
+# long as they carry no body: safe or idempotent (RFC 9110 §9.2.2), so a repeat is harmless.
+RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 # Characters kept as the client sent them in the request target ("%" keeps escapes intact).
 TARGET_SAFE = "/?&=%:@!$'()*+,;[]~-._"
 
@@ -85,11 +88,45 @@ class _NoCookies(requests.cookies.RequestsCookieJar):
         return None
 
 
-def build_session(pool_size: int) -> requests.Session:
+class _IdleBoundedPool(HTTPConnectionPool):
+    """Never hands out a pooled connection that sat idle longer than ``max_idle`` seconds:
+    the service may be closing it right now (gunicorn drops idle keep-alive connections
+    after GUNICORN_KEEPALIVE), and a request written into a closing connection fails
+    without ever reaching the service. Keep ``max_idle`` below the services' keep-alive."""
+
+    max_idle = 30.0
+
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout)
+        idle_since = getattr(conn, "_crm_idle_since", None)
+        if idle_since is not None and time.monotonic() - idle_since > self.max_idle:
+            conn.close()  # reconnects on use
+        return conn
+
+    def _put_conn(self, conn):
+        if conn is not None:
+            conn._crm_idle_since = time.monotonic()
+        return super()._put_conn(conn)
+
+
+class _IdleBoundedAdapter(HTTPAdapter):
+    def __init__(self, *args, max_idle: float, **kwargs):
+        self._max_idle = max_idle
+        super().__init__(*args, **kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        pool_class = type("IdleBoundedPool", (_IdleBoundedPool,), {"max_idle": self._max_idle})
+        self.poolmanager.pool_classes_by_scheme = {"http": pool_class,
+                                                   "https": self.poolmanager.pool_classes_by_scheme["https"]}
+
+
+def build_session(pool_size: int, max_idle: float = 30.0) -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # no proxies or netrc from the environment for internal calls
     session.cookies = _NoCookies()
-    adapter = HTTPAdapter(pool_connections=len(SERVICE_NAMES) + 1, pool_maxsize=pool_size, max_retries=0)
+    adapter = _IdleBoundedAdapter(pool_connections=len(SERVICE_NAMES) + 1, pool_maxsize=pool_size, max_retries=0,
+                                  max_idle=max_idle)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -157,18 +194,19 @@ class Upstreams:
     """Every call from the gateway to a service goes through here."""
 
     def __init__(self, service_urls: dict[str, str], *, connect_timeout: float, read_timeout: float,
-                 max_request_bytes: int, pool_size: int = 32):
+                 max_request_bytes: int, pool_size: int = 32, max_idle: float = 30.0):
         self.urls = {name: url.rstrip("/") for name, url in service_urls.items()}
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_request_bytes = max_request_bytes
-        self.session = build_session(pool_size)
+        self.session = build_session(pool_size, max_idle)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Upstreams":
         return cls(settings.service_urls, connect_timeout=settings.upstream_connect_timeout,
                    read_timeout=settings.upstream_read_timeout, max_request_bytes=settings.max_request_bytes,
-                   pool_size=settings.get_int("UPSTREAM_POOL_SIZE", 32))
+                   pool_size=settings.get_int("UPSTREAM_POOL_SIZE", 32),
+                   max_idle=settings.get_float("UPSTREAM_MAX_IDLE_SECONDS", 30.0))
 
     # --- internal calls (readiness, API documents) -------------------------------------------
 
@@ -186,7 +224,7 @@ class Upstreams:
         prepared.prepare(method=method, url=self.urls[service] + "/", headers=headers, data=body)
         prepared.url = self.urls[service] + target  # exactly as the caller sent it, no re-quoting
         started = time.perf_counter()
-        attempts = 2 if method in SAFE_METHODS and body is None else 1
+        attempts = 2 if method in RETRYABLE_METHODS and body is None else 1
         for attempt in range(attempts):
             try:
                 upstream = self.session.send(prepared, stream=True, allow_redirects=False,
@@ -198,8 +236,8 @@ class Upstreams:
                 raise BadRequest("请求体不完整或读取失败") from None
             except requests.RequestException as exc:
                 kind = failure_kind(exc)
-                # A pooled keep-alive connection the service had just closed: a safe request
-                # without a body is sent once more; nothing else is ever retried.
+                # A pooled keep-alive connection the service had just closed: a safe or
+                # idempotent request without a body is sent once more; nothing else is.
                 if attempt + 1 < attempts and kind == "bad_gateway" and _caused_by(exc, ProtocolError):
                     continue
                 raise self._failure(name, kind, exc, time.perf_counter() - started) from None

@@ -8,6 +8,12 @@ import glob
 import os
 import tempfile
 
+# State the workers of this server share (the gateway's rate-limit counters without Redis):
+# a directory of this master alone, made before any worker is forked.
+_own_state_dir = not os.environ.get("CRM_SHARED_STATE_DIR")
+if _own_state_dir:
+    os.environ["CRM_SHARED_STATE_DIR"] = tempfile.mkdtemp(prefix="crm-shared-")
+
 _metrics_port = int(os.environ.get("METRICS_PORT") or 0)
 if _metrics_port and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # Workers write their samples to files the master's metrics server aggregates; set
@@ -21,7 +27,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or "crm_common.gunicorn_worker.EnvelopeThreadWorker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Longer than the gateway keeps an idle upstream connection (UPSTREAM_MAX_IDLE_SECONDS, 30):
+# the client side closes first, so no request is ever written into a closing connection.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "0"))
 # gunicorn's control socket defaults to one path per user: several servers on one host
@@ -49,6 +57,12 @@ def when_ready(server):
     if _metrics_port:
         from crm_common.metrics import start_metrics_server
         start_metrics_server(_metrics_port)
+
+
+def on_exit(server):
+    if _own_state_dir:
+        import shutil
+        shutil.rmtree(os.environ["CRM_SHARED_STATE_DIR"], ignore_errors=True)
 
 
 def child_exit(server, worker):  # keep multiprocess metrics of dead workers consistent
