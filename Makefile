@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install lock lint run test test-fast token services bench bench-analytics bench-bulk bench-sync bench-customers clean help
+.PHONY: install lock lint fuzz run test test-fast token services bench bench-analytics bench-bulk bench-sync bench-customers clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -78,3 +78,8 @@ bench-customers: install services
 
 clean:
 	rm -rf var .pytest_cache
+
+# schemathesis against every service's OpenAPI document on a stack of its own
+# (FUZZ_EXAMPLES per operation, default 100; reports in var/fuzz/<service>/).
+fuzz: install services
+	$(BIN)/python scripts/fuzz.py --examples $${FUZZ_EXAMPLES:-100} $(FUZZ_ARGS)
