@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import auth, authz, inputs, logs
 from .config import Settings
+from .jwks import verifier_from_settings
 from .context import RequestContext
 from .envelopes import Surface, error_body, ok, surface_for_path
 from .errors import AppError, Forbidden, NotFound, Unauthorized
@@ -183,7 +184,12 @@ def is_public_path(path: str) -> bool:
 
 def install_auth(app: Flask) -> None:
     """Token first (401), then the permission the matched view declares (403), before the
-    view's arguments are even parsed: a forbidden caller learns nothing from validation."""
+    view's arguments are even parsed: a forbidden caller learns nothing from validation.
+    Tokens are verified by ``crm_common.auth.TokenVerifier`` (the issuer's JWKS and
+    revocation list, or HS256 where allowed)."""
+    verifier = verifier_from_settings(settings_of(app))
+    app.extensions["crm_token_verifier"] = verifier
+
     @app.before_request
     def _check_token():
         if request.method == "OPTIONS":
@@ -194,10 +200,8 @@ def install_auth(app: Flask) -> None:
         if permission == authz.PUBLIC or (permission in (None, authz.AUTHENTICATED)
                                           and is_public_path(request.path)):
             return None
-        settings = settings_of(app)
         token = auth.bearer_token(request.headers.get("Authorization"))
-        principal = auth.decode_token(token, settings.jwt_secret, settings.jwt_leeway_seconds,
-                                      max_ttl=settings.jwt_max_ttl)
+        principal = verifier.verify(token)
         g.principal = principal
         logs.bind(sub=principal.sub)
         if view is None:
