@@ -48,8 +48,9 @@ def fetch_json(session: requests.Session, url: str, timeout: float,
                etag: str | None = None) -> tuple[dict | None, str | None]:
     """``(document, etag)``; ``(None, etag)`` when the issuer says it has not changed (304).
 
-    ``timeout`` bounds the whole exchange (connect, headers and a body read in blocks),
-    not each socket operation alone: a server that drips its answer is cut off too."""
+    ``timeout`` bounds the whole exchange (connect, headers and the body as it arrives),
+    not each socket operation alone: a server that drips its answer is cut off too (at
+    worst one socket wait after the deadline, itself bounded by ``timeout``)."""
     deadline = time.monotonic() + timeout
     headers = {"Accept": "application/json", **({"If-None-Match": etag} if etag else {})}
     try:
@@ -60,7 +61,8 @@ def fetch_json(session: requests.Session, url: str, timeout: float,
             if resp.status_code != 200:
                 raise FetchFailed(f"HTTP {resp.status_code}")
             body = bytearray()
-            for block in resp.iter_content(16 * 1024):
+            # read1: whatever has arrived (a full block would wait for a dripping server)
+            while block := resp.raw.read1(16 * 1024):
                 body += block
                 if len(body) > MAX_DOCUMENT_BYTES:
                     raise FetchFailed("document too large")
@@ -74,10 +76,14 @@ def fetch_json(session: requests.Session, url: str, timeout: float,
     return document, resp.headers.get("ETag")
 
 
-def _session() -> requests.Session:
+Fetch = Callable[[str, float, "str | None"], "tuple[dict | None, str | None]"]
+
+
+def http_fetch() -> Fetch:
+    """``fetch_json`` over one pooled session (internal calls: no proxies or netrc)."""
     session = requests.Session()
-    session.trust_env = False  # internal calls: no proxies or netrc from the environment
-    return session
+    session.trust_env = False
+    return lambda url, timeout, etag=None: fetch_json(session, url, timeout, etag)
 
 
 def issuer_unavailable(what: str, retry_after: float) -> ServiceUnavailable:
@@ -108,11 +114,11 @@ class JwksCache:
 
     def __init__(self, url: str, *, timeout: float = 2.0, min_refresh: float = 10.0,
                  retry_after_failure: float = 2.0, max_age: float = 300.0,
-                 session: requests.Session | None = None, clock: Callable[[], float] = time.monotonic):
+                 fetch: Fetch | None = None, clock: Callable[[], float] = time.monotonic):
         self.url = url
         self.timeout, self.min_refresh, self.retry_after_failure = timeout, min_refresh, retry_after_failure
         self.max_age = max_age
-        self._session = session or _session()
+        self._fetch = fetch or http_fetch()
         self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None   # last successful fetch
@@ -149,7 +155,7 @@ class JwksCache:
                 return "skipped"
             self._attempted_at = self._clock()
             try:
-                document, _ = fetch_json(self._session, self.url, self.timeout)
+                document, _ = self._fetch(self.url, self.timeout, None)
             except FetchFailed as exc:
                 if not self._failed:
                     log.warning("jwks_fetch_failed", url=self.url, error=str(exc))
@@ -174,10 +180,10 @@ class RevocationList:
     """Client ids the issuer has revoked (``crm_common.auth.RevocationSource``)."""
 
     def __init__(self, url: str, *, timeout: float = 2.0, poll_interval: float = 5.0, max_age: float = 30.0,
-                 session: requests.Session | None = None, clock: Callable[[], float] = time.monotonic):
+                 fetch: Fetch | None = None, clock: Callable[[], float] = time.monotonic):
         self.url = url
         self.timeout, self.poll_interval, self.max_age = timeout, poll_interval, max_age
-        self._session = session or _session()
+        self._fetch = fetch or http_fetch()
         self._clock = clock
         self._revoked: frozenset[str] = frozenset()
         self._etag: str | None = None
@@ -211,7 +217,7 @@ class RevocationList:
                 return True
             self._attempted_at = self._clock()
             try:
-                document, etag = fetch_json(self._session, self.url, self.timeout, self._etag)
+                document, etag = self._fetch(self.url, self.timeout, self._etag)
             except FetchFailed as exc:
                 if not self._failed:
                     log.warning("revocation_list_fetch_failed", url=self.url, error=str(exc))

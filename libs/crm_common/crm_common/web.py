@@ -24,10 +24,10 @@ from werkzeug.exceptions import HTTPException
 
 from . import auth, authz, inputs, logs
 from .config import Settings
-from .jwks import verifier_from_settings
 from .context import RequestContext
 from .envelopes import Surface, error_body, ok, surface_for_path
 from .errors import AppError, Forbidden, NotFound, Unauthorized
+from .jwks import verifier_from_settings
 from .metrics import install_request_metrics
 
 

@@ -16,8 +16,15 @@ from crm_common.web import Blueprint, current_principal, reply
 from ..bootstrap import issuer
 from ..domain.model import Operator
 from ..service_layer import clients as svc
-from .schemas import (ApiClientCreateSchema, ApiClientListQuerySchema, ApiClientPageSchema, ApiClientSchema,
-                      ApiClientSecretSchema, AuditPageSchema, AuditQuerySchema)
+from .schemas import (
+    ApiClientCreateSchema,
+    ApiClientListQuerySchema,
+    ApiClientPageSchema,
+    ApiClientSchema,
+    ApiClientSecretSchema,
+    AuditPageSchema,
+    AuditQuerySchema,
+)
 
 blp = Blueprint("api_clients_v1", __name__, url_prefix="/api/v1/api-clients",
                 description="API clients (OAuth 2.0 client credentials) of outside systems. Admin only. "
