@@ -24,7 +24,7 @@ SERVICE_DIR = Path(__file__).resolve().parent.parent
 
 def _issuer() -> Issuer:
     settings = Settings.from_env("issuer")
-    logs.configure_logging("token-issuer", settings.log_level)
+    logs.configure_logging("token-issuer", settings.log_level, stream=sys.stderr)  # stdout: the result
     return build_issuer(settings)
 
 

@@ -112,7 +112,7 @@ def parse_jwks(document: dict) -> dict[str, jwt.PyJWK]:
 class JwksCache:
     """The issuer's public keys by ``kid`` (``crm_common.auth.KeySource``)."""
 
-    def __init__(self, url: str, *, timeout: float = 2.0, min_refresh: float = 10.0,
+    def __init__(self, url: str, *, timeout: float = 2.0, min_refresh: float = 5.0,
                  retry_after_failure: float = 2.0, max_age: float = 300.0,
                  fetch: Fetch | None = None, clock: Callable[[], float] = time.monotonic):
         self.url = url
@@ -290,7 +290,7 @@ def verifier_from_settings(settings: Settings) -> TokenVerifier:
     revocation list otherwise (see the module docstring for the variables)."""
     timeout = settings.get_float("JWKS_TIMEOUT", 2.0)
     keys = JwksCache(settings.jwks_url, timeout=timeout,
-                     min_refresh=settings.get_float("JWKS_MIN_REFRESH_SECONDS", 10.0),
+                     min_refresh=settings.get_float("JWKS_MIN_REFRESH_SECONDS", 5.0),
                      retry_after_failure=settings.get_float("JWKS_RETRY_SECONDS", 2.0),
                      max_age=settings.get_float("JWKS_MAX_AGE_SECONDS", 300.0))
     revocations = RevocationList(settings.revocations_url, timeout=timeout,
