@@ -74,8 +74,11 @@ log = logs.get_logger("crm.web")
 
 
 def create_base_app(settings: Settings, *, title: str, description: str = "",
-                    version: str = "1.0.0", serve_docs: bool = True) -> tuple[Flask, Api]:
+                    version: str = "1.0.0", serve_docs: bool = True,
+                    forwards_bodies: bool = False) -> tuple[Flask, Api]:
     """A Flask app with everything but the service's own blueprints.
+
+    ``forwards_bodies=True`` (the gateway): request bodies are streamed upstream unread.
 
     ``serve_docs=False`` leaves ``/openapi.json`` and ``/docs`` to the app itself (the
     gateway serves a document merged from every service); ``api.spec`` still describes
@@ -107,7 +110,7 @@ def create_base_app(settings: Settings, *, title: str, description: str = "",
     api = Api(app)
     install_tracing(app)
     install_auth(app)
-    install_input_checks(app)
+    install_input_checks(app, read_bodies=not forwards_bodies)
     install_error_handlers(app)
     install_request_metrics(app, settings.service)
     api.register_blueprint(ops_blueprint())
@@ -143,12 +146,14 @@ class JSONProvider(DefaultJSONProvider):
         return inputs.loads(s)
 
 
-def install_input_checks(app: Flask) -> None:
+def install_input_checks(app: Flask, *, read_bodies: bool = True) -> None:
+    """``read_bodies=False`` for a proxy: a form body read here would be gone from the
+    stream it forwards (the upstream checks its own body)."""
     @app.before_request
     def _refuse_unstorable_text():
         pairs = list(request.args.items(multi=True))
         pairs += [(k, v) for k, v in (request.view_args or {}).items() if isinstance(v, str)]
-        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if read_bodies and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             pairs += list(request.form.items(multi=True))
         inputs.refuse(inputs.check_pairs(pairs))
 

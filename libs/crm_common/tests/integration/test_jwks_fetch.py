@@ -27,7 +27,7 @@ class FakeIssuer:
             def do_GET(self):  # noqa: N802
                 body = json.dumps({"keys": []} if "jwks" in self.path else {"client_ids": ["ac_x"]}).encode()
                 if fake.mode == "slow":
-                    time.sleep(3)  # longer than the client's timeout
+                    time.sleep(3)  # sleep-ok: the slow issuer under test answers after the client gave up
                 if self.headers.get("If-None-Match") == '"v1"':
                     fake.etag_hits += 1
                     self.send_response(304)
