@@ -22,6 +22,7 @@ SERVICES = {
     "viewing": ("viewing_service.app", "viewing-service"),
     "analytics": ("analytics_service.app", "analytics-service"),
     "sync": ("sync_worker.app", "sync-worker"),
+    "issuer": ("token_issuer.app", "token-issuer"),
 }
 # Callers: every role alone, none, one the system does not know, and no roles claim at all.
 CALLERS = [(role,) for role in ROLES] + [(), ("superuser",), None]

@@ -27,15 +27,20 @@ COMPOSE = ROOT / "docker-compose.yml"
 PUBLIC_IMAGES = ("postgres:", "rabbitmq:", "redis:")
 CONTRACT_VARIABLES = {"JWT_SECRET", "AMQP_URL", "CUSTOMER_DATABASE_URL", "VIEWING_DATABASE_URL",
                       "ANALYTICS_DATABASE_URL", "SYNC_DATABASE_URL", "CUSTOMER_SERVICE_URL", "VIEWING_SERVICE_URL",
-                      "ANALYTICS_SERVICE_URL", "SYNC_SERVICE_URL", "GATEWAY_PORT", "REDIS_URL", "PROPERTY_LOOKUP_URL"}
+                      "ANALYTICS_SERVICE_URL", "SYNC_SERVICE_URL", "GATEWAY_PORT", "REDIS_URL", "PROPERTY_LOOKUP_URL",
+                      # the token issuer (CONTRACT §3)
+                      "ISSUER_DATABASE_URL", "ISSUER_SERVICE_URL", "ISSUER_KEY_ENCRYPTION_KEY"}
 DB_VARIABLE = {"customer-service": "CUSTOMER_DATABASE_URL", "viewing-service": "VIEWING_DATABASE_URL",
-               "analytics-service": "ANALYTICS_DATABASE_URL", "sync-worker": "SYNC_DATABASE_URL"}
+               "analytics-service": "ANALYTICS_DATABASE_URL", "sync-worker": "SYNC_DATABASE_URL",
+               "token-issuer": "ISSUER_DATABASE_URL"}
 HTTP_PORTS = {"gateway": 8080, "customer-service": 8001, "viewing-service": 8002, "analytics-service": 8003,
-              "sync-worker": 8004}
+              "sync-worker": 8004, "token-issuer": 8006}
 # A profile per service: its short name (CONTRACT §2 variable prefix).
 PROFILE = {"gateway": "gateway", "customer-service": "customer", "viewing-service": "viewing",
-           "analytics-service": "analytics", "sync-worker": "sync"}
+           "analytics-service": "analytics", "sync-worker": "sync", "token-issuer": "issuer"}
 PACKAGE_DIR = {"gateway": "gateway", **{name: name for name in DB_VARIABLE}}
+# Services with a RabbitMQ user (the token issuer publishes and consumes nothing).
+BROKER_USERS = [name for name in DB_VARIABLE if name != "token-issuer"]
 INFRASTRUCTURE = {"postgres", "rabbitmq", "rabbitmq-users", "redis"}
 METRICS_PORT = "9100"
 
@@ -407,8 +412,8 @@ def test_broker_users_can_do_their_own_work_and_nothing_on_another_services_queu
             done = subprocess.run(["sh", str(ROOT / "deploy/rabbitmq/create-users.sh")], env=env,
                                   capture_output=True, text=True, timeout=120)
             assert done.returncode == 0, done.stderr
-            created = [f"{prefix}{cli}" for cli in DB_VARIABLE]
-        for cli in DB_VARIABLE:
+            created = [f"{prefix}{cli}" for cli in BROKER_USERS]
+        for cli in BROKER_USERS:
             listed = subprocess.run(["rabbitmqctl", "-q", "list_user_permissions", f"{prefix}{cli}"],
                                     capture_output=True, text=True, timeout=60, check=True).stdout
             row = next(line.split("\t") for line in listed.splitlines() if line.startswith(env["AMQP_VHOST"] + "\t"))

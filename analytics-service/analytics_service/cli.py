@@ -14,7 +14,7 @@ from crm_common.workers import consumer_command, relay_command
 
 from .adapters import orm
 from .adapters.broker import BINDINGS, QUEUE
-from .adapters.snapshots import CUSTOMERS_PATH, VIEWING_RECORDS_PATH, admin_token, snapshot_pages
+from .adapters.snapshots import CUSTOMERS_PATH, VIEWING_RECORDS_PATH, admin_tokens, snapshot_pages
 from .service_layer import projection
 from .service_layer import rebuild as rebuilding
 
@@ -33,8 +33,7 @@ def rebuild_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env("analytics")
     logs.configure_logging("analytics-rebuild", settings.log_level)
-    token = admin_token(settings.jwt_secret)
-    pages = partial(snapshot_pages, token=token, page_size=args.page_size,
+    pages = partial(snapshot_pages, tokens=admin_tokens(settings), page_size=args.page_size,
                     timeout=settings.get_float("SNAPSHOT_TIMEOUT", 30.0))
     available = rebuilding.sources(
         partial(pages, settings.service_urls["customer"], CUSTOMERS_PATH),

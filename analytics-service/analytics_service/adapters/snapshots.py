@@ -3,15 +3,18 @@
 ``GET /internal/viewing-records/snapshot`` (``?after_id=&limit=``, keyset pagination over
 every tenant, deleted rows included, each row in its event ``data`` shape with ``version``).
 
-Called with an admin token (factories ``*``) signed with JWT_SECRET; not routed by the
-gateway, so it goes to the internal service URLs."""
+Called with an admin token (factories ``*``): in production an API client's token from the
+token issuer (``SERVICE_CLIENT_ID``/``SERVICE_CLIENT_SECRET``), in development one signed
+with JWT_SECRET (``crm_common.service_token``). Not routed by the gateway, so it goes to the
+internal service URLs."""
 from __future__ import annotations
 
 from typing import Iterator
 
 import requests
 
-from crm_common.auth import issue_token
+from crm_common.config import Settings
+from crm_common.service_token import TokenRequestFailed, TokenSource, service_token_source
 
 CUSTOMERS_PATH = "/internal/customers/snapshot"
 VIEWING_RECORDS_PATH = "/internal/viewing-records/snapshot"
@@ -21,9 +24,11 @@ class SnapshotUnavailable(RuntimeError):
     """An owning service could not hand over its state: nothing is replaced."""
 
 
-def admin_token(secret: str, ttl_seconds: int = 3600) -> str:
-    return issue_token(secret, sub="analytics-rebuild", name="analytics-service rebuild", roles=["admin"],
-                       factories=["*"], domains=["*"], ttl_seconds=ttl_seconds)
+def admin_tokens(settings: Settings) -> TokenSource:
+    """Tokens for reading every tenant's snapshot (the API client needs the role admin and
+    factories ``*``)."""
+    return service_token_source(settings, sub="analytics-rebuild", name="analytics-service rebuild",
+                                roles=["admin"], factories=["*"], domains=["*"])
 
 
 def _items(body) -> tuple[list[dict], object]:
@@ -35,17 +40,20 @@ def _items(body) -> tuple[list[dict], object]:
     raise SnapshotUnavailable("snapshot answer has no list of items in data")
 
 
-def snapshot_pages(base_url: str, path: str, token: str, *, page_size: int = 1000,
+def snapshot_pages(base_url: str, path: str, tokens: TokenSource, *, page_size: int = 1000,
                    timeout: float = 30.0) -> Iterator[list[dict]]:
-    """Yield every page of a snapshot, following the ``after_id`` cursor to the end."""
+    """Yield every page of a snapshot, following the ``after_id`` cursor to the end (a token
+    per page: a long rebuild outlives one short-lived issuer token)."""
     url = base_url.rstrip("/") + path
     session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
     after = None
     while True:
         params = {"limit": page_size, **({"after_id": after} if after is not None else {})}
         try:
-            resp = session.get(url, params=params, timeout=timeout)
+            resp = session.get(url, params=params, timeout=timeout,
+                               headers={"Authorization": f"Bearer {tokens()}"})
+        except TokenRequestFailed as exc:
+            raise SnapshotUnavailable(f"no token for {url}: {exc}") from exc
         except requests.RequestException as exc:
             raise SnapshotUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
         if resp.status_code != 200:

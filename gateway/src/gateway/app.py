@@ -22,7 +22,8 @@ DESCRIPTION = (
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env("gateway")
-    app, api = create_base_app(settings, title="CRM API", description=DESCRIPTION, serve_docs=False)
+    app, api = create_base_app(settings, title="CRM API", description=DESCRIPTION, serve_docs=False,
+                               forwards_bodies=True)
     bootstrap(app, settings, own_document=lambda: api.spec.to_dict())
     api.register_blueprint(views.docs_blp)
     app.register_blueprint(docs_blueprint("CRM API"))

@@ -16,6 +16,7 @@ SERVICE_NAMES = {
     "viewing": "viewing-service",
     "analytics": "analytics-service",
     "sync": "sync-worker",
+    "issuer": "token-issuer",
 }
 
 
@@ -66,6 +67,9 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/projects", "sync"),
     Route("/api/v1/contracts", "sync"),
     Route("/api/v1/sync", "sync"),
+    Route("/oauth/token", "issuer"),
+    Route("/.well-known/jwks.json", "issuer"),
+    Route("/api/v1/api-clients", "issuer"),
 )
 
 

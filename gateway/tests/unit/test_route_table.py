@@ -35,6 +35,10 @@ CASES = [
     ("/api/v1/projects/9/sync-from-contract", "sync", "/api/v1/projects"),
     ("/api/v1/contracts", "sync", "/api/v1/contracts"),
     ("/api/v1/sync/history", "sync", "/api/v1/sync"),
+    ("/oauth/token", "issuer", "/oauth/token"),
+    ("/.well-known/jwks.json", "issuer", "/.well-known/jwks.json"),
+    ("/api/v1/api-clients", "issuer", "/api/v1/api-clients"),
+    ("/api/v1/api-clients/ac_0123/rotate-secret", "issuer", "/api/v1/api-clients"),
 ]
 
 
@@ -52,7 +56,7 @@ def test_every_row_of_the_table_is_exercised():
 @pytest.mark.parametrize("path", [
     "/", "/api", "/api/v1", "/api/v1/customersX", "/api/v2/customers", "/api/mobile/F001",
     "/api/mobile/F001/orders", "/api/mobile/customers", "/api/external", "/api/external/customer",
-    "/healthz", "/docs",
+    "/healthz", "/docs", "/internal/revoked-clients", "/.well-known/openid-configuration",
 ])
 def test_paths_no_service_owns_resolve_to_nothing(path):
     assert resolve(path) is None

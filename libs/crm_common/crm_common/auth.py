@@ -1,18 +1,25 @@
 """Identity (CONTRACT §3): JWT claims, roles, tenants and business domains.
 
-No Flask here; ``crm_common.web`` wires it into requests.
+Two kinds of token are verified (``TokenVerifier``): the token issuer's, signed with an
+asymmetric key (EdDSA or RS256) published in its JWKS, and HS256 tokens signed with
+``JWT_SECRET`` (development and tests; refused in production unless ALLOW_HS256=1).
+
+No Flask and no network here; ``crm_common.web`` wires it into requests and
+``crm_common.jwks`` fetches what the issuer publishes.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Protocol
 
 import jwt
 
 from .errors import Forbidden, Unauthorized
 
 ALGORITHM = "HS256"
+# What the token issuer may sign with; a JWKS key names its own (its ``alg``).
+ASYMMETRIC_ALGORITHMS = ("EdDSA", "RS256")
 ALL = "*"
 
 ROLES = ("admin", "factory_admin", "sales_admin", "finance_admin", "analyst", "integrator", "viewer")
@@ -94,6 +101,70 @@ def principal_from_claims(claims: Mapping, *, max_ttl: int = DEFAULT_MAX_TTL, le
         departments=_str_list(claims, "departments"),
         claims=dict(claims),
     )
+
+
+class KeySource(Protocol):
+    def key_for(self, kid: str) -> jwt.PyJWK:
+        """The public key ``kid``; raises ``Unauthorized`` when the issuer has no such key
+        and ``ServiceUnavailable`` when the issuer's keys cannot be known right now."""
+
+
+class RevocationSource(Protocol):
+    def check(self, client_id: str) -> None:
+        """Raises ``Unauthorized`` for a revoked client and ``ServiceUnavailable`` when the
+        revocation list is too old to be trusted."""
+
+
+@dataclass
+class TokenVerifier:
+    """Turns a bearer token into a ``Principal``, whichever kind it is.
+
+    * ``alg`` EdDSA/RS256: the issuer's key named by ``kid`` (from the JWKS), ``iss`` and
+      ``aud`` must match, and the token's ``client_id`` must not be revoked.
+    * ``alg`` HS256: ``JWT_SECRET``, when this process accepts HS256 at all
+      (``hs256_secret`` is ``None`` in production without ALLOW_HS256=1).
+    * anything else (``none``, HS384, a public key used as an HMAC secret...) is 401.
+    Then the strict claim checks of ``principal_from_claims`` apply to both."""
+
+    hs256_secret: str | None
+    keys: KeySource
+    revocations: RevocationSource
+    issuer: str
+    audience: str
+    leeway: int = 10
+    max_ttl: int = DEFAULT_MAX_TTL
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("令牌无效", error_code="TOKEN_INVALID") from exc
+        alg = header.get("alg")
+        if alg == ALGORITHM:
+            if self.hs256_secret is None:
+                raise Unauthorized("生产环境不接受 HS256 令牌，请通过 /oauth/token 获取令牌",
+                                   error_code="TOKEN_INVALID")
+            return decode_token(token, self.hs256_secret, self.leeway, max_ttl=self.max_ttl)
+        kid = header.get("kid")
+        if alg not in ASYMMETRIC_ALGORITHMS or not isinstance(kid, str) or not kid:
+            raise Unauthorized("令牌无效", error_code="TOKEN_INVALID")
+        key = self.keys.key_for(kid)
+        if key.algorithm_name != alg:  # a key signs with one algorithm only
+            raise Unauthorized("令牌无效", error_code="TOKEN_INVALID")
+        try:
+            claims = jwt.decode(token, key.key, algorithms=[alg], audience=self.audience, issuer=self.issuer,
+                                leeway=self.leeway,
+                                options={"require": ["exp", "iat", "sub", "iss", "aud", "client_id"]})
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("令牌已过期", error_code="TOKEN_EXPIRED") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("令牌无效", error_code="TOKEN_INVALID") from exc
+        principal = principal_from_claims(claims, max_ttl=self.max_ttl, leeway=self.leeway)
+        client_id = claims["client_id"]
+        if not isinstance(client_id, str) or not client_id:
+            raise Unauthorized("令牌声明 client_id 必须是字符串", error_code="TOKEN_INVALID")
+        self.revocations.check(client_id)
+        return principal
 
 
 def bearer_token(header_value: str | None) -> str:

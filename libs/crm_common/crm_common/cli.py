@@ -13,7 +13,8 @@ from .migrations import upgrade_head
 
 
 def token_main(argv: list[str] | None = None) -> int:
-    """``crm-token --role admin --factory F001``: print a signed JWT (for people and tests)."""
+    """``crm-token --role admin --factory F001``: print an HS256 JWT signed with JWT_SECRET
+    (development and tests; production refuses HS256 unless ALLOW_HS256=1)."""
     from .auth import issue_token
     p = argparse.ArgumentParser(prog="crm-token", description="Print a signed access token")
     p.add_argument("--role", action="append", dest="roles", help="role (repeatable); default admin")
@@ -26,6 +27,10 @@ def token_main(argv: list[str] | None = None) -> int:
     p.add_argument("--ttl", type=int, default=3600, help="seconds until expiry")
     args = p.parse_args(argv)
     settings = Settings.from_env("token")
+    if settings.jwt_secret is None:
+        print("crm-token: HS256 tokens are refused with CRM_ENV=production (unless ALLOW_HS256=1); "
+              "get a token from the issuer's POST /oauth/token", file=sys.stderr)
+        return 2
     print(issue_token(settings.jwt_secret, sub=args.sub, name=args.name,
                       roles=args.roles or ["admin"], factories=args.factories or ["*"],
                       domains=args.domains or ["*"], positions=args.positions,

@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+# ``iss`` and ``aud`` of the token issuer's asymmetric tokens (JWT_ISSUER, JWT_AUDIENCE).
+DEFAULT_JWT_ISSUER = "crm-token-issuer"
+DEFAULT_JWT_AUDIENCE = "crm-api"
 
-SERVICES = ("customer", "viewing", "analytics", "sync")
-DEFAULT_PORTS = {"customer": 8001, "viewing": 8002, "analytics": 8003, "sync": 8004}
+SERVICES = ("customer", "viewing", "analytics", "sync", "issuer")
+DEFAULT_PORTS = {"customer": 8001, "viewing": 8002, "analytics": 8003, "sync": 8004, "issuer": 8006}
 
 
 class ConfigError(RuntimeError):
@@ -51,6 +54,31 @@ def _float(env: dict, name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _flag(env: dict, name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def _jwt_secret(env: dict, production: bool, allow_hs256: bool) -> str | None:
+    """The HS256 key, or ``None`` when HS256 tokens are refused (production without
+    ALLOW_HS256=1: processes then verify only the token issuer's asymmetric tokens and hold
+    no key that could sign one; a JWT_SECRET given anyway is not used)."""
+    secret = env.get("JWT_SECRET") or None
+    if not production:
+        return secret or DEV_JWT_SECRET
+    if not allow_hs256:
+        return None
+    if secret is None or secret == DEV_JWT_SECRET:
+        raise ConfigError("JWT_SECRET must be set to a private key when CRM_ENV=production and ALLOW_HS256=1")
+    if len(secret) < 32:
+        raise ConfigError("JWT_SECRET must be at least 32 characters in production")
+    return secret
+
+
 def _domain_mapping(env: dict) -> dict[str, tuple[str, ...]]:
     """Role/position/department code -> extra business-domain codes (seed 003).
 
@@ -77,9 +105,14 @@ def _domain_mapping(env: dict) -> dict[str, tuple[str, ...]]:
 class Settings:
     service: str
     env: str = "development"
-    jwt_secret: str = DEV_JWT_SECRET
+    jwt_secret: str | None = DEV_JWT_SECRET  # None: HS256 tokens are refused
+    allow_hs256: bool = True
     jwt_leeway_seconds: int = 10
     jwt_max_ttl: int = 86400
+    jwt_issuer: str = DEFAULT_JWT_ISSUER
+    jwt_audience: str = DEFAULT_JWT_AUDIENCE
+    jwks_url: str = ""
+    revocations_url: str = ""
     amqp_url: str = "amqp://guest:guest@localhost:5672/%2F"
     database_url: str = ""
     redis_url: str | None = None
@@ -100,11 +133,10 @@ class Settings:
     def from_env(cls, service: str, environ: dict | None = None) -> "Settings":
         env = dict(os.environ if environ is None else environ)
         crm_env = env.get("CRM_ENV", "development")
-        secret = env.get("JWT_SECRET") or DEV_JWT_SECRET
-        if crm_env == "production" and secret == DEV_JWT_SECRET:
-            raise ConfigError("JWT_SECRET must be set to a private key when CRM_ENV=production")
-        if crm_env == "production" and len(secret) < 32:
-            raise ConfigError("JWT_SECRET must be at least 32 characters in production")
+        production = crm_env == "production"
+        # HS256 (JWT_SECRET, `make token`) is for development and tests (CONTRACT §3).
+        allow_hs256 = not production or _flag(env, "ALLOW_HS256")
+        secret = _jwt_secret(env, production, allow_hs256)
         db_url = ""
         if service in SERVICES:
             db_url = normalize_database_url(env.get(f"{service.upper()}_DATABASE_URL") or default_sqlite_url(service))
@@ -113,12 +145,18 @@ class Settings:
             name: env.get(f"{name.upper()}_SERVICE_URL") or f"http://127.0.0.1:{env.get(f'{name.upper()}_PORT') or port}"
             for name, port in DEFAULT_PORTS.items()
         }
+        issuer_url = urls["issuer"].rstrip("/")
         return cls(
             service=service,
             env=crm_env,
             jwt_secret=secret,
+            allow_hs256=allow_hs256,
             jwt_leeway_seconds=_int(env, "JWT_LEEWAY_SECONDS", 10),
             jwt_max_ttl=_int(env, "JWT_MAX_TTL", 86400),
+            jwt_issuer=env.get("JWT_ISSUER") or DEFAULT_JWT_ISSUER,
+            jwt_audience=env.get("JWT_AUDIENCE") or DEFAULT_JWT_AUDIENCE,
+            jwks_url=env.get("JWKS_URL") or f"{issuer_url}/.well-known/jwks.json",
+            revocations_url=env.get("REVOCATIONS_URL") or f"{issuer_url}/internal/revoked-clients",
             amqp_url=env.get("AMQP_URL") or "amqp://guest:guest@localhost:5672/%2F",
             database_url=db_url,
             redis_url=env.get("REDIS_URL") or None,
@@ -135,6 +173,10 @@ class Settings:
             exchange=env.get("EVENTS_EXCHANGE") or "crm.events",
             raw=env,
         )
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """A service-specific variable not modelled above."""

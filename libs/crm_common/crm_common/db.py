@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 from typing import Callable, Iterable
 
@@ -246,6 +247,17 @@ def upsert(session, table: sa.Table, values: dict | list[dict], *, index_element
     if where is not None:
         kwargs["where"] = where(table, stmt.excluded)
     return session.execute(stmt.on_conflict_do_update(**kwargs)).rowcount
+
+
+# --- paging ------------------------------------------------------------------------------
+
+def paginate(session: Session, stmt, *, page: int, page_size: int) -> dict:
+    """CONTRACT §4 page of an ordered ``select``: ``items`` (its scalars), ``total``,
+    ``page``, ``page_size``, ``total_pages``."""
+    total = session.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    items = list(session.scalars(stmt.limit(page_size).offset((page - 1) * page_size)))
+    return {"items": items, "total": total, "page": page, "page_size": page_size,
+            "total_pages": math.ceil(total / page_size) if total else 0}
 
 
 # --- integrity errors ----------------------------------------------------------------------

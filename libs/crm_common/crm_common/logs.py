@@ -13,8 +13,9 @@ _configured = False
 _SANE_TRACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Route stdlib logging (gunicorn, SQLAlchemy, pika) and structlog to one JSON stream."""
+def configure_logging(service: str, level: str = "INFO", stream=None) -> None:
+    """Route stdlib logging (gunicorn, SQLAlchemy, pika) and structlog to one JSON stream
+    (stdout; a command whose stdout is its result passes ``sys.stderr``)."""
     global _configured
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -29,7 +30,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
                     structlog.processors.format_exc_info,
                     structlog.processors.JSONRenderer(ensure_ascii=False)],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

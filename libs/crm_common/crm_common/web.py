@@ -27,6 +27,7 @@ from .config import Settings
 from .context import RequestContext
 from .envelopes import Surface, error_body, ok, surface_for_path
 from .errors import AppError, Forbidden, NotFound, Unauthorized
+from .jwks import verifier_from_settings
 from .metrics import install_request_metrics
 
 
@@ -73,8 +74,11 @@ log = logs.get_logger("crm.web")
 
 
 def create_base_app(settings: Settings, *, title: str, description: str = "",
-                    version: str = "1.0.0", serve_docs: bool = True) -> tuple[Flask, Api]:
+                    version: str = "1.0.0", serve_docs: bool = True,
+                    forwards_bodies: bool = False) -> tuple[Flask, Api]:
     """A Flask app with everything but the service's own blueprints.
+
+    ``forwards_bodies=True`` (the gateway): request bodies are streamed upstream unread.
 
     ``serve_docs=False`` leaves ``/openapi.json`` and ``/docs`` to the app itself (the
     gateway serves a document merged from every service); ``api.spec`` still describes
@@ -106,7 +110,7 @@ def create_base_app(settings: Settings, *, title: str, description: str = "",
     api = Api(app)
     install_tracing(app)
     install_auth(app)
-    install_input_checks(app)
+    install_input_checks(app, read_bodies=not forwards_bodies)
     install_error_handlers(app)
     install_request_metrics(app, settings.service)
     api.register_blueprint(ops_blueprint())
@@ -142,16 +146,14 @@ class JSONProvider(DefaultJSONProvider):
         return inputs.loads(s)
 
 
-def install_input_checks(app: Flask) -> None:
+def install_input_checks(app: Flask, *, read_bodies: bool = True) -> None:
+    """``read_bodies=False`` for a proxy: a form body read here would be gone from the
+    stream it forwards (the upstream checks its own body)."""
     @app.before_request
     def _refuse_unstorable_text():
         pairs = list(request.args.items(multi=True))
         pairs += [(k, v) for k, v in (request.view_args or {}).items() if isinstance(v, str)]
-        view = app.view_functions.get(request.endpoint) if request.endpoint else None
-        # Form bodies are read by the service that owns the route, never by a view that
-        # streams the body on untouched (the gateway's proxy).
-        if (request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
-                and authz.permission_of(view, request.method) != authz.AUTHENTICATED):
+        if read_bodies and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             pairs += list(request.form.items(multi=True))
         inputs.refuse(inputs.check_pairs(pairs))
 
@@ -187,7 +189,12 @@ def is_public_path(path: str) -> bool:
 
 def install_auth(app: Flask) -> None:
     """Token first (401), then the permission the matched view declares (403), before the
-    view's arguments are even parsed: a forbidden caller learns nothing from validation."""
+    view's arguments are even parsed: a forbidden caller learns nothing from validation.
+    Tokens are verified by ``crm_common.auth.TokenVerifier`` (the issuer's JWKS and
+    revocation list, or HS256 where allowed)."""
+    verifier = verifier_from_settings(settings_of(app))
+    app.extensions["crm_token_verifier"] = verifier
+
     @app.before_request
     def _check_token():
         if request.method == "OPTIONS":
@@ -198,10 +205,8 @@ def install_auth(app: Flask) -> None:
         if permission == authz.PUBLIC or (permission in (None, authz.AUTHENTICATED)
                                           and is_public_path(request.path)):
             return None
-        settings = settings_of(app)
         token = auth.bearer_token(request.headers.get("Authorization"))
-        principal = auth.decode_token(token, settings.jwt_secret, settings.jwt_leeway_seconds,
-                                      max_ttl=settings.jwt_max_ttl)
+        principal = verifier.verify(token)
         g.principal = principal
         logs.bind(sub=principal.sub)
         if view is None:

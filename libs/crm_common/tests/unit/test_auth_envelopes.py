@@ -81,7 +81,10 @@ def test_envelopes_per_surface():
     assert error_body(Surface.EXTERNAL, 429, "slow down")["error"] == "RATE_LIMITED"
 
 
-def test_production_refuses_the_dev_secret():
+def test_production_refuses_the_dev_secret_when_hs256_is_allowed():
+    allowed = {"CRM_ENV": "production", "ALLOW_HS256": "1"}
     with pytest.raises(ConfigError):
-        Settings.from_env("customer", {"CRM_ENV": "production"})
-    assert Settings.from_env("customer", {"CRM_ENV": "production", "JWT_SECRET": "x" * 40}).jwt_secret == "x" * 40
+        Settings.from_env("customer", allowed)
+    with pytest.raises(ConfigError):
+        Settings.from_env("customer", {**allowed, "JWT_SECRET": "short"})
+    assert Settings.from_env("customer", {**allowed, "JWT_SECRET": "x" * 40}).jwt_secret == "x" * 40

@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+# token-issuer: API clients, signing keys, the JWKS (integrator credentials).
+# One image runs every process of the service:
+# `token-issuer serve` (HTTP), `token-issuer migrate`, `rotate-key`, `create-client`.
+# Build from the repository root, so that the shared library is in the context, and tag by the
+# package's version (crm/token-issuer:<[project] version of token-issuer/pyproject.toml>):
+#   deploy/docker/build.sh token-issuer
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# --- builder: a virtualenv with the locked dependencies, then the shared library and the service
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY libs/crm_common libs/crm_common
+COPY token-issuer token-issuer
+# Third-party packages only from the package's own lock: exact versions, hashes checked, nothing
+# resolved (--no-deps); then the repository's own two packages, which add no dependency.
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --require-hashes --no-deps -r token-issuer/requirements.lock \
+    && /opt/venv/bin/pip install --no-deps ./libs/crm_common ./token-issuer \
+    && /opt/venv/bin/pip check
+
+# --- runtime: that virtualenv, the start-up scripts, a non-root user ---------------------
+FROM ${PYTHON_IMAGE} AS runtime
+# No secrets here: ISSUER_KEY_ENCRYPTION_KEY, the database URL and REDIS_URL come from the
+# environment at run time (compose env, Kubernetes Secret).
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PORT=8006 \
+    WEB_CONCURRENCY=2 \
+    GUNICORN_THREADS=4 \
+    GUNICORN_TIMEOUT=60 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus \
+    METRICS_PORT=9100
+RUN groupadd --system --gid 10001 crm \
+    && useradd --system --uid 10001 --gid crm --no-create-home --home-dir /app --shell /usr/sbin/nologin crm
+COPY --from=builder /opt/venv /opt/venv
+COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/crm-entrypoint
+COPY --chmod=0755 deploy/docker/healthcheck.py /usr/local/bin/crm-healthcheck
+COPY token-issuer/alembic.ini /app/token-issuer/alembic.ini
+COPY token-issuer/migrations /app/token-issuer/migrations
+COPY --chmod=0755 deploy/docker/place-migrations.py /usr/local/bin/crm-place-migrations
+RUN env -u PROMETHEUS_MULTIPROC_DIR python /usr/local/bin/crm-place-migrations token_issuer.cli /app/token-issuer
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8006
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "/usr/local/bin/crm-healthcheck"]
+ENTRYPOINT ["crm-entrypoint"]
+# Migrations, then gunicorn (crm_common.gunicorn_conf: PORT, WEB_CONCURRENCY,
+# GUNICORN_THREADS, GUNICORN_TIMEOUT). Key rotation: `token-issuer rotate-key`, same image.
+CMD ["token-issuer", "serve", "--migrate"]
