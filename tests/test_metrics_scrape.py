@@ -28,8 +28,7 @@ pytestmark = pytest.mark.system
 
 FACTORY = f"FM{uuid.uuid4().hex[:6].upper()}"
 # The Settings.service name each HTTP process labels its metrics with.
-SERVICE_LABEL = {"customer": "customer", "viewing": "viewing", "analytics": "analytics", "sync": "sync",
-                 "gateway": "gateway"}
+SERVICE_LABEL = {name: name for name in [*HTTP_SERVICES, "gateway"]}
 # Services whose outbox has a relay (customer.*, viewing.*, analytics' order.*).
 OUTBOX_SERVICES = sorted({"customer", "viewing"} | {svc for svc, tail in WORKERS.values() if tail[0] == "relay"})
 # Which traffic reaches each consumer's queue (its bindings): the event's producer.
