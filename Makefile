@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install lock lint fuzz run test test-fast token services bench bench-analytics bench-bulk bench-sync bench-customers clean help
+.PHONY: install lock lint fuzz run browser services test test-fast token services bench bench-analytics bench-bulk bench-sync bench-customers clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -41,7 +41,10 @@ run: install
 services:
 	@scripts/ensure-services.sh
 
-test: install lint services
+browser:
+	@scripts/ensure-browser.sh
+
+test: install lint services browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -380,7 +380,7 @@ class ReadySchema(ma.Schema):
 
 
 def ops_blueprint() -> Blueprint:
-    blp = Blueprint("ops", __name__, description="Liveness, readiness and metrics (no token needed)")
+    blp = Blueprint("ops", __name__, description="Liveness and readiness (no token needed)")
 
     @blp.route("/healthz")
     @blp.response(200, HealthSchema)
