@@ -34,7 +34,9 @@ from .metrics import install_request_metrics
 class ArgumentsParser(FlaskParser):
     """webargs' parser, reading JSON bodies through ``crm_common.inputs.loads`` (NUL, lone
     surrogates, deep nesting, absurd integers: 400 naming the field) and only once per
-    request."""
+    request. Invalid arguments are 400 (documented as such), as every error of ours."""
+
+    DEFAULT_VALIDATION_STATUS = 400
 
     def _raw_load_json(self, req):
         if not is_json_request(req):
@@ -121,9 +123,53 @@ def create_base_app(settings: Settings, *, title: str, description: str = "",
 
 def finish_app(app: Flask) -> Flask:
     """Last step of every app factory, once its blueprints are registered: refuse a route
-    that declares no permission (crm_common.authz, deny by default)."""
+    that declares no permission (crm_common.authz, deny by default), and declare in the
+    OpenAPI document the headers every operation understands."""
     authz.verify_app(app)
+    for entry in app.extensions.get("flask-smorest", {}).get("apis", {}).values():
+        declare_common_headers(entry["ext_obj"].spec)
     return app
+
+
+COMMON_HEADERS = {
+    "XFactoryId": {"in": "header", "name": "X-Factory-Id", "required": False, "schema": {"type": "string", "maxLength": 64},
+                   "example": "F001",
+                   "description": "Tenant (factory) of the request when the path does not name one; default: the "
+                                  "token's only factory (CONTRACT §3). A factory the token lacks is 403."},
+    "XRequestId": {"in": "header", "name": "X-Request-ID", "required": False, "schema": {"type": "string", "maxLength": 128},
+                   "description": "Your id for this request; answered as `X-Trace-Id` and carried into every log "
+                                  "line and event the request causes (a new id when absent or not sane)."},
+    "IfMatch": {"in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"}, "example": '"7"',
+                "description": "The `ETag` you read (`\"<version>\"`): the change applies only to that version, "
+                               "else 412."},
+}
+
+
+def declare_common_headers(spec) -> None:
+    """``X-Request-ID`` on every operation that needs a token, ``X-Factory-Id`` where the
+    path names no tenant (/api/v1, /api/external), ``If-Match`` where an operation can
+    answer 412: declared parameters, so generated clients and "Try it out" can send them."""
+    for name, parameter in COMMON_HEADERS.items():
+        if name not in spec.components.parameters:
+            spec.components.parameter(name, parameter["in"], {k: v for k, v in parameter.items() if k != "in"})
+    for path, item in spec._paths.items():
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete") or operation.get("x-permission") in (
+                    authz.PUBLIC, None):
+                continue
+            params = operation.setdefault("parameters", [])
+            declared = {p.get("name", p.get("$ref", "")).lower() for p in params}
+
+            def add(component: str) -> None:
+                header = COMMON_HEADERS[component]["name"].lower()
+                if header not in declared and f"#/components/parameters/{component}".lower() not in declared:
+                    params.append({"$ref": f"#/components/parameters/{component}"})
+
+            add("XRequestId")
+            if path.startswith(("/api/v1/", "/api/external/")) or path in ("/api/v1", "/api/external"):
+                add("XFactoryId")
+            if "412" in operation.get("responses", {}):
+                add("IfMatch")
 
 
 def settings_of(app: Flask | None = None) -> Settings:
@@ -322,7 +368,7 @@ def install_error_handlers(app: Flask) -> None:
         status = exc.code or 500
         data = getattr(exc, "data", None) or {}
         messages = data.get("messages") if isinstance(data, dict) else None
-        if status == 422 and messages is not None:
+        if status in (400, 422) and messages is not None:
             # Argument parsing (webargs): one field list, whatever the location.
             errors: dict[str, list[str]] = {}
             for location_messages in messages.values():
