@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import registry
 
-from crm_common.db import BigId, UtcDateTime, consumer_tables, outbox_table, utcnow
+from crm_common.db import BigId, UtcDateTime, consumer_tables, utcnow
 
 from ..domain import model
 
@@ -17,7 +17,7 @@ metadata = sa.MetaData(naming_convention={
     "ck": "ck_%(table_name)s_%(constraint_name)s",
 })
 
-outbox = outbox_table(metadata)
+# sync-worker publishes nothing (no outbox); it consumes customer events exactly once.
 processed_events, applied_versions = consumer_tables(metadata)
 
 

@@ -10,14 +10,16 @@ from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
 from crm_common.web import Blueprint, etag_for, if_match_version, reply, request_context
 
+from ..domain import commands as cmd
 from ..service_layer import contracts as svc
-from .deps import customer_fetcher, uow
+from .deps import core, customers_for
 from .schemas import (
     ContractCreateSchema,
     ContractListQuerySchema,
     ContractPageSchema,
     ContractSchema,
     ContractUpdateSchema,
+    paging_of,
 )
 
 blp = Blueprint("contracts_v1", __name__, url_prefix="/api/v1/contracts",
@@ -39,10 +41,10 @@ class Contracts(MethodView):
 
         Filters: `customer_id`, `project_id`, `keyword` (number or customer name); `page`,
         `page_size` (≤ 100)."""
-        ctx = request_context()
-        return reply(svc.list_contracts(uow(), ctx, customer_id=query.get("customer_id"),
-                                        project_id=query.get("project_id"), keyword=query.get("keyword"),
-                                        page=query["page"], page_size=query["page_size"]))
+        return reply(svc.list_contracts(cmd.ListContracts(request_context(), paging_of(query),
+                                                          customer_id=query.get("customer_id"),
+                                                          project_id=query.get("project_id"),
+                                                          keyword=query.get("keyword")), core().uow()))
 
     @blp.arguments(ContractCreateSchema)
     @blp.response(201, envelope_schema(Surface.V1, ContractSchema))
@@ -55,7 +57,8 @@ class Contracts(MethodView):
         The customer fields are filled from the customer's latest known state; 404 names
         `customer_id` (or `project_id`) when it does not exist in this tenant."""
         ctx = request_context()
-        contract = svc.create_contract(uow(), ctx, body, customer_fetcher(ctx))
+        command = cmd.CreateContract(ctx, body["contract_no"], body["customer_id"], body.get("project_id"))
+        contract = svc.create_contract(command, core().uow(), customers_for(ctx))
         return reply(contract, status=201, headers={"ETag": etag_for(contract.version),
                                                     "Location": f"/api/v1/contracts/{contract.id}"})
 
@@ -67,8 +70,7 @@ class ContractById(MethodView):
     @authorize("contract.read")
     def get(self, contract_id):
         """One contract. Sends `ETag` (its version)."""
-        ctx = request_context()
-        contract = svc.get_contract(uow(), ctx, contract_id)
+        contract = svc.get_contract(cmd.GetContract(request_context(), contract_id), core().uow())
         return reply(contract, headers={"ETag": etag_for(contract.version)})
 
     @blp.arguments(ContractUpdateSchema)
@@ -79,6 +81,9 @@ class ContractById(MethodView):
         """Change the number, the project or the customer (whose fields are copied in).
         `If-Match: "<version>"` makes it conditional (412 when stale)."""
         ctx = request_context()
-        contract = svc.update_contract(uow(), ctx, contract_id, changes, customer_fetcher(ctx),
-                                       expected_version=if_match_version())
+        command = cmd.UpdateContract(ctx, contract_id, contract_no=changes.get("contract_no"),
+                                     customer_id=changes.get("customer_id"),
+                                     project_id=changes.get("project_id", cmd.KEEP),
+                                     expected_version=if_match_version())
+        contract = svc.update_contract(command, core().uow(), customers_for(ctx))
         return reply(contract, headers={"ETag": etag_for(contract.version)})

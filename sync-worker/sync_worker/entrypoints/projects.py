@@ -10,9 +10,10 @@ from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
 from crm_common.web import Blueprint, etag_for, if_match_version, reply, request_context
 
+from ..domain import commands as cmd
 from ..service_layer import projects as svc
 from ..service_layer import sync
-from .deps import customer_fetcher, uow
+from .deps import core, customers_for
 from .schemas import (
     ProjectCreateSchema,
     ProjectListQuerySchema,
@@ -21,6 +22,7 @@ from .schemas import (
     ProjectUpdateSchema,
     SyncFromContractResultSchema,
     SyncFromContractSchema,
+    paging_of,
 )
 
 blp = Blueprint("projects_v1", __name__, url_prefix="/api/v1/projects",
@@ -41,10 +43,9 @@ class Projects(MethodView):
         """List the tenant's projects, newest first.
 
         Filters: `customer_id`, `keyword` (project or customer name); `page`, `page_size` (≤ 100)."""
-        ctx = request_context()
-        return reply(svc.list_projects(uow(), ctx, customer_id=query.get("customer_id"),
-                                       keyword=query.get("keyword"), page=query["page"],
-                                       page_size=query["page_size"]))
+        return reply(svc.list_projects(cmd.ListProjects(request_context(), paging_of(query),
+                                                        customer_id=query.get("customer_id"),
+                                                        keyword=query.get("keyword")), core().uow()))
 
     @blp.arguments(ProjectCreateSchema)
     @blp.response(201, envelope_schema(Surface.V1, ProjectSchema))
@@ -57,7 +58,8 @@ class Projects(MethodView):
         events; asked from customer-service when none has arrived yet). 404 names
         `customer_id` when the customer does not exist in this tenant."""
         ctx = request_context()
-        project = svc.create_project(uow(), ctx, body, customer_fetcher(ctx))
+        project = svc.create_project(cmd.CreateProject(ctx, body["name"], body["customer_id"]), core().uow(),
+                                     customers_for(ctx))
         return reply(project, status=201, headers={"ETag": etag_for(project.version),
                                                    "Location": f"/api/v1/projects/{project.id}"})
 
@@ -69,8 +71,7 @@ class ProjectById(MethodView):
     @authorize("project.read")
     def get(self, project_id):
         """One project. Sends `ETag` (its version)."""
-        ctx = request_context()
-        project = svc.get_project(uow(), ctx, project_id)
+        project = svc.get_project(cmd.GetProject(request_context(), project_id), core().uow())
         return reply(project, headers={"ETag": etag_for(project.version)})
 
     @blp.arguments(ProjectUpdateSchema)
@@ -81,8 +82,9 @@ class ProjectById(MethodView):
         """Rename a project or move it to another customer (whose fields are copied in).
         `If-Match: "<version>"` makes it conditional (412 when stale)."""
         ctx = request_context()
-        project = svc.update_project(uow(), ctx, project_id, changes, customer_fetcher(ctx),
-                                     expected_version=if_match_version())
+        command = cmd.UpdateProject(ctx, project_id, name=changes.get("name"), customer_id=changes.get("customer_id"),
+                                    expected_version=if_match_version())
+        project = svc.update_project(command, core().uow(), customers_for(ctx))
         return reply(project, headers={"ETag": etag_for(project.version)})
 
 
@@ -96,6 +98,6 @@ class ProjectSyncFromContract(MethodView):
         """Copy the customer and its name, contact and phone from the project's contract
         (`contract_id`, else its most recently changed contract) into the project (seed 004 §3.2).
         Recorded in the sync history with trigger `contract`."""
-        ctx = request_context()
-        result = sync.sync_project_from_contract(uow(), ctx, project_id, (body or {}).get("contract_id"))
+        command = cmd.SyncProjectFromContract(request_context(), project_id, (body or {}).get("contract_id"))
+        result = sync.sync_project_from_contract(command, core().uow())
         return reply(result, message=result["message"])

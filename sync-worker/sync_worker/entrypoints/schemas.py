@@ -5,9 +5,11 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate
 
+from crm_common.paging import PageQuerySchema, page_schema
 from crm_common.schemas import BaseSchema, IsoDateTime, in_range, length, one_of
 
 from ..domain import rules
+from ..domain.commands import Paging
 
 MAX_BATCH = 100
 
@@ -18,16 +20,13 @@ def _at_least_one(data: dict) -> dict:
     return data
 
 
-class PageQuerySchema(BaseSchema):
-    page = f.Integer(load_default=1, validate=in_range(1, 100000))
-    page_size = f.Integer(load_default=20, validate=in_range(1, 100))
+class ListQuerySchema(BaseSchema, PageQuerySchema):
+    """``page``/``page_size``, or incremental sync with ``updated_since`` / ``cursor``."""
 
 
-class _PageSchema(ma.Schema):
-    total = f.Integer()
-    page = f.Integer()
-    page_size = f.Integer()
-    total_pages = f.Integer()
+def paging_of(query: dict) -> Paging:
+    return Paging(page=query["page"], page_size=query["page_size"], updated_since=query["updated_since"],
+                  cursor=query["cursor"])
 
 
 class _AuditedSchema(ma.Schema):
@@ -70,13 +69,12 @@ class ProjectSchema(_AuditedSchema):
     customer_phone = f.String(allow_none=True)
 
 
-class ProjectListQuerySchema(PageQuerySchema):
+class ProjectListQuerySchema(ListQuerySchema):
     customer_id = f.Integer(validate=in_range(1))
     keyword = f.String(validate=length(1, 100), metadata={"description": "Part of the name or customer name"})
 
 
-class ProjectPageSchema(_PageSchema):
-    items = f.List(f.Nested(ProjectSchema))
+ProjectPageSchema = page_schema(ProjectSchema)
 
 
 class SyncFromContractSchema(BaseSchema):
@@ -114,14 +112,13 @@ class ContractSchema(_AuditedSchema):
     contact_phone = f.String(allow_none=True)
 
 
-class ContractListQuerySchema(PageQuerySchema):
+class ContractListQuerySchema(ListQuerySchema):
     customer_id = f.Integer(validate=in_range(1))
     project_id = f.Integer(validate=in_range(1))
     keyword = f.String(validate=length(1, 100), metadata={"description": "Part of the number or customer name"})
 
 
-class ContractPageSchema(_PageSchema):
-    items = f.List(f.Nested(ContractSchema))
+ContractPageSchema = page_schema(ContractSchema)
 
 
 # --- sync ----------------------------------------------------------------------------------------
@@ -167,7 +164,7 @@ class SyncFromContractResultSchema(SyncResultSchema):
     project = f.Nested(ProjectSchema)
 
 
-class HistoryQuerySchema(PageQuerySchema):
+class HistoryQuerySchema(ListQuerySchema):
     customer_id = f.Integer(validate=in_range(1))
     trigger = f.String(validate=one_of(rules.TRIGGERS, "触发方式"))
     outcome = f.String(validate=one_of(rules.OUTCOMES, "结果"))
@@ -197,5 +194,4 @@ class HistoryEntrySchema(ma.Schema):
     error = f.String(allow_none=True)
 
 
-class HistoryPageSchema(_PageSchema):
-    items = f.List(f.Nested(HistoryEntrySchema))
+HistoryPageSchema = page_schema(HistoryEntrySchema)

@@ -20,6 +20,7 @@ FetchCustomer = Callable[[int], "CustomerInfo | None"]
 
 SOURCE_EVENT, SOURCE_CUSTOMER_SERVICE, SOURCE_SNAPSHOT = "event", "customer-service", "snapshot"
 CUSTOMER_NOT_FOUND = "客户不存在或已被删除"
+UNKNOWN_WHILE_DOWN = "客户服务暂不可用，且本地没有该客户的信息"
 
 
 def customer_not_found(customer_id: int) -> NotFound:
@@ -31,6 +32,12 @@ def _visible(ctx: RequestContext, info: CustomerInfo | None) -> bool:
     if info is None or info.deleted or info.factory_id != ctx.factory_id:
         return False
     return info.business_domain is None or ctx.scope.allows(info.business_domain)
+
+
+def remember(uow: SyncUnitOfWork, info: CustomerInfo, *, source: str, event_id: str | None = None) -> bool:
+    """Keep ``info`` as the customer's snapshot unless a newer version is known (inside the
+    caller's transaction); True when it is now the newest."""
+    return uow.snapshots.remember(info, source=source, event_id=event_id, now=uow.now())
 
 
 def known_customer(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
@@ -50,7 +57,7 @@ def known_customer(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
     if not _visible(ctx, info):
         raise customer_not_found(customer_id)
     with uow:
-        uow.snapshots.remember(info, source=SOURCE_CUSTOMER_SERVICE)
+        remember(uow, info, source=SOURCE_CUSTOMER_SERVICE)
         uow.commit()
     return info
 
@@ -71,8 +78,8 @@ def current_customer(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
     with uow:
         info = uow.snapshots.get(ctx.factory_id, customer_id)
     if info is None:
-        raise ServiceUnavailable("客户服务暂不可用，且本地没有该客户的信息", error_code="CUSTOMER_SERVICE_UNAVAILABLE",
-                                 errors={"customer_id": ["客户服务暂不可用，且本地没有该客户的信息"]})
+        raise ServiceUnavailable(UNKNOWN_WHILE_DOWN, error_code="CUSTOMER_SERVICE_UNAVAILABLE",
+                                 errors={"customer_id": [UNKNOWN_WHILE_DOWN]})
     if not _visible(ctx, info):
         raise customer_not_found(customer_id)
     return info, SOURCE_SNAPSHOT

@@ -3,10 +3,9 @@ copied from the customer's latest known state."""
 from __future__ import annotations
 
 from crm_common.context import RequestContext
-from crm_common.db import utcnow
 from crm_common.errors import NotFound, PreconditionFailed
 
-from ..adapters.repository import paginate
+from ..domain.commands import CreateProject, GetProject, ListProjects, UpdateProject
 from ..domain.model import Project
 from .customers import FetchCustomer, known_customer
 from .unit_of_work import SyncUnitOfWork
@@ -14,7 +13,7 @@ from .unit_of_work import SyncUnitOfWork
 PROJECT_NOT_FOUND = "项目不存在"
 
 
-def _stale(kind: str, version: int) -> PreconditionFailed:
+def stale(kind: str, version: int) -> PreconditionFailed:
     return PreconditionFailed(f"{kind}已被修改（当前版本 {version}），请刷新后重试", error_code="VERSION_MISMATCH")
 
 
@@ -24,15 +23,16 @@ def load_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int, *, f
     if project is None:
         raise NotFound(PROJECT_NOT_FOUND, error_code="PROJECT_NOT_FOUND")
     if expected_version is not None and project.version != expected_version:
-        raise _stale("项目", project.version)
+        raise stale("项目", project.version)
     return project
 
 
-def create_project(uow: SyncUnitOfWork, ctx: RequestContext, fields: dict, fetch: FetchCustomer) -> Project:
-    info = known_customer(uow, ctx, fields["customer_id"], fetch)
-    now = utcnow()
+def create_project(cmd: CreateProject, uow: SyncUnitOfWork, customers: FetchCustomer) -> Project:
+    ctx = cmd.ctx
+    info = known_customer(uow, ctx, cmd.customer_id, customers)
     with uow:
-        project = Project(factory_id=ctx.factory_id, name=fields["name"], customer_id=info.customer_id,
+        now = uow.now()
+        project = Project(factory_id=ctx.factory_id, name=cmd.name, customer_id=info.customer_id,
                           created_at=now, created_by=ctx.operator_id, created_by_name=ctx.operator_name,
                           updated_at=now, updated_by=ctx.operator_id, updated_by_name=ctx.operator_name)
         project.copy_customer(info, operator_id=ctx.operator_id, operator_name=ctx.operator_name, now=now)
@@ -42,14 +42,14 @@ def create_project(uow: SyncUnitOfWork, ctx: RequestContext, fields: dict, fetch
     return project
 
 
-def update_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int, changes: dict,
-                   fetch: FetchCustomer, *, expected_version: int | None = None) -> Project:
+def update_project(cmd: UpdateProject, uow: SyncUnitOfWork, customers: FetchCustomer) -> Project:
     """Rename, or move to another customer (whose fields are then copied in)."""
-    info = known_customer(uow, ctx, changes["customer_id"], fetch) if "customer_id" in changes else None
-    now = utcnow()
+    ctx = cmd.ctx
+    info = known_customer(uow, ctx, cmd.customer_id, customers) if cmd.customer_id is not None else None
     with uow:
-        project = load_project(uow, ctx, project_id, for_update=True, expected_version=expected_version)
-        changed = project.rename(changes["name"]) if "name" in changes else []
+        project = load_project(uow, ctx, cmd.project_id, for_update=True, expected_version=cmd.expected_version)
+        now = uow.now()
+        changed = project.rename(cmd.name) if cmd.name is not None else []
         if info is not None and int(project.customer_id) != info.customer_id:
             project.customer_id = info.customer_id
             changed.append("customer_id")
@@ -63,13 +63,12 @@ def update_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int, ch
     return project
 
 
-def get_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int) -> Project:
+def get_project(cmd: GetProject, uow: SyncUnitOfWork) -> Project:
     with uow:
-        return load_project(uow, ctx, project_id)
+        return load_project(uow, cmd.ctx, cmd.project_id)
 
 
-def list_projects(uow: SyncUnitOfWork, ctx: RequestContext, *, customer_id: int | None = None,
-                  keyword: str | None = None, page: int = 1, page_size: int = 20) -> dict:
+def list_projects(cmd: ListProjects, uow: SyncUnitOfWork) -> dict:
     with uow:
-        stmt = uow.projects.filtered(ctx.factory_id, customer_id=customer_id, keyword=keyword)
-        return paginate(uow.session, stmt, page=page, page_size=page_size)
+        return uow.projects.page(cmd.ctx.factory_id, cmd.paging, customer_id=cmd.customer_id,
+                                 keyword=cmd.keyword)
