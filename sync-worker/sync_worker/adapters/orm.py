@@ -44,6 +44,7 @@ projects = sa.Table(
     sa.Column("customer_name", sa.String(100), nullable=True),
     sa.Column("customer_contact", sa.String(64), nullable=True),
     sa.Column("customer_phone", sa.String(32), nullable=True),
+    sa.Column("business_domain", sa.String(64), nullable=True),  # the customer's
     *_audit_columns(),
     sa.Index("ix_projects_factory_id_customer_id", "factory_id", "customer_id"),
 )
@@ -58,6 +59,7 @@ contracts = sa.Table(
     sa.Column("customer_name", sa.String(100), nullable=True),
     sa.Column("contact_person", sa.String(64), nullable=True),
     sa.Column("contact_phone", sa.String(32), nullable=True),
+    sa.Column("business_domain", sa.String(64), nullable=True),  # the customer's
     *_audit_columns(),
     sa.UniqueConstraint("factory_id", "contract_no"),
     sa.Index("ix_contracts_factory_id_customer_id", "factory_id", "customer_id"),
@@ -88,6 +90,7 @@ sync_history = sa.Table(
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("factory_id", sa.String(64), nullable=False),
     sa.Column("customer_id", sa.BigInteger, nullable=False),
+    sa.Column("business_domain", sa.String(64), nullable=True),  # the customer's
     sa.Column("trigger", sa.String(16), nullable=False),  # event / manual / contract
     sa.Column("outcome", sa.String(16), nullable=False),  # success / skipped / failed
     sa.Column("event_id", sa.String(36), nullable=True),

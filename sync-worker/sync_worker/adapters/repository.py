@@ -1,9 +1,11 @@
-"""Repositories of sync-worker's tables: every query names its tenant (factory)."""
+"""Repositories of sync-worker's tables: every query names its tenant (factory), and every
+query made for a caller its business domains (``scope``)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from crm_common.auth import DomainScope
 from crm_common.db import upsert
 from crm_common.paging import keyset_body, keyset_page, offset_page, page_body
 
@@ -18,6 +20,11 @@ def _escape_like(value: str) -> str:
 
 def _contains(column: sa.ColumnElement, text: str) -> sa.ColumnElement:
     return column.ilike(f"%{_escape_like(text)}%", escape="\\")
+
+
+def in_scope(column: sa.ColumnElement, scope: DomainScope) -> sa.ColumnElement:
+    """Rows of the business domains ``scope`` allows (CONTRACT §3: the customer's domain)."""
+    return sa.true() if scope.everything else column.in_(sorted(scope.codes))
 
 
 def _locked(stmt: sa.Select) -> sa.Select:
@@ -42,6 +49,17 @@ def page(session: Session, stmt: sa.Select, paging: Paging, *, newest_first: sa.
                      paging.page_size)
 
 
+def _move_to_domain(session: Session, table: sa.Table, factory_id: str, customer_id: int, domain: str | None,
+                    now, operator: tuple[str | None, str | None]) -> int:
+    """A customer moved to another business domain: so do its rows (a change of each row:
+    new version and ``updated_at``, so that incremental sync sees it)."""
+    t = table.c
+    return session.execute(sa.update(table).where(
+        t.factory_id == factory_id, t.customer_id == customer_id, t.business_domain.is_distinct_from(domain),
+    ).values(business_domain=domain, version=t.version + 1, updated_at=now, updated_by=operator[0],
+             updated_by_name=operator[1])).rowcount
+
+
 class ProjectRepository:
     def __init__(self, session: Session):
         self.session = session
@@ -49,8 +67,9 @@ class ProjectRepository:
     def add(self, project: Project) -> None:
         self.session.add(project)
 
-    def get(self, factory_id: str, project_id: int, *, for_update: bool = False) -> Project | None:
-        stmt = sa.select(Project).where(orm.projects.c.factory_id == factory_id, orm.projects.c.id == project_id)
+    def get(self, factory_id: str, scope: DomainScope, project_id: int, *, for_update: bool = False) -> Project | None:
+        t = orm.projects.c
+        stmt = sa.select(Project).where(t.factory_id == factory_id, t.id == project_id, in_scope(t.business_domain, scope))
         return self.session.scalars(_locked(stmt) if for_update else stmt).first()
 
     def of_customer(self, factory_id: str, customer_id: int, *, for_update: bool = False) -> list[Project]:
@@ -59,10 +78,14 @@ class ProjectRepository:
                                         orm.projects.c.customer_id == customer_id).order_by(orm.projects.c.id)
         return list(self.session.scalars(_locked(stmt) if for_update else stmt))
 
-    def page(self, factory_id: str, paging: Paging, *, customer_id: int | None = None,
+    def move_to_domain(self, factory_id: str, customer_id: int, domain: str | None, *, now,
+                       operator: tuple[str | None, str | None]) -> int:
+        return _move_to_domain(self.session, orm.projects, factory_id, customer_id, domain, now, operator)
+
+    def page(self, factory_id: str, scope: DomainScope, paging: Paging, *, customer_id: int | None = None,
              keyword: str | None = None) -> dict:
         t = orm.projects.c
-        stmt = sa.select(Project).where(t.factory_id == factory_id)
+        stmt = sa.select(Project).where(t.factory_id == factory_id, in_scope(t.business_domain, scope))
         if customer_id is not None:
             stmt = stmt.where(t.customer_id == customer_id)
         if keyword:
@@ -77,9 +100,11 @@ class ContractRepository:
     def add(self, contract: Contract) -> None:
         self.session.add(contract)
 
-    def get(self, factory_id: str, contract_id: int, *, for_update: bool = False) -> Contract | None:
-        stmt = sa.select(Contract).where(orm.contracts.c.factory_id == factory_id,
-                                         orm.contracts.c.id == contract_id)
+    def get(self, factory_id: str, scope: DomainScope, contract_id: int, *,
+            for_update: bool = False) -> Contract | None:
+        t = orm.contracts.c
+        stmt = sa.select(Contract).where(t.factory_id == factory_id, t.id == contract_id,
+                                         in_scope(t.business_domain, scope))
         return self.session.scalars(_locked(stmt) if for_update else stmt).first()
 
     def number_taken(self, factory_id: str, contract_no: str, exclude_id: int | None = None) -> bool:
@@ -94,17 +119,22 @@ class ContractRepository:
                                          orm.contracts.c.customer_id == customer_id).order_by(orm.contracts.c.id)
         return list(self.session.scalars(_locked(stmt) if for_update else stmt))
 
-    def latest_of_project(self, factory_id: str, project_id: int) -> Contract | None:
+    def latest_of_project(self, factory_id: str, scope: DomainScope, project_id: int) -> Contract | None:
         """The project's most recently changed contract."""
-        stmt = sa.select(Contract).where(orm.contracts.c.factory_id == factory_id,
-                                         orm.contracts.c.project_id == project_id) \
-            .order_by(orm.contracts.c.updated_at.desc(), orm.contracts.c.id.desc()).limit(1)
+        t = orm.contracts.c
+        stmt = sa.select(Contract).where(t.factory_id == factory_id, t.project_id == project_id,
+                                         in_scope(t.business_domain, scope)) \
+            .order_by(t.updated_at.desc(), t.id.desc()).limit(1)
         return self.session.scalars(stmt).first()
 
-    def page(self, factory_id: str, paging: Paging, *, customer_id: int | None = None,
+    def move_to_domain(self, factory_id: str, customer_id: int, domain: str | None, *, now,
+                       operator: tuple[str | None, str | None]) -> int:
+        return _move_to_domain(self.session, orm.contracts, factory_id, customer_id, domain, now, operator)
+
+    def page(self, factory_id: str, scope: DomainScope, paging: Paging, *, customer_id: int | None = None,
              project_id: int | None = None, keyword: str | None = None) -> dict:
         t = orm.contracts.c
-        stmt = sa.select(Contract).where(t.factory_id == factory_id)
+        stmt = sa.select(Contract).where(t.factory_id == factory_id, in_scope(t.business_domain, scope))
         if customer_id is not None:
             stmt = stmt.where(t.customer_id == customer_id)
         if project_id is not None:
@@ -149,10 +179,16 @@ class HistoryRepository:
     def add(self, **values) -> None:
         self.session.execute(sa.insert(orm.sync_history).values(**values))
 
-    def page(self, factory_id: str, paging: Paging, *, customer_id: int | None = None,
+    def move_to_domain(self, factory_id: str, customer_id: int, domain: str | None) -> int:
+        t = orm.sync_history
+        return self.session.execute(sa.update(t).where(
+            t.c.factory_id == factory_id, t.c.customer_id == customer_id,
+            t.c.business_domain.is_distinct_from(domain)).values(business_domain=domain)).rowcount
+
+    def page(self, factory_id: str, scope: DomainScope, paging: Paging, *, customer_id: int | None = None,
              trigger: str | None = None, outcome: str | None = None) -> dict:
         t = orm.sync_history
-        stmt = sa.select(t).where(t.c.factory_id == factory_id)
+        stmt = sa.select(t).where(t.c.factory_id == factory_id, in_scope(t.c.business_domain, scope))
         if customer_id is not None:
             stmt = stmt.where(t.c.customer_id == customer_id)
         if trigger:

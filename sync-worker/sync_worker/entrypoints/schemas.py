@@ -67,6 +67,8 @@ class ProjectSchema(_AuditedSchema):
     customer_name = f.String(allow_none=True)
     customer_contact = f.String(allow_none=True)
     customer_phone = f.String(allow_none=True)
+    business_domain = f.String(allow_none=True, metadata={
+        "description": "The customer's business domain; callers outside it get 404"})
 
 
 class ProjectListQuerySchema(ListQuerySchema):
@@ -110,6 +112,8 @@ class ContractSchema(_AuditedSchema):
     customer_name = f.String(allow_none=True)
     contact_person = f.String(allow_none=True)
     contact_phone = f.String(allow_none=True)
+    business_domain = f.String(allow_none=True, metadata={
+        "description": "The customer's business domain; callers outside it get 404"})
 
 
 class ContractListQuerySchema(ListQuerySchema):
@@ -174,6 +178,8 @@ class HistoryEntrySchema(ma.Schema):
     id = f.Integer()
     factory_id = f.String()
     customer_id = f.Integer()
+    business_domain = f.String(allow_none=True, metadata={
+        "description": "The customer's business domain; callers outside it get 404"})
     trigger = f.String(metadata={"description": "event / manual / contract"})
     outcome = f.String(metadata={"description": "success / skipped (auto_sync=false) / failed"})
     event_id = f.String(allow_none=True)

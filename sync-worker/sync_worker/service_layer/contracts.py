@@ -24,7 +24,7 @@ def _duplicate_number() -> Conflict:
 
 def load_contract(uow: SyncUnitOfWork, ctx: RequestContext, contract_id: int, *, for_update: bool = False,
                   expected_version: int | None = None) -> Contract:
-    contract = uow.contracts.get(ctx.factory_id, contract_id, for_update=for_update)
+    contract = uow.contracts.get(ctx.factory_id, ctx.scope, contract_id, for_update=for_update)
     if contract is None:
         raise NotFound(CONTRACT_NOT_FOUND, error_code="CONTRACT_NOT_FOUND")
     if expected_version is not None and contract.version != expected_version:
@@ -35,7 +35,7 @@ def load_contract(uow: SyncUnitOfWork, ctx: RequestContext, contract_id: int, *,
 def _check_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int | None, customer_id: int) -> None:
     if project_id is None:
         return
-    project = uow.projects.get(ctx.factory_id, project_id)
+    project = uow.projects.get(ctx.factory_id, ctx.scope, project_id)
     if project is None:
         raise NotFound("项目不存在", error_code="PROJECT_NOT_FOUND", errors={"project_id": ["项目不存在"]})
     if not rules.contract_matches_project(customer_id, project.customer_id):
@@ -60,7 +60,7 @@ def create_contract(cmd: CreateContract, uow: SyncUnitOfWork, customers: FetchCu
         now = uow.now()
         contract = Contract(factory_id=ctx.factory_id, contract_no=cmd.contract_no,
                             customer_id=info.customer_id, project_id=cmd.project_id,
-                            created_at=now, created_by=ctx.operator_id, created_by_name=ctx.operator_name,
+                            business_domain=info.business_domain, created_at=now, created_by=ctx.operator_id, created_by_name=ctx.operator_name,
                             updated_at=now, updated_by=ctx.operator_id, updated_by_name=ctx.operator_name)
         contract.copy_customer(info, operator_id=ctx.operator_id, operator_name=ctx.operator_name, now=now)
         uow.contracts.add(contract)
@@ -81,15 +81,14 @@ def update_contract(cmd: UpdateContract, uow: SyncUnitOfWork, customers: FetchCu
             values["contract_no"] = cmd.contract_no
         if cmd.project_id is not KEEP:
             values["project_id"] = cmd.project_id
-        if info is not None:
-            values["customer_id"] = info.customer_id
         if values.get("contract_no") not in (None, contract.contract_no) and \
                 uow.contracts.number_taken(ctx.factory_id, values["contract_no"], exclude_id=contract.id):
             raise _duplicate_number()
         _check_project(uow, ctx, values.get("project_id", contract.project_id),
-                       values.get("customer_id", contract.customer_id))
+                       info.customer_id if info is not None else contract.customer_id)
         changed = contract.change(values)
         if info is not None:
+            changed += contract.belong_to(info)
             changed += contract.copy_customer(info, operator_id=ctx.operator_id,
                                               operator_name=ctx.operator_name, now=now)
         if changed:
@@ -106,5 +105,5 @@ def get_contract(cmd: GetContract, uow: SyncUnitOfWork) -> Contract:
 
 def list_contracts(cmd: ListContracts, uow: SyncUnitOfWork) -> dict:
     with uow:
-        return uow.contracts.page(cmd.ctx.factory_id, cmd.paging, customer_id=cmd.customer_id,
+        return uow.contracts.page(cmd.ctx.factory_id, cmd.ctx.scope, cmd.paging, customer_id=cmd.customer_id,
                                   project_id=cmd.project_id, keyword=cmd.keyword)

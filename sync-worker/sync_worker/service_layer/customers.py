@@ -28,16 +28,30 @@ def customer_not_found(customer_id: int) -> NotFound:
                     errors={"customer_id": [CUSTOMER_NOT_FOUND]})
 
 
+# Who ``updated_by`` names on rows that sync-worker changed by itself (events, domain moves).
+SYNC_OPERATOR = ("sync-worker", "客户信息自动同步")
+
+
 def _visible(ctx: RequestContext, info: CustomerInfo | None) -> bool:
+    """A live customer of the caller's tenant in one of its business domains (an unknown
+    domain is in none but "every domain")."""
     if info is None or info.deleted or info.factory_id != ctx.factory_id:
         return False
-    return info.business_domain is None or ctx.scope.allows(info.business_domain)
+    return ctx.scope.allows(info.business_domain)
 
 
 def remember(uow: SyncUnitOfWork, info: CustomerInfo, *, source: str, event_id: str | None = None) -> bool:
     """Keep ``info`` as the customer's snapshot unless a newer version is known (inside the
-    caller's transaction); True when it is now the newest."""
-    return uow.snapshots.remember(info, source=source, event_id=event_id, now=uow.now())
+    caller's transaction); True when it is now the newest. A customer that moved to another
+    business domain takes its projects, contracts and history with it."""
+    previous = uow.snapshots.get(info.factory_id, info.customer_id)
+    newest = uow.snapshots.remember(info, source=source, event_id=event_id, now=uow.now())
+    if newest and previous is not None and previous.business_domain != info.business_domain:
+        now, domain = uow.now(), info.business_domain
+        uow.projects.move_to_domain(info.factory_id, info.customer_id, domain, now=now, operator=SYNC_OPERATOR)
+        uow.contracts.move_to_domain(info.factory_id, info.customer_id, domain, now=now, operator=SYNC_OPERATOR)
+        uow.history.move_to_domain(info.factory_id, info.customer_id, domain)
+    return newest
 
 
 def known_customer(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,

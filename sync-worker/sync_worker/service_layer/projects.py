@@ -19,7 +19,7 @@ def stale(kind: str, version: int) -> PreconditionFailed:
 
 def load_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int, *, for_update: bool = False,
                  expected_version: int | None = None) -> Project:
-    project = uow.projects.get(ctx.factory_id, project_id, for_update=for_update)
+    project = uow.projects.get(ctx.factory_id, ctx.scope, project_id, for_update=for_update)
     if project is None:
         raise NotFound(PROJECT_NOT_FOUND, error_code="PROJECT_NOT_FOUND")
     if expected_version is not None and project.version != expected_version:
@@ -33,7 +33,7 @@ def create_project(cmd: CreateProject, uow: SyncUnitOfWork, customers: FetchCust
     with uow:
         now = uow.now()
         project = Project(factory_id=ctx.factory_id, name=cmd.name, customer_id=info.customer_id,
-                          created_at=now, created_by=ctx.operator_id, created_by_name=ctx.operator_name,
+                          business_domain=info.business_domain, created_at=now, created_by=ctx.operator_id, created_by_name=ctx.operator_name,
                           updated_at=now, updated_by=ctx.operator_id, updated_by_name=ctx.operator_name)
         project.copy_customer(info, operator_id=ctx.operator_id, operator_name=ctx.operator_name, now=now)
         uow.projects.add(project)
@@ -50,10 +50,8 @@ def update_project(cmd: UpdateProject, uow: SyncUnitOfWork, customers: FetchCust
         project = load_project(uow, ctx, cmd.project_id, for_update=True, expected_version=cmd.expected_version)
         now = uow.now()
         changed = project.rename(cmd.name) if cmd.name is not None else []
-        if info is not None and int(project.customer_id) != info.customer_id:
-            project.customer_id = info.customer_id
-            changed.append("customer_id")
         if info is not None:
+            changed += project.belong_to(info)
             changed += project.copy_customer(info, operator_id=ctx.operator_id,
                                              operator_name=ctx.operator_name, now=now)
         if changed:
@@ -70,5 +68,5 @@ def get_project(cmd: GetProject, uow: SyncUnitOfWork) -> Project:
 
 def list_projects(cmd: ListProjects, uow: SyncUnitOfWork) -> dict:
     with uow:
-        return uow.projects.page(cmd.ctx.factory_id, cmd.paging, customer_id=cmd.customer_id,
+        return uow.projects.page(cmd.ctx.factory_id, cmd.ctx.scope, cmd.paging, customer_id=cmd.customer_id,
                                  keyword=cmd.keyword)

@@ -19,13 +19,11 @@ from ..adapters.customer_client import CustomerServiceUnavailable
 from ..domain import rules
 from ..domain.commands import ApplyCustomerChange, ListHistory, SyncCustomer, SyncCustomers, SyncProjectFromContract
 from ..domain.model import CustomerInfo, SyncResult
-from .customers import SOURCE_CUSTOMER_SERVICE, SOURCE_EVENT, FetchCustomer, current_customer, remember
+from .customers import SOURCE_CUSTOMER_SERVICE, SOURCE_EVENT, SYNC_OPERATOR, FetchCustomer, current_customer, remember
 from .unit_of_work import SyncUnitOfWork
 
 log = logs.get_logger("sync_worker.sync")
 
-# Who ``updated_by`` names on rows that an event synchronised.
-SYNC_OPERATOR = ("sync-worker", "客户信息自动同步")
 
 
 # --- the two seed functions ------------------------------------------------------------------
@@ -66,7 +64,8 @@ def _record(uow: SyncUnitOfWork, info: CustomerInfo, result: SyncResult | None, 
             now: dt.datetime, changed_fields=(), trace_id=None, operator=(None, None),
             change: ApplyCustomerChange | None = None, error: str | None = None) -> None:
     uow.history.add(
-        factory_id=info.factory_id, customer_id=info.customer_id, trigger=trigger, outcome=outcome,
+        factory_id=info.factory_id, customer_id=info.customer_id, business_domain=info.business_domain,
+        trigger=trigger, outcome=outcome,
         event_id=change.event_id if change else None,
         customer_version=change.customer_version if change else (info.version or None),
         event_occurred_at=change.occurred_at if change else None,
@@ -211,16 +210,16 @@ def sync_project_from_contract(cmd: SyncProjectFromContract, uow: SyncUnitOfWork
     ctx = cmd.ctx
     operator = (ctx.operator_id, ctx.operator_name)
     with uow:
-        project = uow.projects.get(ctx.factory_id, cmd.project_id, for_update=True)
+        project = uow.projects.get(ctx.factory_id, ctx.scope, cmd.project_id, for_update=True)
         if project is None:
             raise NotFound("项目不存在", error_code="PROJECT_NOT_FOUND")
         if cmd.contract_id is not None:
-            contract = uow.contracts.get(ctx.factory_id, cmd.contract_id)
+            contract = uow.contracts.get(ctx.factory_id, ctx.scope, cmd.contract_id)
             if contract is None or contract.project_id != project.id:
                 raise NotFound("该项目没有这个合同", error_code="CONTRACT_NOT_FOUND",
                                errors={"contract_id": ["合同不存在或不属于该项目"]})
         else:
-            contract = uow.contracts.latest_of_project(ctx.factory_id, project.id)
+            contract = uow.contracts.latest_of_project(ctx.factory_id, ctx.scope, project.id)
             if contract is None:
                 raise NotFound("该项目还没有关联的合同", error_code="CONTRACT_NOT_FOUND",
                                errors={"contract_id": ["该项目还没有关联的合同"]})
@@ -232,7 +231,7 @@ def sync_project_from_contract(cmd: SyncProjectFromContract, uow: SyncUnitOfWork
                             rules.ordered_fields(written), [])
         info = CustomerInfo(customer_id=int(contract.customer_id), factory_id=ctx.factory_id,
                             name=contract.customer_name, contact=contract.contact_person,
-                            phone=contract.contact_phone, version=0)
+                            phone=contract.contact_phone, version=0, business_domain=contract.business_domain)
         _record(uow, info, result, trigger=rules.TRIGGER_CONTRACT, outcome=rules.OUTCOME_SUCCESS,
                 trace_id=ctx.trace_id, operator=operator, now=now)
         uow.commit()
@@ -244,7 +243,7 @@ def sync_project_from_contract(cmd: SyncProjectFromContract, uow: SyncUnitOfWork
 def list_history(cmd: ListHistory, uow: SyncUnitOfWork) -> dict:
     """Newest first, of the caller's tenant."""
     with uow:
-        result = uow.history.page(cmd.ctx.factory_id, cmd.paging, customer_id=cmd.customer_id,
+        result = uow.history.page(cmd.ctx.factory_id, cmd.ctx.scope, cmd.paging, customer_id=cmd.customer_id,
                                   trigger=cmd.trigger, outcome=cmd.outcome)
     for item in result["items"]:
         item["updated_fields"] = rules.ordered_fields(set(item["project_fields"]) | set(item["contract_fields"]))
