@@ -56,10 +56,8 @@ def make_app(pg_url: str, customer_url: str, **env):
 
 def close_app(app) -> None:
     """Drop pooled connections (a kept-alive connection would hold gunicorn's graceful stop)."""
-    app.extensions["customer_service"].session.close()
-    if app.extensions.get("property_lookup"):
-        app.extensions["property_lookup"].session.close()
-    app.extensions["engine"].dispose()
+    from viewing_service.entrypoints.deps import core
+    core(app).close()
 
 
 @pytest.fixture(scope="session")

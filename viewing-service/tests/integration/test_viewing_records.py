@@ -12,6 +12,8 @@ import requests
 import sqlalchemy as sa
 
 from crm_testing import free_port
+from viewing_service.entrypoints.deps import core
+from viewing_service.service_layer.events import CATALOG
 
 URL = "/api/external/viewing-records"
 SEED_EXAMPLE = {
@@ -23,13 +25,17 @@ SEED_EXAMPLE = {
 
 
 def _rows(app, sql, **params):
-    with app.extensions["engine"].connect() as conn:
+    with core(app).engine.connect() as conn:
         return conn.execute(sa.text(sql), params).all()
 
 
 def _events(app, record_id):
+    """The record's events in the outbox, each checked against its declared contract."""
     rows = _rows(app, "SELECT payload FROM outbox WHERE aggregate_id = :id ORDER BY id", id=str(record_id))
-    return [json.loads(r[0]) for r in rows]
+    events = [json.loads(r[0]) for r in rows]
+    for event in events:
+        CATALOG.validate(event)
+    return events
 
 
 def _customer(customer_service, factory, cid):

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from crm_common.paging import offset_page
+
 from ..domain.model import ViewingRecord
 from . import orm
 
@@ -39,8 +41,8 @@ class ViewingRecordRepository:
                     for_update: bool = False) -> ViewingRecord | None:
         stmt = sa.select(ViewingRecord).where(R.factory_id == factory_id, R.user_id == user_id,
                                               R.identity_key == identity_key)
-        if for_update:
-            stmt = stmt.with_for_update()
+        if for_update:  # under the lock, the row as it is now
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return self.session.scalars(stmt).first()
 
     def page_of_user(self, factory_id: str, user_id: str, flt: RecordFilter, *, page: int,
@@ -58,11 +60,9 @@ class ViewingRecordRepository:
             conditions.append(R.viewing_time >= flt.viewing_from)
         if flt.viewing_until is not None:
             conditions.append(R.viewing_time < flt.viewing_until)
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(orm.viewing_records).where(*conditions))
-        rows = self.session.scalars(
-            sa.select(ViewingRecord).where(*conditions).order_by(R.viewing_time.desc(), R.id.desc())
-            .limit(page_size).offset((page - 1) * page_size)).all()
-        return list(rows), int(total or 0)
+        return offset_page(self.session, sa.select(ViewingRecord).where(*conditions)
+                           .order_by(R.viewing_time.desc(), R.id.desc()), page, page_size,
+                           count=sa.select(sa.func.count()).select_from(orm.viewing_records).where(*conditions))
 
     def snapshot(self, after_id: int, limit: int) -> list[ViewingRecord]:
         """Every tenant's records with ``id > after_id``, in id order (keyset pagination)."""

@@ -10,8 +10,9 @@ from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
 from crm_common.web import Blueprint, reply, request_context
 
+from ..domain import commands as cmd
 from ..service_layer import viewing_records as svc
-from .deps import customers_for, property_lookup, timezone, uow
+from .deps import core, customers_for
 from .schemas import (
     ViewingRecordPageSchema,
     ViewingRecordQuerySchema,
@@ -44,10 +45,11 @@ class ViewingRecords(MethodView):
         given are filled from the property service (`external_property_enriched`); its failure
         never stops the record. 503 when customer-service cannot be reached: nothing is written,
         retrying is safe. Emits `viewing.recorded` / `viewing.updated`."""
-        ctx = request_context()
+        ctx, service = request_context(), core()
         user_id = body.pop("user_id")
-        outcome = svc.record_viewing(uow(), ctx, svc.RecordViewing(user_id, body), customers=customers_for(ctx),
-                                     properties=property_lookup(), timezone=timezone())
+        outcome = svc.record_viewing(cmd.RecordViewing(ctx, user_id, body), service.uow(),
+                                     customers=customers_for(ctx), properties=service.property_lookup,
+                                     timezone=service.timezone)
         data = {
             "viewing_record_id": outcome.record.id,
             "customer_id": outcome.customer_id,
@@ -73,8 +75,8 @@ class UserViewingRecords(MethodView):
         Filters: `property_name` (fuzzy), `viewing_status`, `business_type`, `viewer_name`,
         `date_from` / `date_to` (inclusive calendar dates of `viewing_time` in APP_TIMEZONE).
         Pages: `page` from 1, `pageSize` default 20 (above 100 served as 100)."""
-        ctx = request_context()
-        page, page_size = query.pop("page"), query.pop("pageSize")
-        result = svc.list_user_records(uow(), ctx, user_id, page=page, page_size=page_size,
-                                       timezone=timezone(), **query)
+        service = core()
+        command = cmd.ListUserRecords(request_context(), user_id, page=query.pop("page"),
+                                      page_size=query.pop("pageSize"), **query)
+        result = svc.list_user_records(command, service.uow(), timezone=service.timezone)
         return reply(result, message="查询成功")
