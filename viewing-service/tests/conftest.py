@@ -74,6 +74,31 @@ def enriching_app(pg_url, customer_service, property_service):
     close_app(app)
 
 
+@pytest.fixture(scope="session")
+def consumer(app):
+    """The real customer-event consumer (dedupe, ordering, transaction, handlers); events
+    are handed to ``consumer.apply`` directly instead of through the broker."""
+    from crm_common.consumer import EventConsumer
+    from crm_common.db import make_session_factory
+    from viewing_service.adapters import orm
+    from viewing_service.entrypoints import consumer as entry
+    from viewing_service.entrypoints.deps import core
+    return EventConsumer(name=entry.CONSUMER_NAME, queue=entry.QUEUE, bindings=entry.BINDINGS,
+                         amqp_url="amqp://unused", session_factory=make_session_factory(core(app).engine),
+                         processed=orm.processed_events, versions=orm.applied_versions,
+                         handler=entry.handler_factory(core(app).settings), unit_of_work=entry.unit_of_work(None))
+
+
+def customer_event(customer_id: int, factory: str, domain: str | None, version: int,
+                   event_type: str = "customer.updated") -> dict:
+    """What customer-service publishes for a customer (only what viewing-service reads matters)."""
+    from crm_common.events import make_event
+    return make_event(event_type=event_type, producer="customer-service", aggregate_type="customer",
+                      aggregate_id=customer_id, aggregate_version=version, factory_id=factory,
+                      changed_fields=["business_domain"],
+                      data={"id": customer_id, "factory_id": factory, "business_domain": domain, "version": version})
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Reported, never fatal: writes go to the outbox, the relay publishes them later.
     add_ready_check(app, "broker", partial(broker_ready, settings.amqp_url), critical=False)
     add_ready_check(app, "outbox", backlog_check(service.engine, orm.outbox, settings.service), critical=False)
+    external.register_converters(app, api)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
     return finish_app(app)

@@ -34,7 +34,7 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 class Contracts(MethodView):
     @blp.arguments(ContractListQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, ContractPageSchema))
-    @errors(400, 401, 403)
+    @errors(400, 401, 403, 404)
     @authorize("contract.read")
     def get(self, query):
         """List the tenant's contracts, newest first.

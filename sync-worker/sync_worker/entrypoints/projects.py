@@ -37,7 +37,7 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 class Projects(MethodView):
     @blp.arguments(ProjectListQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, ProjectPageSchema))
-    @errors(400, 401, 403)
+    @errors(400, 401, 403, 404)
     @authorize("project.read")
     def get(self, query):
         """List the tenant's projects, newest first.

@@ -79,7 +79,7 @@ class SyncManyCustomers(MethodView):
 class SyncHistory(MethodView):
     @blp.arguments(HistoryQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, HistoryPageSchema))
-    @errors(400, 401, 403)
+    @errors(400, 401, 403, 404)
     @authorize("sync.read")
     def get(self, query):
         """Sync history of the tenant, newest first (seed 004 §7.2): when, which customer,

@@ -10,7 +10,7 @@ from crm_common.errors import Conflict, NotFound, ValidationError
 from ..domain import rules
 from ..domain.commands import KEEP, CreateContract, GetContract, ListContracts, UpdateContract
 from ..domain.model import Contract
-from .customers import FetchCustomer, known_customer
+from .customers import FetchCustomer, known_customer, require_visible_filter
 from .projects import stale
 from .unit_of_work import SyncUnitOfWork
 
@@ -105,5 +105,6 @@ def get_contract(cmd: GetContract, uow: SyncUnitOfWork) -> Contract:
 
 def list_contracts(cmd: ListContracts, uow: SyncUnitOfWork) -> dict:
     with uow:
+        require_visible_filter(uow, cmd.ctx, cmd.customer_id)
         return uow.contracts.page(cmd.ctx.factory_id, cmd.ctx.scope, cmd.paging, customer_id=cmd.customer_id,
                                   project_id=cmd.project_id, keyword=cmd.keyword)

@@ -54,6 +54,16 @@ def remember(uow: SyncUnitOfWork, info: CustomerInfo, *, source: str, event_id: 
     return newest
 
 
+def require_visible_filter(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int | None) -> None:
+    """A list filtered by a customer outside the caller's business domains is 404 (as the
+    customer is), not an empty page that would confirm it exists; inside an open ``uow``."""
+    if customer_id is None or ctx.scope.everything:
+        return
+    info = uow.snapshots.get(ctx.factory_id, customer_id)
+    if info is not None and not ctx.scope.allows(info.business_domain):
+        raise customer_not_found(customer_id)
+
+
 def known_customer(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
                    fetch: FetchCustomer) -> CustomerInfo:
     """The latest known state of a customer of the caller's tenant (404 when none)."""

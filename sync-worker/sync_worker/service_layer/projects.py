@@ -7,7 +7,7 @@ from crm_common.errors import NotFound, PreconditionFailed
 
 from ..domain.commands import CreateProject, GetProject, ListProjects, UpdateProject
 from ..domain.model import Project
-from .customers import FetchCustomer, known_customer
+from .customers import FetchCustomer, known_customer, require_visible_filter
 from .unit_of_work import SyncUnitOfWork
 
 PROJECT_NOT_FOUND = "项目不存在"
@@ -68,5 +68,6 @@ def get_project(cmd: GetProject, uow: SyncUnitOfWork) -> Project:
 
 def list_projects(cmd: ListProjects, uow: SyncUnitOfWork) -> dict:
     with uow:
+        require_visible_filter(uow, cmd.ctx, cmd.customer_id)
         return uow.projects.page(cmd.ctx.factory_id, cmd.ctx.scope, cmd.paging, customer_id=cmd.customer_id,
                                  keyword=cmd.keyword)

@@ -19,7 +19,15 @@ from ..adapters.customer_client import CustomerServiceUnavailable
 from ..domain import rules
 from ..domain.commands import ApplyCustomerChange, ListHistory, SyncCustomer, SyncCustomers, SyncProjectFromContract
 from ..domain.model import CustomerInfo, SyncResult
-from .customers import SOURCE_CUSTOMER_SERVICE, SOURCE_EVENT, SYNC_OPERATOR, FetchCustomer, current_customer, remember
+from .customers import (
+    SOURCE_CUSTOMER_SERVICE,
+    SOURCE_EVENT,
+    SYNC_OPERATOR,
+    FetchCustomer,
+    current_customer,
+    remember,
+    require_visible_filter,
+)
 from .unit_of_work import SyncUnitOfWork
 
 log = logs.get_logger("sync_worker.sync")
@@ -243,6 +251,7 @@ def sync_project_from_contract(cmd: SyncProjectFromContract, uow: SyncUnitOfWork
 def list_history(cmd: ListHistory, uow: SyncUnitOfWork) -> dict:
     """Newest first, of the caller's tenant."""
     with uow:
+        require_visible_filter(uow, cmd.ctx, cmd.customer_id)
         result = uow.history.page(cmd.ctx.factory_id, cmd.ctx.scope, cmd.paging, customer_id=cmd.customer_id,
                                   trigger=cmd.trigger, outcome=cmd.outcome)
     for item in result["items"]:

@@ -50,6 +50,8 @@ def test_every_read_and_write_of_a_foreign_domains_customer_is_404(
         resp = getattr(client, method)(path, json=body, headers=caller)
         assert resp.status_code == 404 and resp.get_json()["code"] == 4040, (method, path, resp.get_json())
     for path in ("/api/v1/projects", "/api/v1/contracts", "/api/v1/sync/history"):
+        filtered = client.get(f"{path}?customer_id={customer.id}", headers=caller)
+        assert filtered.status_code == 404 and filtered.get_json()["errors"] == {"customer_id": ["客户不存在或已被删除"]}
         assert _ids(client, f"{path}?page_size=100", caller).isdisjoint(
             _ids(client, f"{path}?page_size=100&customer_id={customer.id}", headers_for(factories=[factory])))
     batch = client.post("/api/v1/sync/customers", json={"customer_ids": [customer.id]}, headers=caller)

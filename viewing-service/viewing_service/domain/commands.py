@@ -41,3 +41,12 @@ class TakeSnapshot:
     """Every tenant's records in id order, for read-model rebuilds."""
     after_id: int = 0
     limit: int = 500
+
+
+@dataclass(frozen=True)
+class LearnCustomerDomain:
+    """A ``customer.*`` event: the customer's business domain as of ``version``."""
+    customer_id: int
+    factory_id: str
+    business_domain: str | None
+    version: int

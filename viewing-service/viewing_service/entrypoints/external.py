@@ -4,6 +4,7 @@ envelope ``{"success", "data", "message"}``."""
 from __future__ import annotations
 
 from flask.views import MethodView
+from werkzeug.routing import BaseConverter
 
 from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
@@ -25,6 +26,19 @@ blp = Blueprint("external_viewing_records", __name__, url_prefix="/api/external/
                             "`property_address`. Role `integrator` (or `admin`).")
 
 errors = lambda *codes: document_errors(blp, Surface.EXTERNAL, *codes)  # noqa: E731
+
+
+class AnyText(BaseConverter):
+    """A ``userId`` is the integrator's own: any text, ``/`` included (sent percent-encoded),
+    also leading, trailing or doubled. Registered as ``anytext`` by the app factory."""
+    regex = ".+"
+    part_isolating = False  # may span what look like path segments
+    weight = 200
+
+
+def register_converters(app, api) -> None:
+    app.url_map.converters["anytext"] = AnyText
+    api.register_converter(AnyText, lambda _converter: {"type": "string"})
 
 
 @blp.route("")
@@ -63,7 +77,7 @@ class ViewingRecords(MethodView):
         return reply(data, message=outcome.message)
 
 
-@blp.route("/<string:user_id>")
+@blp.route("/<anytext:user_id>", merge_slashes=False)
 class UserViewingRecords(MethodView):
     @blp.arguments(ViewingRecordQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordPageSchema))

@@ -11,15 +11,17 @@ from sqlalchemy.orm import Session
 from crm_common.db import UnitOfWork, transaction_now
 
 from ..adapters import orm
-from ..adapters.repository import ViewingRecordRepository
+from ..adapters.repository import CustomerDomainRepository, ViewingRecordRepository
 
 
 class ServiceUnitOfWork(UnitOfWork):
     outbox = orm.outbox
     records: ViewingRecordRepository
+    customer_domains: CustomerDomainRepository
 
     def bind(self, session: Session) -> None:
         self.records = ViewingRecordRepository(session)
+        self.customer_domains = CustomerDomainRepository(session)
 
     def now(self) -> dt.datetime:
         """This transaction's start on the database clock: every row it writes is stamped

@@ -10,13 +10,16 @@ from sqlalchemy.exc import IntegrityError
 
 from crm_common.context import RequestContext
 from crm_common.db import unique_violation
+from crm_common.errors import NotFound
 
 from ..adapters.repository import RecordFilter
 from ..domain import model
-from ..domain.commands import ListUserRecords, RecordViewing, TakeSnapshot
+from ..domain.commands import LearnCustomerDomain, ListUserRecords, RecordViewing, TakeSnapshot
 from ..domain.model import ViewingRecord
 from .events import RECORDED, UPDATED, record_state, viewing_event
 from .unit_of_work import ServiceUnitOfWork
+
+USER_NOT_VISIBLE = "该 userId 的客户不存在或无权访问"
 
 
 class Customers(Protocol):
@@ -64,7 +67,7 @@ def record_viewing(cmd: RecordViewing, uow: ServiceUnitOfWork, *, customers: Cus
     snapshot = model.non_blank({"customer_name": customer.name, "customer_phone": customer.phone})
     identity = model.record_identity(given["property_name"], given.get("property_address"))
     write = dict(uow=uow, ctx=cmd.ctx, user_id=cmd.user_id, identity=identity, customer_id=customer.id,
-                 fields=fields, snapshot=snapshot, property_data=property_data)
+                 domain=customer.business_domain, fields=fields, snapshot=snapshot, property_data=property_data)
     try:
         record, action = _write_record(**write)
     except IntegrityError as exc:
@@ -76,9 +79,11 @@ def record_viewing(cmd: RecordViewing, uow: ServiceUnitOfWork, *, customers: Cus
 
 
 def _write_record(*, uow: ServiceUnitOfWork, ctx: RequestContext, user_id: str, identity: str,
-                  customer_id: int, fields: dict, snapshot: dict, property_data: dict | None):
+                  customer_id: int, domain: str | None, fields: dict, snapshot: dict, property_data: dict | None):
     with uow:
         now = uow.now()
+        if domain is not None:  # customer-service said so; its events say it again, versioned
+            uow.customer_domains.learn_if_unknown(customer_id, ctx.factory_id, domain, now=now)
         record = uow.records.by_identity(ctx.factory_id, user_id, identity, for_update=True)
         if record is None:
             record = ViewingRecord(
@@ -114,14 +119,20 @@ def _write_record(*, uow: ServiceUnitOfWork, ctx: RequestContext, user_id: str, 
 def list_user_records(cmd: ListUserRecords, uow: ServiceUnitOfWork, *, timezone: str) -> dict:
     """One user's records in the caller's tenant, newest viewing first. ``date_from`` /
     ``date_to`` are inclusive calendar dates of ``viewing_time`` in ``timezone``. The seed
-    fixes the page: ``{data, total, page, pageSize, totalPages}``."""
+    fixes the page: ``{data, total, page, pageSize, totalPages}``. A user whose customer is
+    outside the caller's business domains is 404, as customer-service answers for it; a
+    user with no records at all is an empty page (seed 002)."""
     page_size = min(cmd.page_size, model.MAX_PAGE_SIZE)
     start, end = model.calendar_window(cmd.date_from, cmd.date_to, timezone)
     flt = RecordFilter(property_name=cmd.property_name, viewing_status=cmd.viewing_status,
                        business_type=cmd.business_type, viewer_name=cmd.viewer_name,
                        viewing_from=start, viewing_until=end)
+    ctx = cmd.ctx
     with uow:
-        items, total = uow.records.page_of_user(cmd.ctx.factory_id, cmd.user_id, flt, page=cmd.page,
+        if not ctx.scope.everything and not uow.records.user_has_records(ctx.factory_id, cmd.user_id, ctx.scope) \
+                and uow.records.user_has_records(ctx.factory_id, cmd.user_id):
+            raise NotFound(USER_NOT_VISIBLE, error_code="CUSTOMER_NOT_FOUND", errors={"userId": [USER_NOT_VISIBLE]})
+        items, total = uow.records.page_of_user(ctx.factory_id, ctx.scope, cmd.user_id, flt, page=cmd.page,
                                                 page_size=page_size)
     return {"data": items, "total": total, "page": cmd.page, "pageSize": page_size,
             "totalPages": model.total_pages(total, page_size)}
@@ -134,3 +145,13 @@ def take_snapshot(cmd: TakeSnapshot, uow: ServiceUnitOfWork) -> dict:
         rows = uow.records.snapshot(cmd.after_id, cmd.limit)
         items = [record_state(r) for r in rows]
     return {"items": items, "next_after_id": rows[-1].id if len(rows) == cmd.limit else None}
+
+
+# --- customer events ------------------------------------------------------------------------------
+
+def learn_customer_domain(cmd: LearnCustomerDomain, uow: ServiceUnitOfWork) -> None:
+    """Keep the customer's business domain as of its newest event (never an older one)."""
+    with uow:
+        uow.customer_domains.learn(cmd.customer_id, cmd.factory_id, cmd.business_domain, cmd.version,
+                                   now=uow.now())
+        uow.commit()
