@@ -47,6 +47,7 @@ projects = sa.Table(
     sa.Column("business_domain", sa.String(64), nullable=True),  # the customer's
     *_audit_columns(),
     sa.Index("ix_projects_factory_id_customer_id", "factory_id", "customer_id"),
+    sa.Index("ix_projects_factory_id_updated_at_id", "factory_id", "updated_at", "id"),  # keyset pages
 )
 
 contracts = sa.Table(
@@ -64,6 +65,7 @@ contracts = sa.Table(
     sa.UniqueConstraint("factory_id", "contract_no"),
     sa.Index("ix_contracts_factory_id_customer_id", "factory_id", "customer_id"),
     sa.Index("ix_contracts_project_id", "project_id"),
+    sa.Index("ix_contracts_factory_id_updated_at_id", "factory_id", "updated_at", "id"),  # keyset pages
 )
 
 # The latest known state of each customer, from its events (or from customer-service when
@@ -109,6 +111,7 @@ sync_history = sa.Table(
     sa.Column("contract_count", sa.Integer, nullable=False, default=0),
     sa.Column("error", sa.Text, nullable=True),
     sa.Index("ix_sync_history_factory_id_customer_id", "factory_id", "customer_id", "id"),
+    sa.Index("ix_sync_history_factory_id_synced_at_id", "factory_id", "synced_at", "id"),  # keyset pages
     # An applied event is recorded once; failed attempts may repeat.
     sa.Index("uq_sync_history_event_id_applied", "event_id", unique=True,
              postgresql_where=sa.text("event_id IS NOT NULL AND outcome <> 'failed'"),

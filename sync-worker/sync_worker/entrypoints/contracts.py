@@ -37,10 +37,16 @@ class Contracts(MethodView):
     @errors(400, 401, 403, 404)
     @authorize("contract.read")
     def get(self, query):
-        """List the tenant's contracts, newest first.
+        """List the tenant's contracts in the caller's business domains, newest first.
 
-        Filters: `customer_id`, `project_id`, `keyword` (number or customer name); `page`,
-        `page_size` (≤ 100)."""
+        Filters: `customer_id` (404 when that customer is outside the caller's domains),
+        `project_id`, `keyword` (number or customer name); `page`, `page_size` (≤ 100).
+
+        Incremental sync (CONTRACT §4): with `updated_since` (ISO 8601, inclusive) and/or
+        `cursor`, pages hold every change in (`updated_at`, `id`) order, oldest first, as
+        `{items, page_size, next_cursor}`: pass `next_cursor` as `cursor` until it is null,
+        then come back later with `updated_since` = the last item's `updated_at`. Exact while others
+        write. Contracts are never deleted (no tombstones)."""
         return reply(svc.list_contracts(cmd.ListContracts(request_context(), paging_of(query),
                                                           customer_id=query.get("customer_id"),
                                                           project_id=query.get("project_id"),

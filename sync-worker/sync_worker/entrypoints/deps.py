@@ -18,8 +18,8 @@ def install(app: Flask, worker: SyncWorker) -> SyncWorker:
     return worker
 
 
-def core() -> SyncWorker:
-    return current_app.extensions[_KEY]
+def core(app: Flask | None = None) -> SyncWorker:
+    return (app or current_app).extensions[_KEY]
 
 
 def customers_for(ctx: RequestContext) -> FetchCustomer:

@@ -40,9 +40,16 @@ class Projects(MethodView):
     @errors(400, 401, 403, 404)
     @authorize("project.read")
     def get(self, query):
-        """List the tenant's projects, newest first.
+        """List the tenant's projects in the caller's business domains, newest first.
 
-        Filters: `customer_id`, `keyword` (project or customer name); `page`, `page_size` (≤ 100)."""
+        Filters: `customer_id` (404 when that customer is outside the caller's domains),
+        `keyword` (project or customer name); `page`, `page_size` (≤ 100).
+
+        Incremental sync (CONTRACT §4): with `updated_since` (ISO 8601, inclusive) and/or
+        `cursor`, pages hold every change in (`updated_at`, `id`) order, oldest first, as
+        `{items, page_size, next_cursor}`: pass `next_cursor` as `cursor` until it is null,
+        then come back later with `updated_since` = the last item's `updated_at`. Exact while others
+        write. Projects are never deleted (no tombstones)."""
         return reply(svc.list_projects(cmd.ListProjects(request_context(), paging_of(query),
                                                         customer_id=query.get("customer_id"),
                                                         keyword=query.get("keyword")), core().uow()))

@@ -82,11 +82,18 @@ class SyncHistory(MethodView):
     @errors(400, 401, 403, 404)
     @authorize("sync.read")
     def get(self, query):
-        """Sync history of the tenant, newest first (seed 004 §7.2): when, which customer,
-        how (`event`, `manual`, `contract`), which fields changed and were written, which
-        projects and contracts, how many, and the outcome.
+        """Sync history of the tenant in the caller's business domains, newest first (seed
+        004 §7.2): when, which customer, how (`event`, `manual`, `contract`), which fields
+        changed and were written, which projects and contracts, how many, and the outcome.
 
-        Filters: `customer_id`, `trigger`, `outcome`; `page`, `page_size` (≤ 100)."""
+        Filters: `customer_id` (404 when that customer is outside the caller's business
+        domains), `trigger`, `outcome`; `page`, `page_size` (≤ 100).
+
+        Incremental sync (CONTRACT §4): with `updated_since` (ISO 8601, inclusive) and/or
+        `cursor`, pages hold every change in (`synced_at`, `id`) order, oldest first, as
+        `{items, page_size, next_cursor}`: pass `next_cursor` as `cursor` until it is null,
+        then come back later with `updated_since` = the last item's `synced_at`. Exact while
+        others write. Entries are never deleted (no tombstones)."""
         return reply(svc.list_history(cmd.ListHistory(request_context(), paging_of(query),
                                                       customer_id=query.get("customer_id"),
                                                       trigger=query.get("trigger"), outcome=query.get("outcome")),
