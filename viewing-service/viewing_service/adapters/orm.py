@@ -69,6 +69,7 @@ viewing_records = sa.Table(
     sa.Index("ix_viewing_records_user_time", "factory_id", "user_id", "viewing_time"),
     sa.Index("ix_viewing_records_factory_time", "factory_id", "viewing_time"),
     sa.Index("ix_viewing_records_customer", "customer_id"),
+    sa.Index("ix_viewing_records_factory_id_updated_at_id", "factory_id", "updated_at", "id"),  # keyset pages
 )
 
 # The business domain of each customer the records belong to (CONTRACT §3 scope), from

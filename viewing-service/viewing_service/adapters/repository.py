@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from crm_common.auth import DomainScope
 from crm_common.db import insert_ignore, upsert
-from crm_common.paging import offset_page
+from crm_common.paging import Cursor, keyset_page, offset_page
 
 from ..domain.model import ViewingRecord
 from . import orm
@@ -81,6 +81,13 @@ class ViewingRecordRepository:
         return offset_page(self.session, sa.select(ViewingRecord).where(*conditions)
                            .order_by(R.viewing_time.desc(), R.id.desc()), page, page_size,
                            count=sa.select(sa.func.count()).select_from(orm.viewing_records).where(*conditions))
+
+    def changed(self, factory_id: str, scope: DomainScope, *, page_size: int, updated_since: dt.datetime | None,
+                cursor: Cursor | None) -> tuple[list[ViewingRecord], str | None]:
+        """The tenant's records in change order, a keyset page (CONTRACT §4)."""
+        stmt = sa.select(ViewingRecord).where(R.factory_id == factory_id, in_scope(scope))
+        return keyset_page(self.session, stmt, updated_at=R.updated_at, id_=R.id, page_size=page_size,
+                           updated_since=updated_since, cursor=cursor)
 
     def snapshot(self, after_id: int, limit: int) -> list[ViewingRecord]:
         """Every tenant's records with ``id > after_id``, in id order (keyset pagination)."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only: the domain imports no framework
     from crm_common.context import RequestContext
+    from crm_common.paging import Cursor
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,16 @@ class ListUserRecords:
     viewer_name: str | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ListChangedRecords:
+    """Incremental sync: the tenant's records changed at or after ``updated_since`` (or
+    after ``cursor``), oldest change first, keyset pages."""
+    ctx: RequestContext
+    page_size: int = 20
+    updated_since: dt.datetime | None = None
+    cursor: Cursor | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from ..domain import commands as cmd
 from ..service_layer import viewing_records as svc
 from .deps import core, customers_for
 from .schemas import (
+    ChangedRecordsPageSchema,
+    ChangedRecordsQuerySchema,
     ViewingRecordPageSchema,
     ViewingRecordQuerySchema,
     ViewingRecordRequestSchema,
@@ -43,6 +45,24 @@ def register_converters(app, api) -> None:
 
 @blp.route("")
 class ViewingRecords(MethodView):
+    @blp.arguments(ChangedRecordsQuerySchema, location="query")
+    @blp.response(200, envelope_schema(Surface.EXTERNAL, ChangedRecordsPageSchema))
+    @errors(400, 401, 403, 429)
+    @authorize("external.viewing.read")
+    def get(self, query):
+        """带看记录增量同步 — every record of the tenant changed since `updated_since`, for
+        outside systems that keep a copy instead of polling each `userId`.
+
+        Keyset pages in (`updated_at`, `id`) order, oldest change first, each record in the
+        shape of the user query: pass `data.next_cursor` as `cursor` until it is null, then
+        come back later with `updated_since` = the last record's `updated_at` (inclusive).
+        Exact while others write (CONTRACT §4). Records are never deleted (no tombstones).
+        Only customers in the caller's business domains; `pageSize` above 100 is served as 100."""
+        service = core()
+        command = cmd.ListChangedRecords(request_context(), page_size=query["pageSize"],
+                                         updated_since=query.get("updated_since"), cursor=query.get("cursor"))
+        return reply(svc.list_changed_records(command, service.uow()), message="查询成功")
+
     @blp.arguments(ViewingRecordRequestSchema)
     @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordResultSchema))
     @errors(400, 401, 403, 429, 503)

@@ -3,10 +3,13 @@
 dump from the model's snake_case attributes."""
 from __future__ import annotations
 
+import datetime as dt
+
 import marshmallow as ma
 from marshmallow import fields as f
 
 from crm_common.events import iso_z
+from crm_common.paging import Cursor
 from crm_common.schemas import BaseSchema, CalendarDate, Money, WholeNumber, in_range, length, mobile_phone, one_of
 
 from ..domain import model
@@ -195,6 +198,36 @@ class ViewingRecordPageSchema(ma.Schema):
     page = f.Integer()
     pageSize = f.Integer()
     totalPages = f.Integer()
+
+
+# --- GET /api/external/viewing-records (incremental sync) -----------------------------------
+
+class ChangedRecordsQuerySchema(BaseSchema):
+    updated_since = f.AwareDateTime(default_timezone=dt.timezone.utc, metadata={
+        "description": "Records changed at or after this instant (ISO 8601; without an offset: UTC), "
+                       "oldest change first; absent: from the first record", "example": "2024-08-15T00:00:00Z"})
+    cursor = f.String(validate=length(max_=200), metadata={"description": "`data.next_cursor` of the previous page"})
+    pageSize = WholeNumber(load_default=20, validate=in_range(1, None),
+                           metadata={"description": "每页数量，默认 20，超过 100 按 100"})
+
+    @ma.pre_load
+    def blanks_are_absent(self, data, **_):
+        items = {key: data.get(key) for key in data} if hasattr(data, "get") else data
+        return {key: value for key, value in (blanks_to_none(items) or {}).items() if value is not None}
+
+    @ma.post_load
+    def decode_cursor(self, data, **_):
+        if data.get("cursor") is not None:
+            data["cursor"] = Cursor.decode(data["cursor"])
+        return data
+
+
+class ChangedRecordsPageSchema(ma.Schema):
+    data = f.List(f.Nested(ViewingRecordSchema), metadata={"description": "Records in (updated_at, id) order"})
+    pageSize = f.Integer()
+    next_cursor = f.String(allow_none=True, metadata={
+        "description": "Pass as `cursor` for the next page; null on the last page (come back later with "
+                       "`updated_since` = the last record's `updated_at`)"})
 
 
 # --- GET /internal/viewing-records/snapshot --------------------------------------------------

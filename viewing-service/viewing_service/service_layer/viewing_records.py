@@ -14,7 +14,7 @@ from crm_common.errors import NotFound
 
 from ..adapters.repository import RecordFilter
 from ..domain import model
-from ..domain.commands import LearnCustomerDomain, ListUserRecords, RecordViewing, TakeSnapshot
+from ..domain.commands import LearnCustomerDomain, ListChangedRecords, ListUserRecords, RecordViewing, TakeSnapshot
 from ..domain.model import ViewingRecord
 from .events import RECORDED, UPDATED, record_state, viewing_event
 from .unit_of_work import ServiceUnitOfWork
@@ -136,6 +136,17 @@ def list_user_records(cmd: ListUserRecords, uow: ServiceUnitOfWork, *, timezone:
                                                 page_size=page_size)
     return {"data": items, "total": total, "page": cmd.page, "pageSize": page_size,
             "totalPages": model.total_pages(total, page_size)}
+
+
+def list_changed_records(cmd: ListChangedRecords, uow: ServiceUnitOfWork) -> dict:
+    """Every record of the tenant (in the caller's business domains) changed at or after
+    ``updated_since``, in (``updated_at``, ``id``) order: ``{data, pageSize, next_cursor}``,
+    the seed's names for the list and its size, CONTRACT §4's for the cursor."""
+    page_size = min(cmd.page_size, model.MAX_PAGE_SIZE)
+    with uow:
+        items, next_cursor = uow.records.changed(cmd.ctx.factory_id, cmd.ctx.scope, page_size=page_size,
+                                                 updated_since=cmd.updated_since, cursor=cmd.cursor)
+    return {"data": items, "pageSize": page_size, "next_cursor": next_cursor}
 
 
 def take_snapshot(cmd: TakeSnapshot, uow: ServiceUnitOfWork) -> dict:
