@@ -14,6 +14,8 @@ from ..domain import commands as cmd
 from ..service_layer import contracts as svc
 from .deps import core, customers_for
 from .schemas import (
+    CONTRACT_CREATE_EXAMPLE,
+    CONTRACT_UPDATE_EXAMPLE,
     ContractCreateSchema,
     ContractListQuerySchema,
     ContractPageSchema,
@@ -34,7 +36,7 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 class Contracts(MethodView):
     @blp.arguments(ContractListQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, ContractPageSchema))
-    @errors(400, 401, 403, 404)
+    @errors(400, 401, 403, 404, 503)
     @authorize("contract.read")
     def get(self, query):
         """List the tenant's contracts in the caller's business domains, newest first.
@@ -52,9 +54,9 @@ class Contracts(MethodView):
                                                           project_id=query.get("project_id"),
                                                           keyword=query.get("keyword")), core().uow()))
 
-    @blp.arguments(ContractCreateSchema)
+    @blp.arguments(ContractCreateSchema, example=CONTRACT_CREATE_EXAMPLE)
     @blp.response(201, envelope_schema(Surface.V1, ContractSchema))
-    @errors(400, 401, 403, 404, 409, 503)
+    @errors(400, 401, 403, 404, 409, 413, 503)
     @authorize("contract.write")
     def post(self, body):
         """Create a contract from `contract_no` (unique in the tenant) and `customer_id`,
@@ -72,16 +74,16 @@ class Contracts(MethodView):
 @blp.route("/<int:contract_id>")
 class ContractById(MethodView):
     @blp.response(200, envelope_schema(Surface.V1, ContractSchema))
-    @errors(401, 403, 404)
+    @errors(400, 401, 403, 404, 503)
     @authorize("contract.read")
     def get(self, contract_id):
         """One contract. Sends `ETag` (its version)."""
         contract = svc.get_contract(cmd.GetContract(request_context(), contract_id), core().uow())
         return reply(contract, headers={"ETag": etag_for(contract.version)})
 
-    @blp.arguments(ContractUpdateSchema)
+    @blp.arguments(ContractUpdateSchema, example=CONTRACT_UPDATE_EXAMPLE)
     @blp.response(200, envelope_schema(Surface.V1, ContractSchema))
-    @errors(400, 401, 403, 404, 409, 412, 503)
+    @errors(400, 401, 403, 404, 409, 412, 413, 503)
     @authorize("contract.write")
     def put(self, changes, contract_id):
         """Change the number, the project or the customer (whose fields are copied in).

@@ -15,6 +15,9 @@ from ..service_layer import projects as svc
 from ..service_layer import sync
 from .deps import core, customers_for
 from .schemas import (
+    PROJECT_CREATE_EXAMPLE,
+    PROJECT_UPDATE_EXAMPLE,
+    SYNC_FROM_CONTRACT_EXAMPLE,
     ProjectCreateSchema,
     ProjectListQuerySchema,
     ProjectPageSchema,
@@ -37,7 +40,7 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 class Projects(MethodView):
     @blp.arguments(ProjectListQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, ProjectPageSchema))
-    @errors(400, 401, 403, 404)
+    @errors(400, 401, 403, 404, 503)
     @authorize("project.read")
     def get(self, query):
         """List the tenant's projects in the caller's business domains, newest first.
@@ -54,9 +57,9 @@ class Projects(MethodView):
                                                         customer_id=query.get("customer_id"),
                                                         keyword=query.get("keyword")), core().uow()))
 
-    @blp.arguments(ProjectCreateSchema)
+    @blp.arguments(ProjectCreateSchema, example=PROJECT_CREATE_EXAMPLE)
     @blp.response(201, envelope_schema(Surface.V1, ProjectSchema))
-    @errors(400, 401, 403, 404, 503)
+    @errors(400, 401, 403, 404, 413, 503)
     @authorize("project.write")
     def post(self, body):
         """Create a project from `name` and `customer_id`.
@@ -74,16 +77,16 @@ class Projects(MethodView):
 @blp.route("/<int:project_id>")
 class ProjectById(MethodView):
     @blp.response(200, envelope_schema(Surface.V1, ProjectSchema))
-    @errors(401, 403, 404)
+    @errors(400, 401, 403, 404, 503)
     @authorize("project.read")
     def get(self, project_id):
         """One project. Sends `ETag` (its version)."""
         project = svc.get_project(cmd.GetProject(request_context(), project_id), core().uow())
         return reply(project, headers={"ETag": etag_for(project.version)})
 
-    @blp.arguments(ProjectUpdateSchema)
+    @blp.arguments(ProjectUpdateSchema, example=PROJECT_UPDATE_EXAMPLE)
     @blp.response(200, envelope_schema(Surface.V1, ProjectSchema))
-    @errors(400, 401, 403, 404, 412, 503)
+    @errors(400, 401, 403, 404, 412, 413, 503)
     @authorize("project.write")
     def put(self, changes, project_id):
         """Rename a project or move it to another customer (whose fields are copied in).
@@ -97,9 +100,9 @@ class ProjectById(MethodView):
 
 @blp.route("/<int:project_id>/sync-from-contract")
 class ProjectSyncFromContract(MethodView):
-    @blp.arguments(SyncFromContractSchema, required=False)
+    @blp.arguments(SyncFromContractSchema, required=False, example=SYNC_FROM_CONTRACT_EXAMPLE)
     @blp.response(200, envelope_schema(Surface.V1, SyncFromContractResultSchema))
-    @errors(400, 401, 403, 404)
+    @errors(400, 401, 403, 404, 413, 503)
     @authorize("project.write")
     def post(self, body, project_id):
         """Copy the customer and its name, contact and phone from the project's contract

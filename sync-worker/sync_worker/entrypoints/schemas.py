@@ -201,3 +201,23 @@ class HistoryEntrySchema(ma.Schema):
 
 
 HistoryPageSchema = page_schema(HistoryEntrySchema)
+
+
+# --- OpenAPI examples (seed 004) ----------------------------------------------------------------
+
+PROJECT_CREATE_EXAMPLE = {"name": "一期工程", "customer_id": 123}
+PROJECT_UPDATE_EXAMPLE = {"name": "一期工程（扩建）", "customer_id": 124}
+CONTRACT_CREATE_EXAMPLE = {"contract_no": "HT-2026-001", "customer_id": 123, "project_id": 1}
+CONTRACT_UPDATE_EXAMPLE = {"contract_no": "HT-2026-001A", "project_id": None}
+SYNC_FROM_CONTRACT_EXAMPLE = {"contract_id": 7}
+BATCH_SYNC_EXAMPLE = {"customer_ids": [123, 124, 125]}
+# Seed 004 §2.1: the result of sync_customer_to_projects (and its contracts), in the envelope.
+SYNC_RESULT_EXAMPLE = {
+    "success": True, "code": 2000, "message": "已同步 3 个项目的客户信息",
+    "data": {"customer_id": 123, "success": True, "message": "已同步 3 个项目的客户信息", "updated_count": 3,
+             "updated_projects": [1, 2, 3], "updated_contracts": [7],
+             "updated_fields": ["customer_name", "customer_contact", "customer_phone", "contact_person",
+                                "contact_phone"],
+             "project_fields": ["customer_name", "customer_contact", "customer_phone"],
+             "contract_fields": ["customer_name", "contact_person", "contact_phone"],
+             "source": "customer-service", "customer_version": 8}}

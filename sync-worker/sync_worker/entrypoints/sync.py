@@ -16,6 +16,8 @@ from ..domain import commands as cmd
 from ..service_layer import sync as svc
 from .deps import core, customers_for
 from .schemas import (
+    BATCH_SYNC_EXAMPLE,
+    SYNC_RESULT_EXAMPLE,
     BatchSyncRequestSchema,
     BatchSyncResultSchema,
     HistoryPageSchema,
@@ -35,8 +37,8 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 @blp.route("/customers/<int:customer_id>")
 class SyncOneCustomer(MethodView):
-    @blp.response(200, envelope_schema(Surface.V1, SyncResultSchema))
-    @errors(401, 403, 404, 503)
+    @blp.response(200, envelope_schema(Surface.V1, SyncResultSchema), example=SYNC_RESULT_EXAMPLE)
+    @errors(400, 401, 403, 404, 503)
     @authorize("sync.run")
     def post(self, customer_id):
         """Copy one customer's current name, contact and phone into all its projects and
@@ -52,11 +54,11 @@ class SyncOneCustomer(MethodView):
 
 @blp.route("/customers")
 class SyncManyCustomers(MethodView):
-    @blp.arguments(BatchSyncRequestSchema)
+    @blp.arguments(BatchSyncRequestSchema, example=BATCH_SYNC_EXAMPLE)
     @blp.response(200, envelope_schema(Surface.V1, BatchSyncResultSchema))
     @blp.alt_response(207, schema=envelope_schema(Surface.V1, BatchSyncResultSchema),
                       description="Some customers could not be synchronised (code 2070; see `results`)")
-    @errors(400, 401, 403)
+    @errors(400, 401, 403, 413, 503)
     @authorize("sync.run")
     def post(self, body):
         """Synchronise up to 100 customers (seed 004 §7.3), each on its own: one that fails
@@ -79,7 +81,7 @@ class SyncManyCustomers(MethodView):
 class SyncHistory(MethodView):
     @blp.arguments(HistoryQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, HistoryPageSchema))
-    @errors(400, 401, 403, 404)
+    @errors(400, 401, 403, 404, 503)
     @authorize("sync.read")
     def get(self, query):
         """Sync history of the tenant in the caller's business domains, newest first (seed

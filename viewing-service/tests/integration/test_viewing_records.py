@@ -305,8 +305,16 @@ def test_openapi_documents_real_schemas(client):
     props = spec["components"]["schemas"][request]["properties"]
     assert {"userId", "property_name", "housingId", "houseTypeId", "viewing_feedback"} <= set(props)
     assert {"page", "pageSize", "date_from", "date_to"} <= {p["name"] for p in get["parameters"] if p["in"] == "query"}
-    assert {"200", "400", "503"} <= set(post["responses"])
+    assert {"200", "400", "404", "503"} <= set(post["responses"]) and "404" in get["responses"]
     assert "/internal/viewing-records/snapshot" in spec["paths"]
+    # The seed's own examples: the request, its answer, and the user query's answer.
+    assert post["requestBody"]["content"]["application/json"]["example"] == SEED_EXAMPLE
+    assert post["responses"]["200"]["content"]["application/json"]["example"]["message"] == \
+        "带看记录录入成功，客户已创建，已自动填入外部房源信息"
+    listed = get["responses"]["200"]["content"]["application/json"]["example"]["data"]
+    assert (listed["total"], listed["pageSize"], listed["data"][0]["houseTypeId"]) == (1, 10, 601)
+    changes = spec["paths"]["/api/external/viewing-records"]["get"]
+    assert {"updated_since", "cursor", "pageSize"} <= {p["name"] for p in changes["parameters"]}
 
 
 def test_the_trace_id_travels_to_customer_service_the_property_service_and_the_events(

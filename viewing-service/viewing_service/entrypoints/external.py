@@ -15,6 +15,10 @@ from ..domain import commands as cmd
 from ..service_layer import viewing_records as svc
 from .deps import core, customers_for
 from .schemas import (
+    CHANGED_RECORDS_EXAMPLE,
+    RECORD_REQUEST_EXAMPLE,
+    RECORD_RESULT_EXAMPLE,
+    USER_RECORDS_EXAMPLE,
     ChangedRecordsPageSchema,
     ChangedRecordsQuerySchema,
     ViewingRecordPageSchema,
@@ -46,8 +50,8 @@ def register_converters(app, api) -> None:
 @blp.route("")
 class ViewingRecords(MethodView):
     @blp.arguments(ChangedRecordsQuerySchema, location="query")
-    @blp.response(200, envelope_schema(Surface.EXTERNAL, ChangedRecordsPageSchema))
-    @errors(400, 401, 403, 429)
+    @blp.response(200, envelope_schema(Surface.EXTERNAL, ChangedRecordsPageSchema), example=CHANGED_RECORDS_EXAMPLE)
+    @errors(400, 401, 403, 429, 503)
     @authorize("external.viewing.read")
     def get(self, query):
         """带看记录增量同步 — every record of the tenant changed since `updated_since`, for
@@ -63,9 +67,9 @@ class ViewingRecords(MethodView):
                                          updated_since=query.get("updated_since"), cursor=query.get("cursor"))
         return reply(svc.list_changed_records(command, service.uow()), message="查询成功")
 
-    @blp.arguments(ViewingRecordRequestSchema)
-    @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordResultSchema))
-    @errors(400, 401, 403, 429, 503)
+    @blp.arguments(ViewingRecordRequestSchema, example=RECORD_REQUEST_EXAMPLE)
+    @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordResultSchema), example=RECORD_RESULT_EXAMPLE)
+    @errors(400, 401, 403, 404, 413, 429, 503)
     @authorize("external.viewing.write")
     def post(self, body):
         """带看记录录入 — record a viewing, creating or updating its customer.
@@ -78,7 +82,8 @@ class ViewingRecords(MethodView):
         non-empty values given overwrite. With `PROPERTY_LOOKUP_URL` set, property fields not
         given are filled from the property service (`external_property_enriched`); its failure
         never stops the record. 503 when customer-service cannot be reached: nothing is written,
-        retrying is safe. Emits `viewing.recorded` / `viewing.updated`."""
+        retrying is safe; 404 when the `userId`'s customer is outside the caller's business
+        domains (customer-service's answer). Emits `viewing.recorded` / `viewing.updated`."""
         ctx, service = request_context(), core()
         user_id = body.pop("user_id")
         outcome = svc.record_viewing(cmd.RecordViewing(ctx, user_id, body), service.uow(),
@@ -100,15 +105,17 @@ class ViewingRecords(MethodView):
 @blp.route("/<anytext:user_id>", merge_slashes=False)
 class UserViewingRecords(MethodView):
     @blp.arguments(ViewingRecordQuerySchema, location="query")
-    @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordPageSchema))
-    @errors(400, 401, 403, 429)
+    @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordPageSchema), example=USER_RECORDS_EXAMPLE)
+    @errors(400, 401, 403, 404, 429, 503)
     @authorize("external.viewing.read")
     def get(self, query, user_id):
         """用户带看记录查询 — one user's viewing records in the tenant, newest first.
 
         Filters: `property_name` (fuzzy), `viewing_status`, `business_type`, `viewer_name`,
         `date_from` / `date_to` (inclusive calendar dates of `viewing_time` in APP_TIMEZONE).
-        Pages: `page` from 1, `pageSize` default 20 (above 100 served as 100)."""
+        Pages: `page` from 1, `pageSize` default 20 (above 100 served as 100). `userId` may hold
+        any character, `/` included, sent percent-encoded. 404 when the `userId`'s customer is
+        outside the caller's business domains; a `userId` with no records is an empty page."""
         service = core()
         command = cmd.ListUserRecords(request_context(), user_id, page=query.pop("page"),
                                       page_size=query.pop("pageSize"), **query)

@@ -24,7 +24,7 @@ blp = Blueprint("internal_viewing_records", __name__, url_prefix="/internal/view
 class Snapshot(MethodView):
     @blp.arguments(SnapshotQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, SnapshotPageSchema))
-    @document_errors(blp, Surface.V1, 400, 401, 403)
+    @document_errors(blp, Surface.V1, 400, 401, 403, 503)
     @authorize("internal.snapshot")
     def get(self, query):
         """Every tenant's records in id order with their `version`, `limit` at a time:
