@@ -11,6 +11,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from crm_testing import wait_for
 from sync_worker.entrypoints.deps import core
 
 PATHS = {"projects": "/api/v1/projects", "contracts": "/api/v1/contracts"}
@@ -139,7 +140,7 @@ def test_paging_while_others_write_misses_nothing_and_repeats_nothing(
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        time.sleep(0.2)  # let the writer get going: the walk below runs while it writes
+        assert wait_for(lambda: len(writes) >= 5, timeout=30)  # the walk below runs while it writes
         walked, pages = walk(client, headers, "/api/v1/projects", updated_since=start, page_size=50)
     finally:
         stop.set()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 
 import pytest
 import sqlalchemy as sa
 
+from crm_testing import wait_for
 from viewing_service.entrypoints.deps import core
 
 from ..conftest import customer_event
@@ -123,7 +123,7 @@ def test_paging_while_others_write_misses_nothing_and_repeats_nothing(app, clien
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        time.sleep(0.3)
+        assert wait_for(lambda: writes, timeout=30)  # the walk below runs while it writes
         walked, pages = walk(client, headers, updated_since=SINCE, pageSize=20)
     finally:
         stop.set()
