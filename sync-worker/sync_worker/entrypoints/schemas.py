@@ -5,6 +5,7 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate
 
+from crm_common.envelopes import V1ErrorSchema
 from crm_common.paging import PageQuerySchema, page_schema
 from crm_common.schemas import BaseSchema, IsoDateTime, in_range, length, one_of
 
@@ -161,6 +162,11 @@ class BatchSyncResultSchema(ma.Schema):
     updated_count = f.Integer(metadata={"description": "Projects updated, all customers together"})
     updated_contract_count = f.Integer()
     results = f.List(f.Nested(BatchSyncItemSchema))
+
+
+class BatchSyncRefusedSchema(V1ErrorSchema):
+    """The /api/v1 error envelope; when every customer failed it still carries the report."""
+    data = f.Nested(BatchSyncResultSchema, metadata={"description": "When every customer failed: the report"})
 
 
 class SyncFromContractResultSchema(SyncResultSchema):

@@ -18,6 +18,7 @@ from .deps import core, customers_for
 from .schemas import (
     BATCH_SYNC_EXAMPLE,
     SYNC_RESULT_EXAMPLE,
+    BatchSyncRefusedSchema,
     BatchSyncRequestSchema,
     BatchSyncResultSchema,
     HistoryPageSchema,
@@ -58,7 +59,10 @@ class SyncManyCustomers(MethodView):
     @blp.response(200, envelope_schema(Surface.V1, BatchSyncResultSchema))
     @blp.alt_response(207, schema=envelope_schema(Surface.V1, BatchSyncResultSchema),
                       description="Some customers could not be synchronised (code 2070; see `results`)")
-    @errors(400, 401, 403, 413, 503)
+    @blp.alt_response(400, schema=BatchSyncRefusedSchema,
+                      description="Invalid input (`errors` names the field), or every customer failed "
+                                  "(code 4000, the report in `data`)")
+    @errors(401, 403, 413, 503)
     @authorize("sync.run")
     def post(self, body):
         """Synchronise up to 100 customers (seed 004 §7.3), each on its own: one that fails
