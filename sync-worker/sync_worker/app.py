@@ -1,16 +1,17 @@
-"""sync-worker app factory: where requests enter."""
+"""sync-worker app factory: where requests enter (the blueprints of ``entrypoints``)."""
 from __future__ import annotations
+
+from functools import partial
 
 from flask import Flask
 
-from crm_common.bootstrap import bootstrap_service
+from crm_common.broker import broker_ready
 from crm_common.config import Settings
-from crm_common.web import create_base_app, finish_app
+from crm_common.db import database_ready
+from crm_common.web import add_ready_check, create_base_app, finish_app
 
-from .adapters import orm
-from .adapters.customer_client import CustomerServiceClient
-from .entrypoints import contracts, projects, sync
-from .service_layer.unit_of_work import SyncUnitOfWork
+from .bootstrap import bootstrap
+from .entrypoints import contracts, deps, projects, sync
 
 BLUEPRINTS = [projects.blp, contracts.blp, sync.blp]
 
@@ -19,9 +20,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env("sync")
     app, api = create_base_app(settings, title="sync-worker",
                                description="Consumes customer events; owns projects, contracts and their sync history (seed 004).")
-    bootstrap_service(app, settings, SyncUnitOfWork, orm.start_mappers)
-    app.extensions["customer_client"] = CustomerServiceClient(settings.service_urls["customer"],
-                                                              settings.internal_http_timeout)
+    worker = deps.install(app, bootstrap(settings))
+    add_ready_check(app, "database", lambda: database_ready(worker.engine))
+    # Reported, never fatal: requests need only the database (the consumer needs the broker).
+    add_ready_check(app, "broker", partial(broker_ready, settings.amqp_url), critical=False)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
     return finish_app(app)

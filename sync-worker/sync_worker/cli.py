@@ -1,12 +1,12 @@
-"""``sync-worker migrate | serve | relay | consume``."""
+"""``sync-worker migrate | serve | consume``."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from crm_common.cli import service_main
-from crm_common.workers import consumer_command, relay_command
+from crm_common.workers import consumer_command
 
-from .adapters.orm import applied_versions, outbox, processed_events
+from .adapters.orm import applied_versions, processed_events
 from .entrypoints import consumer
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
@@ -16,12 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     return service_main(
         service="sync", app_path="sync_worker.app:create_app()", service_dir=SERVICE_DIR, default_port=8004,
         extra={
-            "relay": relay_command("sync", outbox),
             "consume": consumer_command("sync", name=consumer.CONSUMER_NAME, queue=consumer.QUEUE,
                                         bindings=consumer.BINDINGS, processed=processed_events,
                                         versions=applied_versions, handler_factory=consumer.handler_factory,
-                                        start_mappers=consumer.start_mappers,
-                                        batch_size=consumer.BATCH_SIZE),
+                                        unit_of_work=consumer.unit_of_work, batch_size=consumer.BATCH_SIZE),
         },
         argv=argv)
 

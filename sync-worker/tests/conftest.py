@@ -101,11 +101,10 @@ def consumer(settings, engine):
     ``consumer.apply`` directly instead of through the broker."""
     from sync_worker.adapters import orm
     from sync_worker.entrypoints import consumer as entry
-    entry.start_mappers()
     return EventConsumer(name=entry.CONSUMER_NAME, queue=entry.QUEUE, bindings=entry.BINDINGS,
                          amqp_url="amqp://unused", session_factory=make_session_factory(engine),
                          processed=orm.processed_events, versions=orm.applied_versions,
-                         handler=entry.handler_factory(settings))
+                         handler=entry.handler_factory(settings), unit_of_work=entry.unit_of_work(settings))
 
 
 @pytest.fixture

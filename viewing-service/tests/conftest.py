@@ -56,10 +56,8 @@ def make_app(pg_url: str, customer_url: str, **env):
 
 def close_app(app) -> None:
     """Drop pooled connections (a kept-alive connection would hold gunicorn's graceful stop)."""
-    app.extensions["customer_service"].session.close()
-    if app.extensions.get("property_lookup"):
-        app.extensions["property_lookup"].session.close()
-    app.extensions["engine"].dispose()
+    from viewing_service.entrypoints.deps import core
+    core(app).close()
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +72,31 @@ def enriching_app(pg_url, customer_service, property_service):
     app = make_app(pg_url, customer_service.url("customer"), PROPERTY_LOOKUP_URL=f"{property_service}/properties")
     yield app
     close_app(app)
+
+
+@pytest.fixture(scope="session")
+def consumer(app):
+    """The real customer-event consumer (dedupe, ordering, transaction, handlers); events
+    are handed to ``consumer.apply`` directly instead of through the broker."""
+    from crm_common.consumer import EventConsumer
+    from crm_common.db import make_session_factory
+    from viewing_service.adapters import orm
+    from viewing_service.entrypoints import consumer as entry
+    from viewing_service.entrypoints.deps import core
+    return EventConsumer(name=entry.CONSUMER_NAME, queue=entry.QUEUE, bindings=entry.BINDINGS,
+                         amqp_url="amqp://unused", session_factory=make_session_factory(core(app).engine),
+                         processed=orm.processed_events, versions=orm.applied_versions,
+                         handler=entry.handler_factory(core(app).settings), unit_of_work=entry.unit_of_work(None))
+
+
+def customer_event(customer_id: int, factory: str, domain: str | None, version: int,
+                   event_type: str = "customer.updated") -> dict:
+    """What customer-service publishes for a customer (only what viewing-service reads matters)."""
+    from crm_common.events import make_event
+    return make_event(event_type=event_type, producer="customer-service", aggregate_type="customer",
+                      aggregate_id=customer_id, aggregate_version=version, factory_id=factory,
+                      changed_fields=["business_domain"],
+                      data={"id": customer_id, "factory_id": factory, "business_domain": domain, "version": version})
 
 
 @pytest.fixture

@@ -26,6 +26,16 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def transaction_now(session: Session) -> dt.datetime:
+    """The start of ``session``'s transaction on the database's clock (PostgreSQL ``now()``,
+    the same for every statement of the transaction; it begins one if none is open): the
+    ``updated_at`` that exact keyset pages need (``crm_common.paging``). SQLite has no such
+    clock and one writer at a time: the process's UTC time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return utcnow()
+    return session.execute(sa.select(sa.func.now())).scalar_one().astimezone(dt.timezone.utc)
+
+
 class UtcDateTime(sa.types.TypeDecorator):
     """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
     impl = sa.DateTime(timezone=True)

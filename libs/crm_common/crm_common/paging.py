@@ -88,9 +88,12 @@ def change_horizon(session: Session) -> dt.datetime | None:
     database's clock; ``None`` when none is open (or on SQLite, which has one writer)."""
     if session.get_bind().dialect.name != "postgresql":
         return None
+    # Client sessions only: an autovacuum worker's transaction writes no rows of ours and
+    # may run for minutes, holding every page back.
     oldest, now = session.execute(sa.text(
         "SELECT min(xact_start), now() FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL")).one()
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
+        "AND backend_type = 'client backend'")).one()
     return oldest if oldest is not None else now
 
 

@@ -211,6 +211,7 @@ WORKERS: dict[str, tuple[str, list[str]]] = {
     "customer-relay": ("customer", ["relay"]),
     "customer-viewing-consumer": ("customer", ["consume"]),
     "viewing-relay": ("viewing", ["relay"]),
+    "viewing-consumer": ("viewing", ["consume"]),
     "analytics-consumer": ("analytics", ["consume"]),
     "analytics-relay": ("analytics", ["relay"]),
     "sync-consumer": ("sync", ["consume"]),

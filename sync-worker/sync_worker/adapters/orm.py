@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import registry
 
-from crm_common.db import BigId, UtcDateTime, consumer_tables, outbox_table, utcnow
+from crm_common.db import BigId, UtcDateTime, consumer_tables, utcnow
 
 from ..domain import model
 
@@ -17,7 +17,7 @@ metadata = sa.MetaData(naming_convention={
     "ck": "ck_%(table_name)s_%(constraint_name)s",
 })
 
-outbox = outbox_table(metadata)
+# sync-worker publishes nothing (no outbox); it consumes customer events exactly once.
 processed_events, applied_versions = consumer_tables(metadata)
 
 
@@ -44,8 +44,10 @@ projects = sa.Table(
     sa.Column("customer_name", sa.String(100), nullable=True),
     sa.Column("customer_contact", sa.String(64), nullable=True),
     sa.Column("customer_phone", sa.String(32), nullable=True),
+    sa.Column("business_domain", sa.String(64), nullable=True),  # the customer's
     *_audit_columns(),
     sa.Index("ix_projects_factory_id_customer_id", "factory_id", "customer_id"),
+    sa.Index("ix_projects_factory_id_updated_at_id", "factory_id", "updated_at", "id"),  # keyset pages
 )
 
 contracts = sa.Table(
@@ -58,10 +60,12 @@ contracts = sa.Table(
     sa.Column("customer_name", sa.String(100), nullable=True),
     sa.Column("contact_person", sa.String(64), nullable=True),
     sa.Column("contact_phone", sa.String(32), nullable=True),
+    sa.Column("business_domain", sa.String(64), nullable=True),  # the customer's
     *_audit_columns(),
     sa.UniqueConstraint("factory_id", "contract_no"),
     sa.Index("ix_contracts_factory_id_customer_id", "factory_id", "customer_id"),
     sa.Index("ix_contracts_project_id", "project_id"),
+    sa.Index("ix_contracts_factory_id_updated_at_id", "factory_id", "updated_at", "id"),  # keyset pages
 )
 
 # The latest known state of each customer, from its events (or from customer-service when
@@ -88,6 +92,7 @@ sync_history = sa.Table(
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("factory_id", sa.String(64), nullable=False),
     sa.Column("customer_id", sa.BigInteger, nullable=False),
+    sa.Column("business_domain", sa.String(64), nullable=True),  # the customer's
     sa.Column("trigger", sa.String(16), nullable=False),  # event / manual / contract
     sa.Column("outcome", sa.String(16), nullable=False),  # success / skipped / failed
     sa.Column("event_id", sa.String(36), nullable=True),
@@ -106,6 +111,7 @@ sync_history = sa.Table(
     sa.Column("contract_count", sa.Integer, nullable=False, default=0),
     sa.Column("error", sa.Text, nullable=True),
     sa.Index("ix_sync_history_factory_id_customer_id", "factory_id", "customer_id", "id"),
+    sa.Index("ix_sync_history_factory_id_synced_at_id", "factory_id", "synced_at", "id"),  # keyset pages
     # An applied event is recorded once; failed attempts may repeat.
     sa.Index("uq_sync_history_event_id_applied", "event_id", unique=True,
              postgresql_where=sa.text("event_id IS NOT NULL AND outcome <> 'failed'"),

@@ -1,13 +1,15 @@
-"""Repositories: every query is scoped to one tenant (factory)."""
+"""Repositories of sync-worker's tables: every query names its tenant (factory), and every
+query made for a caller its business domains (``scope``)."""
 from __future__ import annotations
-
-import math
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from crm_common.db import utcnow
+from crm_common.auth import DomainScope
+from crm_common.db import upsert
+from crm_common.paging import keyset_body, keyset_page, offset_page, page_body
 
+from ..domain.commands import Paging
 from ..domain.model import Contract, CustomerInfo, Project
 from . import orm
 
@@ -16,13 +18,46 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def paginate(session: Session, stmt, *, page: int, page_size: int, scalars: bool = True) -> dict:
-    """CONTRACT §4 page: ``items``, ``total``, ``page``, ``page_size``, ``total_pages``."""
-    total = session.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
-    paged = stmt.limit(page_size).offset((page - 1) * page_size)
-    items = list(session.scalars(paged)) if scalars else [dict(row._mapping) for row in session.execute(paged)]
-    return {"items": items, "total": total, "page": page, "page_size": page_size,
-            "total_pages": math.ceil(total / page_size) if total else 0}
+def _contains(column: sa.ColumnElement, text: str) -> sa.ColumnElement:
+    return column.ilike(f"%{_escape_like(text)}%", escape="\\")
+
+
+def in_scope(column: sa.ColumnElement, scope: DomainScope) -> sa.ColumnElement:
+    """Rows of the business domains ``scope`` allows (CONTRACT §3: the customer's domain)."""
+    return sa.true() if scope.everything else column.in_(sorted(scope.codes))
+
+
+def _locked(stmt: sa.Select) -> sa.Select:
+    # Under the lock, read the row as it is now, not as an earlier statement of this
+    # session (e.g. a consumer batch) left it in the identity map.
+    return stmt.with_for_update().execution_options(populate_existing=True)
+
+
+def page(session: Session, stmt: sa.Select, paging: Paging, *, newest_first: sa.ColumnElement,
+         changed_at: sa.ColumnElement, id_: sa.ColumnElement, scalars: bool = True) -> dict:
+    """A CONTRACT §4 page of ``stmt`` (filtered, not ordered): offset pages newest first,
+    or in incremental mode keyset pages in (``changed_at``, ``id``) order."""
+    if paging.incremental:
+        rows, next_cursor = keyset_page(session, stmt, updated_at=changed_at, id_=id_, page_size=paging.page_size,
+                                        updated_since=paging.updated_since, cursor=paging.cursor, scalars=scalars,
+                                        key=lambda row: (getattr(row, changed_at.key), row.id))
+        return keyset_body(rows if scalars else [dict(row._mapping) for row in rows], paging.page_size,
+                           next_cursor)
+    rows, total = offset_page(session, stmt.order_by(newest_first), paging.page, paging.page_size,
+                              scalars=scalars)
+    return page_body(rows if scalars else [dict(row._mapping) for row in rows], total, paging.page,
+                     paging.page_size)
+
+
+def _move_to_domain(session: Session, table: sa.Table, factory_id: str, customer_id: int, domain: str | None,
+                    now, operator: tuple[str | None, str | None]) -> int:
+    """A customer moved to another business domain: so do its rows (a change of each row:
+    new version and ``updated_at``, so that incremental sync sees it)."""
+    t = table.c
+    return session.execute(sa.update(table).where(
+        t.factory_id == factory_id, t.customer_id == customer_id, t.business_domain.is_distinct_from(domain),
+    ).values(business_domain=domain, version=t.version + 1, updated_at=now, updated_by=operator[0],
+             updated_by_name=operator[1])).rowcount
 
 
 class ProjectRepository:
@@ -32,29 +67,30 @@ class ProjectRepository:
     def add(self, project: Project) -> None:
         self.session.add(project)
 
-    def get(self, factory_id: str, project_id: int, *, for_update: bool = False) -> Project | None:
-        stmt = sa.select(Project).where(orm.projects.c.factory_id == factory_id, orm.projects.c.id == project_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).first()
+    def get(self, factory_id: str, scope: DomainScope, project_id: int, *, for_update: bool = False) -> Project | None:
+        t = orm.projects.c
+        stmt = sa.select(Project).where(t.factory_id == factory_id, t.id == project_id, in_scope(t.business_domain, scope))
+        return self.session.scalars(_locked(stmt) if for_update else stmt).first()
 
     def of_customer(self, factory_id: str, customer_id: int, *, for_update: bool = False) -> list[Project]:
         """Seed 004 §4.1: every project whose customer_id matches, oldest first."""
         stmt = sa.select(Project).where(orm.projects.c.factory_id == factory_id,
                                         orm.projects.c.customer_id == customer_id).order_by(orm.projects.c.id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return list(self.session.scalars(stmt))
+        return list(self.session.scalars(_locked(stmt) if for_update else stmt))
 
-    def filtered(self, factory_id: str, *, customer_id: int | None = None, keyword: str | None = None):
-        stmt = sa.select(Project).where(orm.projects.c.factory_id == factory_id)
+    def move_to_domain(self, factory_id: str, customer_id: int, domain: str | None, *, now,
+                       operator: tuple[str | None, str | None]) -> int:
+        return _move_to_domain(self.session, orm.projects, factory_id, customer_id, domain, now, operator)
+
+    def page(self, factory_id: str, scope: DomainScope, paging: Paging, *, customer_id: int | None = None,
+             keyword: str | None = None) -> dict:
+        t = orm.projects.c
+        stmt = sa.select(Project).where(t.factory_id == factory_id, in_scope(t.business_domain, scope))
         if customer_id is not None:
-            stmt = stmt.where(orm.projects.c.customer_id == customer_id)
+            stmt = stmt.where(t.customer_id == customer_id)
         if keyword:
-            pattern = f"%{_escape_like(keyword)}%"
-            stmt = stmt.where(sa.or_(orm.projects.c.name.ilike(pattern, escape="\\"),
-                                     orm.projects.c.customer_name.ilike(pattern, escape="\\")))
-        return stmt.order_by(orm.projects.c.id.desc())
+            stmt = stmt.where(sa.or_(_contains(t.name, keyword), _contains(t.customer_name, keyword)))
+        return page(self.session, stmt, paging, newest_first=t.id.desc(), changed_at=t.updated_at, id_=t.id)
 
 
 class ContractRepository:
@@ -64,12 +100,12 @@ class ContractRepository:
     def add(self, contract: Contract) -> None:
         self.session.add(contract)
 
-    def get(self, factory_id: str, contract_id: int, *, for_update: bool = False) -> Contract | None:
-        stmt = sa.select(Contract).where(orm.contracts.c.factory_id == factory_id,
-                                         orm.contracts.c.id == contract_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).first()
+    def get(self, factory_id: str, scope: DomainScope, contract_id: int, *,
+            for_update: bool = False) -> Contract | None:
+        t = orm.contracts.c
+        stmt = sa.select(Contract).where(t.factory_id == factory_id, t.id == contract_id,
+                                         in_scope(t.business_domain, scope))
+        return self.session.scalars(_locked(stmt) if for_update else stmt).first()
 
     def number_taken(self, factory_id: str, contract_no: str, exclude_id: int | None = None) -> bool:
         stmt = sa.select(orm.contracts.c.id).where(orm.contracts.c.factory_id == factory_id,
@@ -81,42 +117,31 @@ class ContractRepository:
     def of_customer(self, factory_id: str, customer_id: int, *, for_update: bool = False) -> list[Contract]:
         stmt = sa.select(Contract).where(orm.contracts.c.factory_id == factory_id,
                                          orm.contracts.c.customer_id == customer_id).order_by(orm.contracts.c.id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return list(self.session.scalars(stmt))
+        return list(self.session.scalars(_locked(stmt) if for_update else stmt))
 
-    def latest_of_project(self, factory_id: str, project_id: int) -> Contract | None:
+    def latest_of_project(self, factory_id: str, scope: DomainScope, project_id: int) -> Contract | None:
         """The project's most recently changed contract."""
-        stmt = sa.select(Contract).where(orm.contracts.c.factory_id == factory_id,
-                                         orm.contracts.c.project_id == project_id) \
-            .order_by(orm.contracts.c.updated_at.desc(), orm.contracts.c.id.desc()).limit(1)
+        t = orm.contracts.c
+        stmt = sa.select(Contract).where(t.factory_id == factory_id, t.project_id == project_id,
+                                         in_scope(t.business_domain, scope)) \
+            .order_by(t.updated_at.desc(), t.id.desc()).limit(1)
         return self.session.scalars(stmt).first()
 
-    def filtered(self, factory_id: str, *, customer_id: int | None = None, project_id: int | None = None,
-                 keyword: str | None = None):
-        stmt = sa.select(Contract).where(orm.contracts.c.factory_id == factory_id)
+    def move_to_domain(self, factory_id: str, customer_id: int, domain: str | None, *, now,
+                       operator: tuple[str | None, str | None]) -> int:
+        return _move_to_domain(self.session, orm.contracts, factory_id, customer_id, domain, now, operator)
+
+    def page(self, factory_id: str, scope: DomainScope, paging: Paging, *, customer_id: int | None = None,
+             project_id: int | None = None, keyword: str | None = None) -> dict:
+        t = orm.contracts.c
+        stmt = sa.select(Contract).where(t.factory_id == factory_id, in_scope(t.business_domain, scope))
         if customer_id is not None:
-            stmt = stmt.where(orm.contracts.c.customer_id == customer_id)
+            stmt = stmt.where(t.customer_id == customer_id)
         if project_id is not None:
-            stmt = stmt.where(orm.contracts.c.project_id == project_id)
+            stmt = stmt.where(t.project_id == project_id)
         if keyword:
-            pattern = f"%{_escape_like(keyword)}%"
-            stmt = stmt.where(sa.or_(orm.contracts.c.contract_no.ilike(pattern, escape="\\"),
-                                     orm.contracts.c.customer_name.ilike(pattern, escape="\\")))
-        return stmt.order_by(orm.contracts.c.id.desc())
-
-
-def _upsert(session: Session, table: sa.Table, values: dict, index: list[str], update: dict, where=None):
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=index,
-                                      set_={k: getattr(stmt.excluded, k) for k in update},
-                                      where=where(stmt.excluded) if where is not None else None)
-    return session.execute(stmt)
+            stmt = stmt.where(sa.or_(_contains(t.contract_no, keyword), _contains(t.customer_name, keyword)))
+        return page(self.session, stmt, paging, newest_first=t.id.desc(), changed_at=t.updated_at, id_=t.id)
 
 
 class SnapshotRepository:
@@ -125,16 +150,16 @@ class SnapshotRepository:
     def __init__(self, session: Session):
         self.session = session
 
-    def remember(self, info: CustomerInfo, *, source: str, event_id: str | None = None) -> bool:
+    def remember(self, info: CustomerInfo, *, source: str, now, event_id: str | None = None) -> bool:
         """Store ``info`` unless a newer version is known; True when it is now the newest."""
         t = orm.customer_snapshots
         values = {"customer_id": info.customer_id, "factory_id": info.factory_id,
                   "business_domain": info.business_domain, "name": info.name, "contact": info.contact,
                   "phone": info.phone, "version": info.version, "deleted": info.deleted,
-                  "source": source, "event_id": event_id, "updated_at": utcnow()}
-        result = _upsert(self.session, t, values, ["customer_id"], [k for k in values if k != "customer_id"],
-                         where=lambda excluded: t.c.version < excluded.version)
-        return result.rowcount == 1
+                  "source": source, "event_id": event_id, "updated_at": now}
+        return upsert(self.session, t, values, index_elements=[t.c.customer_id],
+                      update=[k for k in values if k != "customer_id"],
+                      where=lambda table, excluded: table.c.version < excluded.version) == 1
 
     def get(self, factory_id: str, customer_id: int) -> CustomerInfo | None:
         t = orm.customer_snapshots
@@ -152,17 +177,23 @@ class HistoryRepository:
         self.session = session
 
     def add(self, **values) -> None:
-        values.setdefault("synced_at", utcnow())
         self.session.execute(sa.insert(orm.sync_history).values(**values))
 
-    def filtered(self, factory_id: str, *, customer_id: int | None = None, trigger: str | None = None,
-                 outcome: str | None = None):
+    def move_to_domain(self, factory_id: str, customer_id: int, domain: str | None) -> int:
         t = orm.sync_history
-        stmt = sa.select(t).where(t.c.factory_id == factory_id)
+        return self.session.execute(sa.update(t).where(
+            t.c.factory_id == factory_id, t.c.customer_id == customer_id,
+            t.c.business_domain.is_distinct_from(domain)).values(business_domain=domain)).rowcount
+
+    def page(self, factory_id: str, scope: DomainScope, paging: Paging, *, customer_id: int | None = None,
+             trigger: str | None = None, outcome: str | None = None) -> dict:
+        t = orm.sync_history
+        stmt = sa.select(t).where(t.c.factory_id == factory_id, in_scope(t.c.business_domain, scope))
         if customer_id is not None:
             stmt = stmt.where(t.c.customer_id == customer_id)
         if trigger:
             stmt = stmt.where(t.c.trigger == trigger)
         if outcome:
             stmt = stmt.where(t.c.outcome == outcome)
-        return stmt.order_by(t.c.id.desc())
+        return page(self.session, stmt, paging, newest_first=t.c.id.desc(), changed_at=t.c.synced_at, id_=t.c.id,
+                    scalars=False)

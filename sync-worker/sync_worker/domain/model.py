@@ -57,6 +57,8 @@ def _assign_changed(target, values: dict) -> list[str]:
 
 
 class _Audited:
+    business_domain: str | None = None  # the customer's (CONTRACT §3 scope)
+
     def __init__(self, **fields):
         for key, value in fields.items():
             setattr(self, key, value)
@@ -68,7 +70,8 @@ class _Audited:
 
 
 class Project(_Audited):
-    """A project of one customer; keeps a copy of the customer's name, contact and phone."""
+    """A project of one customer; keeps a copy of the customer's name, contact and phone,
+    and belongs to the customer's business domain."""
 
     def copy_customer(self, info: CustomerInfo, *, operator_id: str | None, operator_name: str | None,
                       now: dt.datetime) -> list[str]:
@@ -89,10 +92,16 @@ class Project(_Audited):
                                          **rules.project_values_from_contract(contract.customer_name,
                                                                               contract.contact_person,
                                                                               contract.contact_phone)})
+        self.business_domain = contract.business_domain  # a customer's rows share its domain
         if changed:
             self.customer_synced_at = now
             self.touch(operator_id, operator_name, now)
         return changed
+
+    def belong_to(self, info: CustomerInfo) -> list[str]:
+        """Move the project to ``info``'s customer (and its business domain); the customer
+        fields are copied separately (``copy_customer``)."""
+        return _belong_to(self, info)
 
     def rename(self, name: str) -> list[str]:
         return _assign_changed(self, {"name": name})
@@ -100,7 +109,7 @@ class Project(_Audited):
 
 class Contract(_Audited):
     """A contract of one customer, optionally for one project; keeps a copy of the
-    customer's name, contact person and phone."""
+    customer's name, contact person and phone, and belongs to the customer's business domain."""
 
     def copy_customer(self, info: CustomerInfo, *, operator_id: str | None, operator_name: str | None,
                       now: dt.datetime) -> list[str]:
@@ -112,8 +121,17 @@ class Contract(_Audited):
             self.touch(operator_id, operator_name, now)
         return changed
 
+    def belong_to(self, info: CustomerInfo) -> list[str]:
+        return _belong_to(self, info)
+
     def change(self, values: dict) -> list[str]:
         return _assign_changed(self, values)
+
+
+def _belong_to(row: _Audited, info: CustomerInfo) -> list[str]:
+    changed = _assign_changed(row, {"customer_id": info.customer_id})
+    row.business_domain = info.business_domain
+    return changed
 
 
 @dataclass

@@ -5,9 +5,12 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate
 
+from crm_common.envelopes import V1ErrorSchema
+from crm_common.paging import PageQuerySchema, page_schema
 from crm_common.schemas import BaseSchema, IsoDateTime, in_range, length, one_of
 
 from ..domain import rules
+from ..domain.commands import Paging
 
 MAX_BATCH = 100
 
@@ -18,16 +21,13 @@ def _at_least_one(data: dict) -> dict:
     return data
 
 
-class PageQuerySchema(BaseSchema):
-    page = f.Integer(load_default=1, validate=in_range(1, 100000))
-    page_size = f.Integer(load_default=20, validate=in_range(1, 100))
+class ListQuerySchema(BaseSchema, PageQuerySchema):
+    """``page``/``page_size``, or incremental sync with ``updated_since`` / ``cursor``."""
 
 
-class _PageSchema(ma.Schema):
-    total = f.Integer()
-    page = f.Integer()
-    page_size = f.Integer()
-    total_pages = f.Integer()
+def paging_of(query: dict) -> Paging:
+    return Paging(page=query["page"], page_size=query["page_size"], updated_since=query["updated_since"],
+                  cursor=query["cursor"])
 
 
 class _AuditedSchema(ma.Schema):
@@ -68,15 +68,16 @@ class ProjectSchema(_AuditedSchema):
     customer_name = f.String(allow_none=True)
     customer_contact = f.String(allow_none=True)
     customer_phone = f.String(allow_none=True)
+    business_domain = f.String(allow_none=True, metadata={
+        "description": "The customer's business domain; callers outside it get 404"})
 
 
-class ProjectListQuerySchema(PageQuerySchema):
+class ProjectListQuerySchema(ListQuerySchema):
     customer_id = f.Integer(validate=in_range(1))
     keyword = f.String(validate=length(1, 100), metadata={"description": "Part of the name or customer name"})
 
 
-class ProjectPageSchema(_PageSchema):
-    items = f.List(f.Nested(ProjectSchema))
+ProjectPageSchema = page_schema(ProjectSchema)
 
 
 class SyncFromContractSchema(BaseSchema):
@@ -112,16 +113,17 @@ class ContractSchema(_AuditedSchema):
     customer_name = f.String(allow_none=True)
     contact_person = f.String(allow_none=True)
     contact_phone = f.String(allow_none=True)
+    business_domain = f.String(allow_none=True, metadata={
+        "description": "The customer's business domain; callers outside it get 404"})
 
 
-class ContractListQuerySchema(PageQuerySchema):
+class ContractListQuerySchema(ListQuerySchema):
     customer_id = f.Integer(validate=in_range(1))
     project_id = f.Integer(validate=in_range(1))
     keyword = f.String(validate=length(1, 100), metadata={"description": "Part of the number or customer name"})
 
 
-class ContractPageSchema(_PageSchema):
-    items = f.List(f.Nested(ContractSchema))
+ContractPageSchema = page_schema(ContractSchema)
 
 
 # --- sync ----------------------------------------------------------------------------------------
@@ -162,12 +164,17 @@ class BatchSyncResultSchema(ma.Schema):
     results = f.List(f.Nested(BatchSyncItemSchema))
 
 
+class BatchSyncRefusedSchema(V1ErrorSchema):
+    """The /api/v1 error envelope; when every customer failed it still carries the report."""
+    data = f.Nested(BatchSyncResultSchema, metadata={"description": "When every customer failed: the report"})
+
+
 class SyncFromContractResultSchema(SyncResultSchema):
     contract_id = f.Integer()
     project = f.Nested(ProjectSchema)
 
 
-class HistoryQuerySchema(PageQuerySchema):
+class HistoryQuerySchema(ListQuerySchema):
     customer_id = f.Integer(validate=in_range(1))
     trigger = f.String(validate=one_of(rules.TRIGGERS, "触发方式"))
     outcome = f.String(validate=one_of(rules.OUTCOMES, "结果"))
@@ -177,6 +184,8 @@ class HistoryEntrySchema(ma.Schema):
     id = f.Integer()
     factory_id = f.String()
     customer_id = f.Integer()
+    business_domain = f.String(allow_none=True, metadata={
+        "description": "The customer's business domain; callers outside it get 404"})
     trigger = f.String(metadata={"description": "event / manual / contract"})
     outcome = f.String(metadata={"description": "success / skipped (auto_sync=false) / failed"})
     event_id = f.String(allow_none=True)
@@ -197,5 +206,24 @@ class HistoryEntrySchema(ma.Schema):
     error = f.String(allow_none=True)
 
 
-class HistoryPageSchema(_PageSchema):
-    items = f.List(f.Nested(HistoryEntrySchema))
+HistoryPageSchema = page_schema(HistoryEntrySchema)
+
+
+# --- OpenAPI examples (seed 004) ----------------------------------------------------------------
+
+PROJECT_CREATE_EXAMPLE = {"name": "一期工程", "customer_id": 123}
+PROJECT_UPDATE_EXAMPLE = {"name": "一期工程（扩建）", "customer_id": 124}
+CONTRACT_CREATE_EXAMPLE = {"contract_no": "HT-2026-001", "customer_id": 123, "project_id": 1}
+CONTRACT_UPDATE_EXAMPLE = {"contract_no": "HT-2026-001A", "project_id": None}
+SYNC_FROM_CONTRACT_EXAMPLE = {"contract_id": 7}
+BATCH_SYNC_EXAMPLE = {"customer_ids": [123, 124, 125]}
+# Seed 004 §2.1: the result of sync_customer_to_projects (and its contracts), in the envelope.
+SYNC_RESULT_EXAMPLE = {
+    "success": True, "code": 2000, "message": "已同步 3 个项目的客户信息",
+    "data": {"customer_id": 123, "success": True, "message": "已同步 3 个项目的客户信息", "updated_count": 3,
+             "updated_projects": [1, 2, 3], "updated_contracts": [7],
+             "updated_fields": ["customer_name", "customer_contact", "customer_phone", "contact_person",
+                                "contact_phone"],
+             "project_fields": ["customer_name", "customer_contact", "customer_phone"],
+             "contract_fields": ["customer_name", "contact_person", "contact_phone"],
+             "source": "customer-service", "customer_version": 8}}

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from crm_common.context import RequestContext
-from crm_common.db import utcnow
-from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationError
+from crm_common.errors import Conflict, NotFound, ValidationError
 
-from ..adapters.repository import paginate
 from ..domain import rules
+from ..domain.commands import KEEP, CreateContract, GetContract, ListContracts, UpdateContract
 from ..domain.model import Contract
-from .customers import FetchCustomer, known_customer
+from .customers import FetchCustomer, known_customer, require_visible_filter
+from .projects import stale
 from .unit_of_work import SyncUnitOfWork
 
 CONTRACT_NOT_FOUND = "合同不存在"
@@ -24,19 +24,18 @@ def _duplicate_number() -> Conflict:
 
 def load_contract(uow: SyncUnitOfWork, ctx: RequestContext, contract_id: int, *, for_update: bool = False,
                   expected_version: int | None = None) -> Contract:
-    contract = uow.contracts.get(ctx.factory_id, contract_id, for_update=for_update)
+    contract = uow.contracts.get(ctx.factory_id, ctx.scope, contract_id, for_update=for_update)
     if contract is None:
         raise NotFound(CONTRACT_NOT_FOUND, error_code="CONTRACT_NOT_FOUND")
     if expected_version is not None and contract.version != expected_version:
-        raise PreconditionFailed(f"合同已被修改（当前版本 {contract.version}），请刷新后重试",
-                                 error_code="VERSION_MISMATCH")
+        raise stale("合同", contract.version)
     return contract
 
 
 def _check_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int | None, customer_id: int) -> None:
     if project_id is None:
         return
-    project = uow.projects.get(ctx.factory_id, project_id)
+    project = uow.projects.get(ctx.factory_id, ctx.scope, project_id)
     if project is None:
         raise NotFound("项目不存在", error_code="PROJECT_NOT_FOUND", errors={"project_id": ["项目不存在"]})
     if not rules.contract_matches_project(customer_id, project.customer_id):
@@ -51,16 +50,17 @@ def _flush(uow: SyncUnitOfWork) -> None:
         raise _duplicate_number() from exc
 
 
-def create_contract(uow: SyncUnitOfWork, ctx: RequestContext, fields: dict, fetch: FetchCustomer) -> Contract:
-    info = known_customer(uow, ctx, fields["customer_id"], fetch)
-    now = utcnow()
+def create_contract(cmd: CreateContract, uow: SyncUnitOfWork, customers: FetchCustomer) -> Contract:
+    ctx = cmd.ctx
+    info = known_customer(uow, ctx, cmd.customer_id, customers)
     with uow:
-        _check_project(uow, ctx, fields.get("project_id"), info.customer_id)
-        if uow.contracts.number_taken(ctx.factory_id, fields["contract_no"]):
+        _check_project(uow, ctx, cmd.project_id, info.customer_id)
+        if uow.contracts.number_taken(ctx.factory_id, cmd.contract_no):
             raise _duplicate_number()
-        contract = Contract(factory_id=ctx.factory_id, contract_no=fields["contract_no"],
-                            customer_id=info.customer_id, project_id=fields.get("project_id"),
-                            created_at=now, created_by=ctx.operator_id, created_by_name=ctx.operator_name,
+        now = uow.now()
+        contract = Contract(factory_id=ctx.factory_id, contract_no=cmd.contract_no,
+                            customer_id=info.customer_id, project_id=cmd.project_id,
+                            business_domain=info.business_domain, created_at=now, created_by=ctx.operator_id, created_by_name=ctx.operator_name,
                             updated_at=now, updated_by=ctx.operator_id, updated_by_name=ctx.operator_name)
         contract.copy_customer(info, operator_id=ctx.operator_id, operator_name=ctx.operator_name, now=now)
         uow.contracts.add(contract)
@@ -69,23 +69,26 @@ def create_contract(uow: SyncUnitOfWork, ctx: RequestContext, fields: dict, fetc
     return contract
 
 
-def update_contract(uow: SyncUnitOfWork, ctx: RequestContext, contract_id: int, changes: dict,
-                    fetch: FetchCustomer, *, expected_version: int | None = None) -> Contract:
+def update_contract(cmd: UpdateContract, uow: SyncUnitOfWork, customers: FetchCustomer) -> Contract:
     """Change the number, the project, or the customer (whose fields are then copied in)."""
-    info = known_customer(uow, ctx, changes["customer_id"], fetch) if "customer_id" in changes else None
-    now = utcnow()
+    ctx = cmd.ctx
+    info = known_customer(uow, ctx, cmd.customer_id, customers) if cmd.customer_id is not None else None
     with uow:
-        contract = load_contract(uow, ctx, contract_id, for_update=True, expected_version=expected_version)
-        values = {k: changes[k] for k in ("contract_no", "project_id") if k in changes}
-        if info is not None:
-            values["customer_id"] = info.customer_id
+        contract = load_contract(uow, ctx, cmd.contract_id, for_update=True, expected_version=cmd.expected_version)
+        now = uow.now()
+        values = {}
+        if cmd.contract_no is not None:
+            values["contract_no"] = cmd.contract_no
+        if cmd.project_id is not KEEP:
+            values["project_id"] = cmd.project_id
         if values.get("contract_no") not in (None, contract.contract_no) and \
                 uow.contracts.number_taken(ctx.factory_id, values["contract_no"], exclude_id=contract.id):
             raise _duplicate_number()
         _check_project(uow, ctx, values.get("project_id", contract.project_id),
-                       values.get("customer_id", contract.customer_id))
+                       info.customer_id if info is not None else contract.customer_id)
         changed = contract.change(values)
         if info is not None:
+            changed += contract.belong_to(info)
             changed += contract.copy_customer(info, operator_id=ctx.operator_id,
                                               operator_name=ctx.operator_name, now=now)
         if changed:
@@ -95,15 +98,13 @@ def update_contract(uow: SyncUnitOfWork, ctx: RequestContext, contract_id: int, 
     return contract
 
 
-def get_contract(uow: SyncUnitOfWork, ctx: RequestContext, contract_id: int) -> Contract:
+def get_contract(cmd: GetContract, uow: SyncUnitOfWork) -> Contract:
     with uow:
-        return load_contract(uow, ctx, contract_id)
+        return load_contract(uow, cmd.ctx, cmd.contract_id)
 
 
-def list_contracts(uow: SyncUnitOfWork, ctx: RequestContext, *, customer_id: int | None = None,
-                   project_id: int | None = None, keyword: str | None = None, page: int = 1,
-                   page_size: int = 20) -> dict:
+def list_contracts(cmd: ListContracts, uow: SyncUnitOfWork) -> dict:
     with uow:
-        stmt = uow.contracts.filtered(ctx.factory_id, customer_id=customer_id, project_id=project_id,
-                                      keyword=keyword)
-        return paginate(uow.session, stmt, page=page, page_size=page_size)
+        require_visible_filter(uow, cmd.ctx, cmd.customer_id)
+        return uow.contracts.page(cmd.ctx.factory_id, cmd.ctx.scope, cmd.paging, customer_id=cmd.customer_id,
+                                  project_id=cmd.project_id, keyword=cmd.keyword)

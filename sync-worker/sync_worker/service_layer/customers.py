@@ -20,6 +20,7 @@ FetchCustomer = Callable[[int], "CustomerInfo | None"]
 
 SOURCE_EVENT, SOURCE_CUSTOMER_SERVICE, SOURCE_SNAPSHOT = "event", "customer-service", "snapshot"
 CUSTOMER_NOT_FOUND = "客户不存在或已被删除"
+UNKNOWN_WHILE_DOWN = "客户服务暂不可用，且本地没有该客户的信息"
 
 
 def customer_not_found(customer_id: int) -> NotFound:
@@ -27,10 +28,40 @@ def customer_not_found(customer_id: int) -> NotFound:
                     errors={"customer_id": [CUSTOMER_NOT_FOUND]})
 
 
+# Who ``updated_by`` names on rows that sync-worker changed by itself (events, domain moves).
+SYNC_OPERATOR = ("sync-worker", "客户信息自动同步")
+
+
 def _visible(ctx: RequestContext, info: CustomerInfo | None) -> bool:
+    """A live customer of the caller's tenant in one of its business domains (an unknown
+    domain is in none but "every domain")."""
     if info is None or info.deleted or info.factory_id != ctx.factory_id:
         return False
-    return info.business_domain is None or ctx.scope.allows(info.business_domain)
+    return ctx.scope.allows(info.business_domain)
+
+
+def remember(uow: SyncUnitOfWork, info: CustomerInfo, *, source: str, event_id: str | None = None) -> bool:
+    """Keep ``info`` as the customer's snapshot unless a newer version is known (inside the
+    caller's transaction); True when it is now the newest. A customer that moved to another
+    business domain takes its projects, contracts and history with it."""
+    previous = uow.snapshots.get(info.factory_id, info.customer_id)
+    newest = uow.snapshots.remember(info, source=source, event_id=event_id, now=uow.now())
+    if newest and previous is not None and previous.business_domain != info.business_domain:
+        now, domain = uow.now(), info.business_domain
+        uow.projects.move_to_domain(info.factory_id, info.customer_id, domain, now=now, operator=SYNC_OPERATOR)
+        uow.contracts.move_to_domain(info.factory_id, info.customer_id, domain, now=now, operator=SYNC_OPERATOR)
+        uow.history.move_to_domain(info.factory_id, info.customer_id, domain)
+    return newest
+
+
+def require_visible_filter(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int | None) -> None:
+    """A list filtered by a customer outside the caller's business domains is 404 (as the
+    customer is), not an empty page that would confirm it exists; inside an open ``uow``."""
+    if customer_id is None or ctx.scope.everything:
+        return
+    info = uow.snapshots.get(ctx.factory_id, customer_id)
+    if info is not None and not ctx.scope.allows(info.business_domain):
+        raise customer_not_found(customer_id)
 
 
 def known_customer(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
@@ -50,7 +81,7 @@ def known_customer(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
     if not _visible(ctx, info):
         raise customer_not_found(customer_id)
     with uow:
-        uow.snapshots.remember(info, source=SOURCE_CUSTOMER_SERVICE)
+        remember(uow, info, source=SOURCE_CUSTOMER_SERVICE)
         uow.commit()
     return info
 
@@ -71,8 +102,8 @@ def current_customer(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
     with uow:
         info = uow.snapshots.get(ctx.factory_id, customer_id)
     if info is None:
-        raise ServiceUnavailable("客户服务暂不可用，且本地没有该客户的信息", error_code="CUSTOMER_SERVICE_UNAVAILABLE",
-                                 errors={"customer_id": ["客户服务暂不可用，且本地没有该客户的信息"]})
+        raise ServiceUnavailable(UNKNOWN_WHILE_DOWN, error_code="CUSTOMER_SERVICE_UNAVAILABLE",
+                                 errors={"customer_id": [UNKNOWN_WHILE_DOWN]})
     if not _visible(ctx, info):
         raise customer_not_found(customer_id)
     return info, SOURCE_SNAPSHOT

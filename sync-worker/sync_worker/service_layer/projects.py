@@ -3,37 +3,37 @@ copied from the customer's latest known state."""
 from __future__ import annotations
 
 from crm_common.context import RequestContext
-from crm_common.db import utcnow
 from crm_common.errors import NotFound, PreconditionFailed
 
-from ..adapters.repository import paginate
+from ..domain.commands import CreateProject, GetProject, ListProjects, UpdateProject
 from ..domain.model import Project
-from .customers import FetchCustomer, known_customer
+from .customers import FetchCustomer, known_customer, require_visible_filter
 from .unit_of_work import SyncUnitOfWork
 
 PROJECT_NOT_FOUND = "项目不存在"
 
 
-def _stale(kind: str, version: int) -> PreconditionFailed:
+def stale(kind: str, version: int) -> PreconditionFailed:
     return PreconditionFailed(f"{kind}已被修改（当前版本 {version}），请刷新后重试", error_code="VERSION_MISMATCH")
 
 
 def load_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int, *, for_update: bool = False,
                  expected_version: int | None = None) -> Project:
-    project = uow.projects.get(ctx.factory_id, project_id, for_update=for_update)
+    project = uow.projects.get(ctx.factory_id, ctx.scope, project_id, for_update=for_update)
     if project is None:
         raise NotFound(PROJECT_NOT_FOUND, error_code="PROJECT_NOT_FOUND")
     if expected_version is not None and project.version != expected_version:
-        raise _stale("项目", project.version)
+        raise stale("项目", project.version)
     return project
 
 
-def create_project(uow: SyncUnitOfWork, ctx: RequestContext, fields: dict, fetch: FetchCustomer) -> Project:
-    info = known_customer(uow, ctx, fields["customer_id"], fetch)
-    now = utcnow()
+def create_project(cmd: CreateProject, uow: SyncUnitOfWork, customers: FetchCustomer) -> Project:
+    ctx = cmd.ctx
+    info = known_customer(uow, ctx, cmd.customer_id, customers)
     with uow:
-        project = Project(factory_id=ctx.factory_id, name=fields["name"], customer_id=info.customer_id,
-                          created_at=now, created_by=ctx.operator_id, created_by_name=ctx.operator_name,
+        now = uow.now()
+        project = Project(factory_id=ctx.factory_id, name=cmd.name, customer_id=info.customer_id,
+                          business_domain=info.business_domain, created_at=now, created_by=ctx.operator_id, created_by_name=ctx.operator_name,
                           updated_at=now, updated_by=ctx.operator_id, updated_by_name=ctx.operator_name)
         project.copy_customer(info, operator_id=ctx.operator_id, operator_name=ctx.operator_name, now=now)
         uow.projects.add(project)
@@ -42,18 +42,16 @@ def create_project(uow: SyncUnitOfWork, ctx: RequestContext, fields: dict, fetch
     return project
 
 
-def update_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int, changes: dict,
-                   fetch: FetchCustomer, *, expected_version: int | None = None) -> Project:
+def update_project(cmd: UpdateProject, uow: SyncUnitOfWork, customers: FetchCustomer) -> Project:
     """Rename, or move to another customer (whose fields are then copied in)."""
-    info = known_customer(uow, ctx, changes["customer_id"], fetch) if "customer_id" in changes else None
-    now = utcnow()
+    ctx = cmd.ctx
+    info = known_customer(uow, ctx, cmd.customer_id, customers) if cmd.customer_id is not None else None
     with uow:
-        project = load_project(uow, ctx, project_id, for_update=True, expected_version=expected_version)
-        changed = project.rename(changes["name"]) if "name" in changes else []
-        if info is not None and int(project.customer_id) != info.customer_id:
-            project.customer_id = info.customer_id
-            changed.append("customer_id")
+        project = load_project(uow, ctx, cmd.project_id, for_update=True, expected_version=cmd.expected_version)
+        now = uow.now()
+        changed = project.rename(cmd.name) if cmd.name is not None else []
         if info is not None:
+            changed += project.belong_to(info)
             changed += project.copy_customer(info, operator_id=ctx.operator_id,
                                              operator_name=ctx.operator_name, now=now)
         if changed:
@@ -63,13 +61,13 @@ def update_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int, ch
     return project
 
 
-def get_project(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int) -> Project:
+def get_project(cmd: GetProject, uow: SyncUnitOfWork) -> Project:
     with uow:
-        return load_project(uow, ctx, project_id)
+        return load_project(uow, cmd.ctx, cmd.project_id)
 
 
-def list_projects(uow: SyncUnitOfWork, ctx: RequestContext, *, customer_id: int | None = None,
-                  keyword: str | None = None, page: int = 1, page_size: int = 20) -> dict:
+def list_projects(cmd: ListProjects, uow: SyncUnitOfWork) -> dict:
     with uow:
-        stmt = uow.projects.filtered(ctx.factory_id, customer_id=customer_id, keyword=keyword)
-        return paginate(uow.session, stmt, page=page, page_size=page_size)
+        require_visible_filter(uow, cmd.ctx, cmd.customer_id)
+        return uow.projects.page(cmd.ctx.factory_id, cmd.ctx.scope, cmd.paging, customer_id=cmd.customer_id,
+                                 keyword=cmd.keyword)

@@ -1,40 +1,47 @@
 """Customer synchronisation (seed 004): copy a customer's name, contact and phone into its
 projects and contracts, incrementally, and record each synchronisation in the history.
 
-Three ways in: a ``customer.updated`` event (the consumer), a manual sync of one or many
-customers, and ``sync-from-contract`` for one project. Runs after the customer update has
-committed in customer-service, so a failure here can never undo it."""
+Three ways in: a ``customer.*`` event (``apply_customer_change``, called by the consumer
+with a unit of work joined to its transaction), a manual sync of one or many customers,
+and ``sync-from-contract`` for one project. Runs after the customer update has committed
+in customer-service, so a failure here can never undo it."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from crm_common import logs
+from crm_common.batch import batch_status
 from crm_common.context import RequestContext
-from crm_common.db import utcnow
 from crm_common.errors import AppError, NotFound
 
 from ..adapters.customer_client import CustomerServiceUnavailable
-from ..adapters.repository import paginate
 from ..domain import rules
+from ..domain.commands import ApplyCustomerChange, ListHistory, SyncCustomer, SyncCustomers, SyncProjectFromContract
 from ..domain.model import CustomerInfo, SyncResult
-from .customers import SOURCE_CUSTOMER_SERVICE, SOURCE_EVENT, FetchCustomer, current_customer
-from .unit_of_work import EventTransaction, SyncUnitOfWork
+from .customers import (
+    SOURCE_CUSTOMER_SERVICE,
+    SOURCE_EVENT,
+    SYNC_OPERATOR,
+    FetchCustomer,
+    current_customer,
+    remember,
+    require_visible_filter,
+)
+from .unit_of_work import SyncUnitOfWork
 
 log = logs.get_logger("sync_worker.sync")
 
-# Who ``updated_by`` names on rows that an event synchronised.
-SYNC_OPERATOR = ("sync-worker", "客户信息自动同步")
-MAX_BATCH = 100
 
 
 # --- the two seed functions ------------------------------------------------------------------
 
-def sync_customer_to_projects(tx, info: CustomerInfo, *, operator: tuple[str | None, str | None],
+def sync_customer_to_projects(uow: SyncUnitOfWork, info: CustomerInfo, *, operator: tuple[str | None, str | None],
                               now: dt.datetime) -> tuple[list[int], list[str]]:
     """Seed 004 §2.1 ``sync_customer_to_projects``: every project of the customer gets the
     customer's fields; only differing fields are written. -> (project ids, fields written)."""
     updated, fields = [], set()
-    for project in tx.projects.of_customer(info.factory_id, info.customer_id, for_update=True):
+    for project in uow.projects.of_customer(info.factory_id, info.customer_id, for_update=True):
         written = project.copy_customer(info, operator_id=operator[0], operator_name=operator[1], now=now)
         if written:
             updated.append(project.id)
@@ -42,11 +49,11 @@ def sync_customer_to_projects(tx, info: CustomerInfo, *, operator: tuple[str | N
     return updated, rules.ordered_fields(fields)
 
 
-def sync_customer_to_contracts(tx, info: CustomerInfo, *, operator: tuple[str | None, str | None],
+def sync_customer_to_contracts(uow: SyncUnitOfWork, info: CustomerInfo, *, operator: tuple[str | None, str | None],
                                now: dt.datetime) -> tuple[list[int], list[str]]:
     """Seed 004 §2.1 ``sync_customer_to_contracts``: the same for contracts."""
     updated, fields = [], set()
-    for contract in tx.contracts.of_customer(info.factory_id, info.customer_id, for_update=True):
+    for contract in uow.contracts.of_customer(info.factory_id, info.customer_id, for_update=True):
         written = contract.copy_customer(info, operator_id=operator[0], operator_name=operator[1], now=now)
         if written:
             updated.append(contract.id)
@@ -54,21 +61,23 @@ def sync_customer_to_contracts(tx, info: CustomerInfo, *, operator: tuple[str | 
     return updated, rules.ordered_fields(fields)
 
 
-def sync_customer(tx, info: CustomerInfo, *, operator, now: dt.datetime) -> SyncResult:
-    projects, project_fields = sync_customer_to_projects(tx, info, operator=operator, now=now)
-    contracts, contract_fields = sync_customer_to_contracts(tx, info, operator=operator, now=now)
-    tx.flush()
+def _sync(uow: SyncUnitOfWork, info: CustomerInfo, *, operator, now: dt.datetime) -> SyncResult:
+    projects, project_fields = sync_customer_to_projects(uow, info, operator=operator, now=now)
+    contracts, contract_fields = sync_customer_to_contracts(uow, info, operator=operator, now=now)
+    uow.flush()
     return SyncResult(info.customer_id, projects, contracts, project_fields, contract_fields)
 
 
-def _record(tx, info: CustomerInfo, result: SyncResult | None, *, trigger: str, outcome: str,
-            changed_fields, trace_id=None, operator=(None, None), event: dict | None = None,
-            error: str | None = None, now: dt.datetime | None = None) -> None:
-    tx.history.add(
-        factory_id=info.factory_id, customer_id=info.customer_id, trigger=trigger, outcome=outcome,
-        event_id=(event or {}).get("event_id"), customer_version=info.version if event is None
-        else int(event["aggregate_version"]), event_occurred_at=_occurred_at(event),
-        trace_id=trace_id, operator_id=operator[0], operator_name=operator[1], synced_at=now or utcnow(),
+def _record(uow: SyncUnitOfWork, info: CustomerInfo, result: SyncResult | None, *, trigger: str, outcome: str,
+            now: dt.datetime, changed_fields=(), trace_id=None, operator=(None, None),
+            change: ApplyCustomerChange | None = None, error: str | None = None) -> None:
+    uow.history.add(
+        factory_id=info.factory_id, customer_id=info.customer_id, business_domain=info.business_domain,
+        trigger=trigger, outcome=outcome,
+        event_id=change.event_id if change else None,
+        customer_version=change.customer_version if change else (info.version or None),
+        event_occurred_at=change.occurred_at if change else None,
+        trace_id=trace_id, operator_id=operator[0], operator_name=operator[1], synced_at=now,
         changed_fields=list(changed_fields),
         project_fields=result.project_fields if result else [],
         contract_fields=result.contract_fields if result else [],
@@ -76,15 +85,6 @@ def _record(tx, info: CustomerInfo, result: SyncResult | None, *, trigger: str, 
         contract_ids=result.updated_contracts if result else [],
         project_count=len(result.updated_projects) if result else 0,
         contract_count=len(result.updated_contracts) if result else 0, error=error)
-
-
-def _occurred_at(event: dict | None) -> dt.datetime | None:
-    if not event or not event.get("occurred_at"):
-        return None
-    try:
-        return dt.datetime.fromisoformat(str(event["occurred_at"]).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _log_result(result: SyncResult, line) -> None:
@@ -100,51 +100,49 @@ def _log_result(result: SyncResult, line) -> None:
 
 # --- events ----------------------------------------------------------------------------------
 
-def handle_customer_event(tx: EventTransaction, event: dict) -> SyncResult | None:
-    """The consumer's handler (inside its transaction; it commits and acks).
-
-    Every customer event refreshes the snapshot. A ``customer.updated`` that changed name,
+def apply_customer_change(cmd: ApplyCustomerChange, uow: SyncUnitOfWork) -> SyncResult | None:
+    """Every customer event refreshes the snapshot. A ``customer.updated`` that changed name,
     contact or phone, with ``auto_sync`` not false, copies the customer's newest known
     state into its projects and contracts and is recorded in the history once."""
-    info = CustomerInfo.from_customer_data(event["data"], event.get("factory_id"))
-    newest_known = tx.snapshots.remember(info, source=SOURCE_EVENT, event_id=str(event["event_id"]))
-    decision = rules.sync_decision(event["event_type"], event.get("changed_fields"), event.get("options"))
-    if decision == rules.IGNORE:
-        return None
-    changed = rules.synced_fields_changed(event.get("changed_fields"))
-    actor = event.get("actor") or {}
-    common = dict(trigger=rules.TRIGGER_EVENT, changed_fields=changed, trace_id=event.get("trace_id"),
-                  operator=(actor.get("sub"), actor.get("name")), event=event)
-    if decision == rules.SKIP_AUTO_SYNC_OFF:
-        _record(tx, info, None, outcome=rules.OUTCOME_SKIPPED, **common)
-        log.info(f"客户 {info.customer_id} 信息已变更，auto_sync=false，未同步项目和合同",
-                 customer_id=info.customer_id, changed_fields=changed)
-        return None
-    # Never copy an older state than one already known (a manual sync may have seen newer).
-    newest = info if newest_known else (tx.snapshots.get(info.factory_id, info.customer_id) or info)
-    now = utcnow()
-    result = sync_customer(tx, newest, operator=SYNC_OPERATOR, now=now)
-    _record(tx, newest, result, outcome=rules.OUTCOME_SUCCESS, now=now, **common)
+    info = cmd.customer
+    with uow:
+        newest_known = remember(uow, info, source=SOURCE_EVENT, event_id=cmd.event_id)
+        decision = rules.sync_decision(cmd.event_type, cmd.changed_fields, cmd.options)
+        if decision == rules.IGNORE:
+            uow.commit()
+            return None
+        changed = rules.synced_fields_changed(cmd.changed_fields)
+        now = uow.now()
+        common = dict(trigger=rules.TRIGGER_EVENT, changed_fields=changed, trace_id=cmd.trace_id,
+                      operator=(cmd.actor_id, cmd.actor_name), change=cmd, now=now)
+        if decision == rules.SKIP_AUTO_SYNC_OFF:
+            _record(uow, info, None, outcome=rules.OUTCOME_SKIPPED, **common)
+            uow.commit()
+            log.info(f"客户 {info.customer_id} 信息已变更，auto_sync=false，未同步项目和合同",
+                     customer_id=info.customer_id, changed_fields=changed)
+            return None
+        # Never copy an older state than one already known (a manual sync may have seen newer).
+        newest = info if newest_known else (uow.snapshots.get(info.factory_id, info.customer_id) or info)
+        result = _sync(uow, newest, operator=SYNC_OPERATOR, now=now)
+        _record(uow, newest, result, outcome=rules.OUTCOME_SUCCESS, **common)
+        uow.commit()
     _log_result(result, rules.auto_sync_log_line)
     return result
 
 
-def record_failed_event(uow: SyncUnitOfWork, event: dict, error: BaseException) -> None:
-    """Log the seed's error line and keep a ``failed`` history row (own transaction, best
-    effort: the database may be what failed). The event itself is retried by the consumer."""
+def record_failed_change(cmd: ApplyCustomerChange, uow: SyncUnitOfWork, error: BaseException) -> None:
+    """Log the seed's error line and keep a ``failed`` history row (``uow``: its own
+    transaction, best effort: the database may be what failed). The consumer retries the
+    event itself."""
     log.error(rules.sync_failed_log_line(error), error_type=type(error).__name__)
+    if rules.sync_decision(cmd.event_type, cmd.changed_fields, cmd.options) != rules.SYNC:
+        return
     try:
-        data = event.get("data") or {}
-        info = CustomerInfo.from_customer_data(data, event.get("factory_id"))
-        if rules.sync_decision(event.get("event_type", ""), event.get("changed_fields"),
-                               event.get("options")) != rules.SYNC:
-            return
-        actor = event.get("actor") or {}
         with uow:
-            _record(uow, info, None, trigger=rules.TRIGGER_EVENT, outcome=rules.OUTCOME_FAILED,
-                    changed_fields=rules.synced_fields_changed(event.get("changed_fields")),
-                    trace_id=event.get("trace_id"), operator=(actor.get("sub"), actor.get("name")),
-                    event=event, error=f"{type(error).__name__}: {error}"[:2000])
+            _record(uow, cmd.customer, None, trigger=rules.TRIGGER_EVENT, outcome=rules.OUTCOME_FAILED,
+                    changed_fields=rules.synced_fields_changed(cmd.changed_fields), trace_id=cmd.trace_id,
+                    operator=(cmd.actor_id, cmd.actor_name), change=cmd, now=uow.now(),
+                    error=f"{type(error).__name__}: {error}"[:2000])
             uow.commit()
     except Exception as exc:  # noqa: BLE001 - never mask the original failure
         log.warning("sync_failure_not_recorded", error=type(exc).__name__)
@@ -152,49 +150,51 @@ def record_failed_event(uow: SyncUnitOfWork, event: dict, error: BaseException) 
 
 # --- manual sync (seed 004 §3.2, §7.3) ----------------------------------------------------------
 
-def _sync_now(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
-              fetch: FetchCustomer | None) -> dict:
+def _sync_now(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int, fetch: FetchCustomer | None) -> dict:
     info, source = current_customer(uow, ctx, customer_id, fetch)
     operator = (ctx.operator_id, ctx.operator_name)
     with uow:
         if source == SOURCE_CUSTOMER_SERVICE:
-            uow.snapshots.remember(info, source=source)
+            remember(uow, info, source=source)
         newest = uow.snapshots.get(ctx.factory_id, customer_id) or info
-        now = utcnow()
-        result = sync_customer(uow, newest, operator=operator, now=now)
+        now = uow.now()
+        result = _sync(uow, newest, operator=operator, now=now)
         _record(uow, newest, result, trigger=rules.TRIGGER_MANUAL, outcome=rules.OUTCOME_SUCCESS,
-                changed_fields=[], trace_id=ctx.trace_id, operator=operator, now=now)
+                trace_id=ctx.trace_id, operator=operator, now=now)
         uow.commit()
     _log_result(result, rules.manual_sync_log_line)
     return {**result.as_dict(), "source": source, "customer_version": newest.version}
 
 
-def sync_customer_now(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
-                      fetch: FetchCustomer) -> dict:
+def sync_customer(cmd: SyncCustomer, uow: SyncUnitOfWork, customers: FetchCustomer) -> dict:
     """Apply the customer's current state to its projects and contracts now."""
-    return _sync_now(uow, ctx, customer_id, fetch)
+    return _sync_now(uow, cmd.ctx, cmd.customer_id, customers)
 
 
-def sync_customers_now(uow: SyncUnitOfWork, ctx: RequestContext, customer_ids: list[int],
-                       fetch: FetchCustomer) -> dict:
+@dataclass(frozen=True)
+class BatchReport:
+    status: int   # crm_common.batch.batch_status: 200, 207 (some failed) or 400 (all failed)
+    data: dict
+
+
+def sync_customers(cmd: SyncCustomers, uow: SyncUnitOfWork, customers: FetchCustomer) -> BatchReport:
     """Manual sync of many customers (≤ 100), each in its own transaction: one failing
     customer does not stop the others. When customer-service stops answering, the rest
     use their snapshots instead of waiting for it again."""
-    state = {"fetch": fetch}
+    fetch: FetchCustomer | None = customers
 
     def guarded(customer_id: int):
-        if state["fetch"] is None:
-            return None
+        nonlocal fetch
         try:
-            return fetch(customer_id)
+            return customers(customer_id)
         except CustomerServiceUnavailable:
-            state["fetch"] = None
+            fetch = None
             raise
 
     results, projects, contracts = [], 0, 0
-    for customer_id in dict.fromkeys(customer_ids):  # each once, in the order given
+    for customer_id in dict.fromkeys(cmd.customer_ids):  # each once, in the order given
         try:
-            item = _sync_now(uow, ctx, customer_id, guarded if state["fetch"] is not None else None)
+            item = _sync_now(uow, cmd.ctx, customer_id, guarded if fetch is not None else None)
         except AppError as exc:
             results.append({"customer_id": customer_id, "success": False, "message": exc.message,
                             "code": exc.status * 10})
@@ -203,33 +203,35 @@ def sync_customers_now(uow: SyncUnitOfWork, ctx: RequestContext, customer_ids: l
         contracts += len(item["updated_contracts"])
         results.append(item)
     succeeded = sum(1 for r in results if r["success"])
-    return {"success": succeeded == len(results), "message": rules.projects_synced_message(projects),
-            "total": len(results), "succeeded": succeeded, "failed": len(results) - succeeded,
-            "updated_count": projects, "updated_contract_count": contracts, "results": results}
+    failed = len(results) - succeeded
+    return BatchReport(batch_status(succeeded, failed), {
+        "success": failed == 0, "message": rules.projects_synced_message(projects),
+        "total": len(results), "succeeded": succeeded, "failed": failed,
+        "updated_count": projects, "updated_contract_count": contracts, "results": results})
 
 
 # --- sync-from-contract (seed 004 §3.2) ----------------------------------------------------------
 
-def sync_project_from_contract(uow: SyncUnitOfWork, ctx: RequestContext, project_id: int,
-                               contract_id: int | None = None) -> dict:
+def sync_project_from_contract(cmd: SyncProjectFromContract, uow: SyncUnitOfWork) -> dict:
     """Copy the customer fields of the project's contract (the given one, else its most
     recently changed one) into the project."""
+    ctx = cmd.ctx
     operator = (ctx.operator_id, ctx.operator_name)
     with uow:
-        project = uow.projects.get(ctx.factory_id, project_id, for_update=True)
+        project = uow.projects.get(ctx.factory_id, ctx.scope, cmd.project_id, for_update=True)
         if project is None:
             raise NotFound("项目不存在", error_code="PROJECT_NOT_FOUND")
-        if contract_id is not None:
-            contract = uow.contracts.get(ctx.factory_id, contract_id)
+        if cmd.contract_id is not None:
+            contract = uow.contracts.get(ctx.factory_id, ctx.scope, cmd.contract_id)
             if contract is None or contract.project_id != project.id:
                 raise NotFound("该项目没有这个合同", error_code="CONTRACT_NOT_FOUND",
                                errors={"contract_id": ["合同不存在或不属于该项目"]})
         else:
-            contract = uow.contracts.latest_of_project(ctx.factory_id, project.id)
+            contract = uow.contracts.latest_of_project(ctx.factory_id, ctx.scope, project.id)
             if contract is None:
                 raise NotFound("该项目还没有关联的合同", error_code="CONTRACT_NOT_FOUND",
                                errors={"contract_id": ["该项目还没有关联的合同"]})
-        now = utcnow()
+        now = uow.now()
         written = project.copy_customer_from_contract(contract, operator_id=operator[0],
                                                       operator_name=operator[1], now=now)
         uow.flush()
@@ -237,26 +239,21 @@ def sync_project_from_contract(uow: SyncUnitOfWork, ctx: RequestContext, project
                             rules.ordered_fields(written), [])
         info = CustomerInfo(customer_id=int(contract.customer_id), factory_id=ctx.factory_id,
                             name=contract.customer_name, contact=contract.contact_person,
-                            phone=contract.contact_phone, version=0)
-        uow.history.add(
-            factory_id=ctx.factory_id, customer_id=info.customer_id, trigger=rules.TRIGGER_CONTRACT,
-            outcome=rules.OUTCOME_SUCCESS, event_id=None, customer_version=None, trace_id=ctx.trace_id,
-            operator_id=operator[0], operator_name=operator[1], synced_at=now, changed_fields=[],
-            project_fields=result.project_fields, contract_fields=[], project_ids=result.updated_projects,
-            contract_ids=[], project_count=result.updated_count, contract_count=0)
+                            phone=contract.contact_phone, version=0, business_domain=contract.business_domain)
+        _record(uow, info, result, trigger=rules.TRIGGER_CONTRACT, outcome=rules.OUTCOME_SUCCESS,
+                trace_id=ctx.trace_id, operator=operator, now=now)
         uow.commit()
     return {**result.as_dict(), "contract_id": contract.id, "project": project}
 
 
 # --- history (seed 004 §7.2) ---------------------------------------------------------------------
 
-def list_history(uow: SyncUnitOfWork, ctx: RequestContext, *, customer_id: int | None = None,
-                 trigger: str | None = None, outcome: str | None = None, page: int = 1,
-                 page_size: int = 20) -> dict:
+def list_history(cmd: ListHistory, uow: SyncUnitOfWork) -> dict:
     """Newest first, of the caller's tenant."""
     with uow:
-        stmt = uow.history.filtered(ctx.factory_id, customer_id=customer_id, trigger=trigger, outcome=outcome)
-        result = paginate(uow.session, stmt, page=page, page_size=page_size, scalars=False)
+        require_visible_filter(uow, cmd.ctx, cmd.customer_id)
+        result = uow.history.page(cmd.ctx.factory_id, cmd.ctx.scope, cmd.paging, customer_id=cmd.customer_id,
+                                  trigger=cmd.trigger, outcome=cmd.outcome)
     for item in result["items"]:
         item["updated_fields"] = rules.ordered_fields(set(item["project_fields"]) | set(item["contract_fields"]))
     return result

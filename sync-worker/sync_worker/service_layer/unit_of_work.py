@@ -1,42 +1,32 @@
-"""sync-worker's unit of work: the shared one with this service's outbox and repositories.
+"""sync-worker's unit of work: its repositories over one transaction.
 
-``EventTransaction`` gives the same repositories over the transaction that the event
-consumer opened (it dedupes, orders and commits; handlers never commit)."""
+The same class serves requests (``with uow: ... uow.commit()`` commits) and the event
+consumer (``SyncUnitOfWork.joining(session)``: the consumer owns the transaction, records
+the event id and version, commits and acks). sync-worker publishes no events: no outbox."""
 from __future__ import annotations
+
+import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from crm_common.db import UnitOfWork
+from crm_common.db import UnitOfWork, transaction_now
 
-from ..adapters import orm
 from ..adapters.repository import ContractRepository, HistoryRepository, ProjectRepository, SnapshotRepository
 
 
-class _Repositories:
-    session: Session
+class SyncUnitOfWork(UnitOfWork):
+    projects: ProjectRepository
+    contracts: ContractRepository
+    snapshots: SnapshotRepository
+    history: HistoryRepository
 
-    def _bind_repositories(self) -> None:
-        self.projects = ProjectRepository(self.session)
-        self.contracts = ContractRepository(self.session)
-        self.snapshots = SnapshotRepository(self.session)
-        self.history = HistoryRepository(self.session)
+    def bind(self, session: Session) -> None:
+        self.projects = ProjectRepository(session)
+        self.contracts = ContractRepository(session)
+        self.snapshots = SnapshotRepository(session)
+        self.history = HistoryRepository(session)
 
-
-class SyncUnitOfWork(UnitOfWork, _Repositories):
-    outbox = orm.outbox
-
-    def __enter__(self):
-        super().__enter__()
-        self._bind_repositories()
-        return self
-
-
-class EventTransaction(_Repositories):
-    """Repositories over the consumer's open transaction."""
-
-    def __init__(self, session: Session):
-        self.session = session
-        self._bind_repositories()
-
-    def flush(self) -> None:
-        self.session.flush()
+    def now(self) -> dt.datetime:
+        """This transaction's start on the database clock: every row it writes is stamped
+        with it (``updated_at``), which keeps incremental-sync pages exact."""
+        return transaction_now(self.session)

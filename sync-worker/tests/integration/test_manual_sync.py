@@ -78,6 +78,16 @@ def test_batch_sync_reports_unknown_customers_and_syncs_the_rest(
     assert too_many.status_code == 400 and "customer_ids" in too_many.get_json()["errors"]
 
 
+def test_a_batch_where_every_customer_fails_is_a_400_that_still_reports_each(client, headers_for, factory):
+    resp = client.post("/api/v1/sync/customers", json={"customer_ids": [999999101, 999999102]},
+                       headers=headers_for(factories=[factory]))
+    assert resp.status_code == 400
+    body = resp.get_json()
+    assert (body["success"], body["code"]) == (False, 4000) and "customer_ids" in body["errors"]
+    assert (body["data"]["succeeded"], body["data"]["failed"]) == (0, 2)
+    assert [r["code"] for r in body["data"]["results"]] == [4040, 4040]
+
+
 def test_sync_from_contract_copies_the_contracts_customer_fields_into_the_project(
         client, headers_for, factory, consumer, customer_events):
     headers = headers_for(factories=[factory])

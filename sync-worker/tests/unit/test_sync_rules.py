@@ -100,3 +100,17 @@ def test_result_message_and_log_lines_are_worded_as_in_seed_004():
 def test_a_contract_for_a_project_must_share_its_customer():
     assert rules.contract_matches_project(5, 5)
     assert not rules.contract_matches_project(5, 6)
+
+
+def test_a_project_or_contract_moved_to_another_customer_takes_its_business_domain():
+    project = Project(id=1, customer_id=5, business_domain="D1", customer_name="A")
+    assert project.belong_to(info(customer_id=6, business_domain="D2")) == ["customer_id"]
+    assert (project.customer_id, project.business_domain) == (6, "D2")
+    contract = Contract(id=2, customer_id=6, business_domain="D1")
+    assert contract.belong_to(info(customer_id=6, business_domain="D2")) == []  # same customer: domain only
+    assert contract.business_domain == "D2"
+    synced = Project(id=3, customer_id=5, business_domain="D1")
+    synced.copy_customer_from_contract(Contract(id=4, customer_id=7, business_domain="D3", customer_name="C",
+                                                contact_person="c", contact_phone="3"),
+                                       operator_id="u", operator_name="n", now=NOW)
+    assert (synced.customer_id, synced.business_domain) == (7, "D3")

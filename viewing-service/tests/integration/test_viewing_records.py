@@ -12,6 +12,8 @@ import requests
 import sqlalchemy as sa
 
 from crm_testing import free_port
+from viewing_service.entrypoints.deps import core
+from viewing_service.service_layer.events import CATALOG
 
 URL = "/api/external/viewing-records"
 SEED_EXAMPLE = {
@@ -23,13 +25,17 @@ SEED_EXAMPLE = {
 
 
 def _rows(app, sql, **params):
-    with app.extensions["engine"].connect() as conn:
+    with core(app).engine.connect() as conn:
         return conn.execute(sa.text(sql), params).all()
 
 
 def _events(app, record_id):
+    """The record's events in the outbox, each checked against its declared contract."""
     rows = _rows(app, "SELECT payload FROM outbox WHERE aggregate_id = :id ORDER BY id", id=str(record_id))
-    return [json.loads(r[0]) for r in rows]
+    events = [json.loads(r[0]) for r in rows]
+    for event in events:
+        CATALOG.validate(event)
+    return events
 
 
 def _customer(customer_service, factory, cid):
@@ -299,8 +305,16 @@ def test_openapi_documents_real_schemas(client):
     props = spec["components"]["schemas"][request]["properties"]
     assert {"userId", "property_name", "housingId", "houseTypeId", "viewing_feedback"} <= set(props)
     assert {"page", "pageSize", "date_from", "date_to"} <= {p["name"] for p in get["parameters"] if p["in"] == "query"}
-    assert {"200", "400", "503"} <= set(post["responses"])
+    assert {"200", "400", "404", "503"} <= set(post["responses"]) and "404" in get["responses"]
     assert "/internal/viewing-records/snapshot" in spec["paths"]
+    # The seed's own examples: the request, its answer, and the user query's answer.
+    assert post["requestBody"]["content"]["application/json"]["example"] == SEED_EXAMPLE
+    assert post["responses"]["200"]["content"]["application/json"]["example"]["message"] == \
+        "带看记录录入成功，客户已创建，已自动填入外部房源信息"
+    listed = get["responses"]["200"]["content"]["application/json"]["example"]["data"]
+    assert (listed["total"], listed["pageSize"], listed["data"][0]["houseTypeId"]) == (1, 10, 601)
+    changes = spec["paths"]["/api/external/viewing-records"]["get"]
+    assert {"updated_since", "cursor", "pageSize"} <= {p["name"] for p in changes["parameters"]}
 
 
 def test_the_trace_id_travels_to_customer_service_the_property_service_and_the_events(

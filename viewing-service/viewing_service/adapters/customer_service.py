@@ -4,7 +4,8 @@ own token, tenant and trace id.
 
 Connection errors, timeouts and 5xx are retried a bounded number of times (the upsert is
 idempotent); when customer-service still cannot answer, the caller gets 503 and nothing is
-written. A 4xx is the caller's mistake: it comes back as a 400 naming the caller's field."""
+written. A 4xx is the caller's mistake: it comes back as a 400 naming the caller's field
+(404, a customer outside the caller's tenant or business domains, stays 404)."""
 from __future__ import annotations
 
 import time
@@ -15,7 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from crm_common import logs
-from crm_common.errors import Forbidden, ServiceUnavailable, Unauthorized, ValidationError
+from crm_common.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized, ValidationError
 
 log = logs.get_logger("viewing.customer_service")
 
@@ -30,6 +31,7 @@ class UpsertedCustomer:
     created: bool
     name: str | None = None   # the customer's current name and phone, as the upsert left them
     phone: str | None = None
+    business_domain: str | None = None  # when customer-service says (its events always do)
 
 
 class CustomerServiceClient:
@@ -96,7 +98,7 @@ class CustomerDirectory:
         try:
             data = body["data"]
             return UpsertedCustomer(int(data["id"]), data.get("action") == "created",
-                                    data.get("name"), data.get("phone"))
+                                    data.get("name"), data.get("phone"), data.get("business_domain"))
         except (KeyError, TypeError, ValueError):
             log.error("customer_service_bad_reply", status=response.status_code)
             raise ServiceUnavailable(UNAVAILABLE_MESSAGE, error_code="CUSTOMER_SERVICE_UNAVAILABLE") from None
@@ -119,6 +121,8 @@ def _caller_error(status: int, body: dict):
     errors = {FIELD_NAMES.get(name, name): msgs for name, msgs in (body.get("errors") or {}).items()}
     if not errors:
         errors = {"userId": [message]}
+    if status == 404:  # another tenant's or business domain's customer: as invisible here
+        return NotFound(message, errors=errors, error_code="CUSTOMER_NOT_FOUND")
     summary = "；".join(f"{name}: {msgs[0] if isinstance(msgs, list) and msgs else msgs}"
                        for name, msgs in errors.items())
     return ValidationError(f"客户信息校验失败：{summary}", errors=errors, error_code="VALIDATION_ERROR")

@@ -69,6 +69,18 @@ viewing_records = sa.Table(
     sa.Index("ix_viewing_records_user_time", "factory_id", "user_id", "viewing_time"),
     sa.Index("ix_viewing_records_factory_time", "factory_id", "viewing_time"),
     sa.Index("ix_viewing_records_customer", "customer_id"),
+    sa.Index("ix_viewing_records_factory_id_updated_at_id", "factory_id", "updated_at", "id"),  # keyset pages
+)
+
+# The business domain of each customer the records belong to (CONTRACT §3 scope), from
+# customer-service's customer.* events; ``version`` is the customer's, never going back.
+customer_domains = sa.Table(
+    "customer_domains", metadata,
+    sa.Column("customer_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("factory_id", sa.String(64), nullable=False),
+    sa.Column("business_domain", sa.String(64), nullable=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
 )
 
 outbox = outbox_table(metadata)

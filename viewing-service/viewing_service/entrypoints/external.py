@@ -4,15 +4,23 @@ envelope ``{"success", "data", "message"}``."""
 from __future__ import annotations
 
 from flask.views import MethodView
+from werkzeug.routing import BaseConverter
 
 from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import document_errors
 from crm_common.web import Blueprint, reply, request_context
 
+from ..domain import commands as cmd
 from ..service_layer import viewing_records as svc
-from .deps import customers_for, property_lookup, timezone, uow
+from .deps import core, customers_for
 from .schemas import (
+    CHANGED_RECORDS_EXAMPLE,
+    RECORD_REQUEST_EXAMPLE,
+    RECORD_RESULT_EXAMPLE,
+    USER_RECORDS_EXAMPLE,
+    ChangedRecordsPageSchema,
+    ChangedRecordsQuerySchema,
     ViewingRecordPageSchema,
     ViewingRecordQuerySchema,
     ViewingRecordRequestSchema,
@@ -26,11 +34,42 @@ blp = Blueprint("external_viewing_records", __name__, url_prefix="/api/external/
 errors = lambda *codes: document_errors(blp, Surface.EXTERNAL, *codes)  # noqa: E731
 
 
+class AnyText(BaseConverter):
+    """A ``userId`` is the integrator's own: any text, ``/`` included (sent percent-encoded),
+    also leading, trailing or doubled. Registered as ``anytext`` by the app factory."""
+    regex = ".+"
+    part_isolating = False  # may span what look like path segments
+    weight = 200
+
+
+def register_converters(app, api) -> None:
+    app.url_map.converters["anytext"] = AnyText
+    api.register_converter(AnyText, lambda _converter: {"type": "string"})
+
+
 @blp.route("")
 class ViewingRecords(MethodView):
-    @blp.arguments(ViewingRecordRequestSchema)
-    @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordResultSchema))
+    @blp.arguments(ChangedRecordsQuerySchema, location="query")
+    @blp.response(200, envelope_schema(Surface.EXTERNAL, ChangedRecordsPageSchema), example=CHANGED_RECORDS_EXAMPLE)
     @errors(400, 401, 403, 429, 503)
+    @authorize("external.viewing.read")
+    def get(self, query):
+        """带看记录增量同步 — every record of the tenant changed since `updated_since`, for
+        outside systems that keep a copy instead of polling each `userId`.
+
+        Keyset pages in (`updated_at`, `id`) order, oldest change first, each record in the
+        shape of the user query: pass `data.next_cursor` as `cursor` until it is null, then
+        come back later with `updated_since` = the last record's `updated_at` (inclusive).
+        Exact while others write (CONTRACT §4). Records are never deleted (no tombstones).
+        Only customers in the caller's business domains; `pageSize` above 100 is served as 100."""
+        service = core()
+        command = cmd.ListChangedRecords(request_context(), page_size=query["pageSize"],
+                                         updated_since=query.get("updated_since"), cursor=query.get("cursor"))
+        return reply(svc.list_changed_records(command, service.uow()), message="查询成功")
+
+    @blp.arguments(ViewingRecordRequestSchema, example=RECORD_REQUEST_EXAMPLE)
+    @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordResultSchema), example=RECORD_RESULT_EXAMPLE)
+    @errors(400, 401, 403, 404, 413, 429, 503)
     @authorize("external.viewing.write")
     def post(self, body):
         """带看记录录入 — record a viewing, creating or updating its customer.
@@ -43,11 +82,13 @@ class ViewingRecords(MethodView):
         non-empty values given overwrite. With `PROPERTY_LOOKUP_URL` set, property fields not
         given are filled from the property service (`external_property_enriched`); its failure
         never stops the record. 503 when customer-service cannot be reached: nothing is written,
-        retrying is safe. Emits `viewing.recorded` / `viewing.updated`."""
-        ctx = request_context()
+        retrying is safe; 404 when the `userId`'s customer is outside the caller's business
+        domains (customer-service's answer). Emits `viewing.recorded` / `viewing.updated`."""
+        ctx, service = request_context(), core()
         user_id = body.pop("user_id")
-        outcome = svc.record_viewing(uow(), ctx, svc.RecordViewing(user_id, body), customers=customers_for(ctx),
-                                     properties=property_lookup(), timezone=timezone())
+        outcome = svc.record_viewing(cmd.RecordViewing(ctx, user_id, body), service.uow(),
+                                     customers=customers_for(ctx), properties=service.property_lookup,
+                                     timezone=service.timezone)
         data = {
             "viewing_record_id": outcome.record.id,
             "customer_id": outcome.customer_id,
@@ -61,20 +102,22 @@ class ViewingRecords(MethodView):
         return reply(data, message=outcome.message)
 
 
-@blp.route("/<string:user_id>")
+@blp.route("/<anytext:user_id>", merge_slashes=False)
 class UserViewingRecords(MethodView):
     @blp.arguments(ViewingRecordQuerySchema, location="query")
-    @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordPageSchema))
-    @errors(400, 401, 403, 429)
+    @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordPageSchema), example=USER_RECORDS_EXAMPLE)
+    @errors(400, 401, 403, 404, 429, 503)
     @authorize("external.viewing.read")
     def get(self, query, user_id):
         """用户带看记录查询 — one user's viewing records in the tenant, newest first.
 
         Filters: `property_name` (fuzzy), `viewing_status`, `business_type`, `viewer_name`,
         `date_from` / `date_to` (inclusive calendar dates of `viewing_time` in APP_TIMEZONE).
-        Pages: `page` from 1, `pageSize` default 20 (above 100 served as 100)."""
-        ctx = request_context()
-        page, page_size = query.pop("page"), query.pop("pageSize")
-        result = svc.list_user_records(uow(), ctx, user_id, page=page, page_size=page_size,
-                                       timezone=timezone(), **query)
+        Pages: `page` from 1, `pageSize` default 20 (above 100 served as 100). `userId` may hold
+        any character, `/` included, sent percent-encoded. 404 when the `userId`'s customer is
+        outside the caller's business domains; a `userId` with no records is an empty page."""
+        service = core()
+        command = cmd.ListUserRecords(request_context(), user_id, page=query.pop("page"),
+                                      page_size=query.pop("pageSize"), **query)
+        result = svc.list_user_records(command, service.uow(), timezone=service.timezone)
         return reply(result, message="查询成功")

@@ -10,8 +10,9 @@ from crm_common.errors import Forbidden
 from crm_common.schemas import document_errors
 from crm_common.web import Blueprint, current_principal, reply
 
+from ..domain.commands import TakeSnapshot
 from ..service_layer import viewing_records as svc
-from .deps import uow
+from .deps import core
 from .schemas import SnapshotPageSchema, SnapshotQuerySchema
 
 blp = Blueprint("internal_viewing_records", __name__, url_prefix="/internal/viewing-records",
@@ -23,7 +24,7 @@ blp = Blueprint("internal_viewing_records", __name__, url_prefix="/internal/view
 class Snapshot(MethodView):
     @blp.arguments(SnapshotQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, SnapshotPageSchema))
-    @document_errors(blp, Surface.V1, 400, 401, 403)
+    @document_errors(blp, Surface.V1, 400, 401, 403, 503)
     @authorize("internal.snapshot")
     def get(self, query):
         """Every tenant's records in id order with their `version`, `limit` at a time:
@@ -32,4 +33,4 @@ class Snapshot(MethodView):
         principal = current_principal()
         if not principal.is_admin or ALL not in principal.factories:
             raise Forbidden("需要 admin 角色且 factories 为 *")
-        return reply(svc.snapshot(uow(), after_id=query["after_id"], limit=query["limit"]))
+        return reply(svc.take_snapshot(TakeSnapshot(query["after_id"], query["limit"]), core().uow()))

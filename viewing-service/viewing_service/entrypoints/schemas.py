@@ -3,10 +3,13 @@
 dump from the model's snake_case attributes."""
 from __future__ import annotations
 
+import datetime as dt
+
 import marshmallow as ma
 from marshmallow import fields as f
 
 from crm_common.events import iso_z
+from crm_common.paging import Cursor
 from crm_common.schemas import BaseSchema, CalendarDate, Money, WholeNumber, in_range, length, mobile_phone, one_of
 
 from ..domain import model
@@ -197,6 +200,36 @@ class ViewingRecordPageSchema(ma.Schema):
     totalPages = f.Integer()
 
 
+# --- GET /api/external/viewing-records (incremental sync) -----------------------------------
+
+class ChangedRecordsQuerySchema(BaseSchema):
+    updated_since = f.AwareDateTime(default_timezone=dt.timezone.utc, metadata={
+        "description": "Records changed at or after this instant (ISO 8601; without an offset: UTC), "
+                       "oldest change first; absent: from the first record", "example": "2024-08-15T00:00:00Z"})
+    cursor = f.String(validate=length(max_=200), metadata={"description": "`data.next_cursor` of the previous page"})
+    pageSize = WholeNumber(load_default=20, validate=in_range(1, None),
+                           metadata={"description": "每页数量，默认 20，超过 100 按 100"})
+
+    @ma.pre_load
+    def blanks_are_absent(self, data, **_):
+        items = {key: data.get(key) for key in data} if hasattr(data, "get") else data
+        return {key: value for key, value in (blanks_to_none(items) or {}).items() if value is not None}
+
+    @ma.post_load
+    def decode_cursor(self, data, **_):
+        if data.get("cursor") is not None:
+            data["cursor"] = Cursor.decode(data["cursor"])
+        return data
+
+
+class ChangedRecordsPageSchema(ma.Schema):
+    data = f.List(f.Nested(ViewingRecordSchema), metadata={"description": "Records in (updated_at, id) order"})
+    pageSize = f.Integer()
+    next_cursor = f.String(allow_none=True, metadata={
+        "description": "Pass as `cursor` for the next page; null on the last page (come back later with "
+                       "`updated_since` = the last record's `updated_at`)"})
+
+
 # --- GET /internal/viewing-records/snapshot --------------------------------------------------
 
 class SnapshotQuerySchema(BaseSchema):
@@ -252,3 +285,42 @@ class SnapshotRecordSchema(ma.Schema):
 class SnapshotPageSchema(ma.Schema):
     items = f.List(f.Nested(SnapshotRecordSchema))
     next_after_id = f.Integer(allow_none=True, metadata={"description": "`after_id` of the next page; null at the end"})
+
+
+# --- OpenAPI examples: seed 002's own ------------------------------------------------------------
+
+RECORD_REQUEST_EXAMPLE = {
+    "userId": "agent_user_67890", "botId": "bot_002", "customer_name": "李四", "customer_phone": "13900139000",
+    "viewing_time": "2024-08-15T14:00:00.000Z", "property_name": "万科城", "property_address": "1栋2单元301室",
+    "room_type": "two_bedroom", "room_tag": "loft", "viewer_name": "external", "viewing_status": 2,
+    "commission": 3000, "viewing_feedback": 1, "business_type": "whole_rent", "notes": "客户很满意，准备签约",
+}
+RECORD_RESULT_EXAMPLE = {
+    "success": True,
+    "data": {"viewing_record_id": 456, "customer_id": 123, "customer_action": "created",
+             "viewing_record_action": "created", "userId": "agent_user_67890", "external_property_enriched": True,
+             "external_property_data": {"propertyAddrId": 789, "housingId": 101, "cityName": "深圳市",
+                                        "houseAreaName": "南山区", "advisorName": "王顾问", "companyName": "万科地产"}},
+    "message": "带看记录录入成功，客户已创建，已自动填入外部房源信息",
+}
+_SEED_LISTED_RECORD = {
+    "id": 456, "customer_id": 123, "viewing_time": "2024-08-15T14:00:00.000Z", "property_name": "万科城",
+    "property_address": "1栋2单元301室", "room_type": "two_bedroom", "room_tag": "loft", "viewer_name": "external",
+    "viewing_status": 2, "commission": 3000, "viewing_feedback": 1, "business_type": "whole_rent",
+    "notes": "客户很满意，准备签约", "customer_name": "李四", "customer_phone": "13900139000",
+    "userId": "agent_user_67890", "botId": "bot_002", "housingId": 101, "houseAreaId": 201, "houseAreaName": "南山区",
+    "cityId": 301, "cityName": "深圳市", "propertyAddrId": 789, "unitType": "2室1厅", "longitude": "114.0579",
+    "latitude": "22.5431", "roomId": 401, "advisorId": 501, "advisorName": "王顾问", "companyName": "万科地产",
+    "companyAbbreviation": "万科", "houseTypeId": 601, "created_at": "2024-08-15T10:00:00.000Z",
+    "updated_at": "2024-08-15T10:00:00.000Z",
+}
+USER_RECORDS_EXAMPLE = {
+    "success": True,
+    "data": {"data": [_SEED_LISTED_RECORD], "total": 1, "page": 1, "pageSize": 10, "totalPages": 1},
+    "message": "查询成功",
+}
+CHANGED_RECORDS_EXAMPLE = {
+    "success": True,
+    "data": {"data": [_SEED_LISTED_RECORD], "pageSize": 20, "next_cursor": None},
+    "message": "查询成功",
+}

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from crm_common.db import make_engine, make_session_factory, upsert
+from crm_common.db import make_engine, make_session_factory, transaction_now, upsert
 from crm_common.errors import ValidationError
 from crm_common.paging import Cursor, keyset_page, offset_page, page_body
 from crm_testing import create_database, drop_database
@@ -82,6 +82,19 @@ def test_updated_since_is_inclusive_and_offset_pages_count(engine):
     assert page(engine, since=stamp + dt.timedelta(microseconds=1))[0] == []
     assert page_body([r.id for r in rows], total, 1, 20) == {"items": [7], "total": 1, "page": 1,
                                                             "page_size": 20, "total_pages": 1}
+
+
+def test_transaction_now_is_the_writing_transactions_start_on_the_database_clock(engine):
+    factory = make_session_factory(engine)
+    with factory() as s, s.begin():
+        first = transaction_now(s)
+        s.execute(sa.text("SELECT pg_sleep(0.01)"))
+        write(s, 50, "stamped")
+        stamped = s.execute(sa.select(items.c.updated_at).where(items.c.id == 50)).scalar_one()
+        assert transaction_now(s) == first == stamped  # one instant for the whole transaction
+        assert first.utcoffset() == dt.timedelta(0)
+    with factory() as s, s.begin():
+        assert transaction_now(s) > first
 
 
 @pytest.mark.parametrize("bad", ["", "not-base64!", "W10", "WyIyMDI2LTAxLTAxIiwgMV0"])
