@@ -36,7 +36,8 @@ HTTP_PORTS = {"gateway": 8080, "customer-service": 8001, "viewing-service": 8002
 # Every process of CONTRACT §1, as (service, command).
 PROCESSES = {(name, "serve") for name in SERVICES} | {
     ("customer-service", "relay"), ("viewing-service", "relay"), ("analytics-service", "relay"),
-    ("customer-service", "consume"), ("analytics-service", "consume"), ("sync-worker", "consume")}
+    ("customer-service", "consume"), ("analytics-service", "consume"), ("sync-worker", "consume"),
+    ("viewing-service", "consume")}
 METRICS_PORT = 9100
 CONTRACT_VARIABLES = {"JWT_SECRET", "AMQP_URL", "REDIS_URL", "PROPERTY_LOOKUP_URL", *DB_VARIABLE.values(),
                       *URL_VARIABLE.values()}
