@@ -23,7 +23,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from crm_common.testing import auth_headers, make_token, repo_root, wait_for
+from crm_testing import auth_headers, make_token, repo_root, wait_for
 
 pytestmark = pytest.mark.system
 

@@ -67,10 +67,12 @@ def test_a_path_outside_the_static_folder_is_404_and_never_proxied(client, path)
     assert b"STATIC" not in resp.data and b"import" not in resp.data
 
 
-def test_the_public_prefix_covers_the_dashboard_only(client):
+def test_only_the_dashboards_own_files_are_public(client):
     assert client.get("/dashboardx").status_code == 401
     assert client.get("/api/mobile/F1/customers/type-distribution").status_code == 401
-    assert client.post("/dashboard/").status_code == 405
+    # every method under /dashboard/ is answered by the dashboard, never proxied
+    assert client.post("/dashboard/js/main.js").status_code == 405
+    assert client.delete("/dashboard/").status_code == 405
 
 
 def test_every_asset_the_page_references_exists_locally():
