@@ -392,6 +392,8 @@ def test_one_failing_endpoint_shows_its_error_and_the_other_cards_keep_working(p
     assert states == {card: "ready" for card in CARDS if card not in ("credit-risk", "rating-distribution")}
     assert "服务暂不可用（HTTP 503）：analytics-service 暂不可用" in page.locator("#card-credit-risk .status").text_content()
     assert "无法连接网关" in page.locator("#card-rating-distribution .status").text_content()
+    for action in ("toggle", "csv", "png"):  # nothing to show or download for a failed card
+        assert page.locator(f"#card-credit-risk [data-action={action}]").is_disabled()
     assert page.locator("#role-notice").is_hidden()
     assert_network_stayed_closed(page)
 

@@ -70,7 +70,8 @@ export class Card {
     this.filename = filename;
     this.model = null;
     this.setState("loading");
-    this.parts.csv.disabled = this.parts.png.disabled = true;
+    delete this.el.dataset.httpStatus;
+    this.parts.toggle.disabled = this.parts.csv.disabled = this.parts.png.disabled = true;
   }
 
   show(model) {
@@ -86,7 +87,7 @@ export class Card {
     } else {
       this.chart?.clear();
     }
-    this.parts.csv.disabled = false;
+    this.parts.toggle.disabled = this.parts.csv.disabled = false;
     this.parts.png.disabled = !drawn;
     this.setState(model.empty ? "empty" : "ready", model.empty ? STATES.empty : "");
   }
@@ -100,6 +101,7 @@ export class Card {
     this.parts.table.tFoot?.remove();
     this.chart?.clear();
     this.parts.chart.hidden = true;
+    this.parts.toggle.disabled = this.parts.csv.disabled = this.parts.png.disabled = true;
     const trace = error.traceId ? `（追踪号 ${error.traceId}）` : "";
     this.setState(error.status === 403 ? "forbidden" : "error", `${error.message}${trace}`);
     this.el.dataset.httpStatus = error.status ?? "";

@@ -318,10 +318,8 @@ export const CARDS = [
           rows: d.sources.map((s) => [PRODUCERS[s.producer] || s.producer, s.last_event_type, s.last_occurred_at,
             s.last_applied_at, s.apply_lag_seconds, s.age_seconds, s.events_applied]),
         },
-        chart: {
-          ...bars(d.sources.map((s) => PRODUCERS[s.producer]?.replace(/（.*）/, "") || s.producer),
-            d.sources.map((s) => s.age_seconds), { type: "duration", horizontal: true }),
-        },
+        chart: bars(d.sources.map((s) => PRODUCERS[s.producer]?.replace(/（.*）/, "") || s.producer),
+          d.sources.map((s) => s.age_seconds), { type: "duration", horizontal: true }),
         empty: d.sources.every((s) => s.age_seconds === null),
       };
     },

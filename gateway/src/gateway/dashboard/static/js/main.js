@@ -2,7 +2,8 @@
 // filters, and one refresh that loads every card at once. Each card loads and fails alone.
 //
 // document.body.dataset.state tells tests and the bench where the page is:
-// "signed-out", "loading" or "ready" (every card settled, performance mark "dashboard-ready").
+// "signed-out", "loading" or "ready" (every card settled, performance mark "dashboard-ready";
+// each card marks "card-ready:<id>" when it is drawn or shows its error).
 
 import { ApiError, getData, tokenForClient } from "./api.js";
 import { Card, downloadName } from "./card.js";
@@ -179,12 +180,14 @@ async function refresh() {
       const data = await card.def.load(ctx);
       if (controller.signal.aborted) return "superseded";
       card.show(card.def.render(data));
+      performance.mark(`card-ready:${card.def.id}`);
       return "ok";
     } catch (err) {
       if (controller.signal.aborted) return "superseded";
       if (err instanceof ApiError && err.status === 401) return "signed-out";
       if (!(err instanceof ApiError)) console.error(card.def.id, err);  // a bug: keep the stack
       card.fail(err instanceof ApiError ? err : new ApiError(null, `显示失败：${err.message}`));
+      performance.mark(`card-ready:${card.def.id}`);
       return err.status === 403 ? "forbidden" : "error";
     }
   }));
