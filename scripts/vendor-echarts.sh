@@ -4,7 +4,7 @@
 # it against the registry's sha512 integrity; we keep the one file the page loads
 # (dist/echarts.common.min.js: bar, line and pie charts with their components, 0.7 MB) and
 # the licences it needs, and write README.md with the version, both checksums and licences.
-# gateway/tests/test_dashboard_files.py checks the file against the sha256 recorded here.
+# gateway/tests/unit/test_dashboard_files.py checks the file against the sha256 recorded here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=${1:-${ECHARTS_VERSION:-6.1.0}}
@@ -54,7 +54,7 @@ Refresh or move to another version (then run the dashboard tests):
 
 \`\`\`bash
 make vendor-echarts ECHARTS_VERSION=$VERSION
-.venv/bin/pytest gateway/tests/test_dashboard_files.py tests/test_dashboard.py
+.venv/bin/pytest gateway/tests/unit/test_dashboard_files.py tests/test_dashboard.py
 \`\`\`
 
 Written by \`scripts/vendor-echarts.sh\`; do not edit the vendored file by hand.

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
