@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -183,6 +184,15 @@ def card_states(page: Page) -> dict[str, str]:
     return dict(page.locator(".card").evaluate_all("cards => cards.map(c => [c.dataset.chart, c.dataset.state])"))
 
 
+def assert_every_card_ready(page: Page, but: tuple[str, ...] = ()) -> None:
+    states = card_states(page)
+    messages = dict(page.locator(".card").evaluate_all(
+        "cards => cards.map(c => [c.dataset.chart, c.querySelector('.status').textContent])"))
+    wrong = {card: (state, messages[card]) for card, state in states.items() if state != "ready" and card not in but}
+    assert not wrong, f"cards not drawn: {wrong}"
+    assert set(states) == set(CARDS)
+
+
 def table(page: Page, card: str) -> dict:
     """A card's table view as the user sees it: each cell's text and its raw API value."""
     page.click(f"#card-{card} [data-action=toggle]")
@@ -231,7 +241,7 @@ def assert_network_stayed_closed(page: Page) -> None:
 def test_an_analyst_sees_on_every_card_exactly_the_figures_the_api_returns(page, stack, tenant):
     open_dashboard(page, stack.gateway)
     sign_in(page, tenant.analyst_token, factory=tenant.factory)
-    assert card_states(page) == {card: "ready" for card in CARDS}
+    assert_every_card_ready(page)
     shot = screenshot(page, "dashboard")
     assert shot.stat().st_size > 50_000
 
@@ -346,7 +356,7 @@ def test_the_page_loads_nothing_from_outside_and_keeps_the_token_to_the_tab(page
     sign_in(page, tenant.analyst_token, factory=tenant.factory)
     for card in CARDS:
         table(page, card)
-    assert card_states(page) == {card: "ready" for card in CARDS}
+    assert_every_card_ready(page)
     local = urlsplit(stack.gateway).netloc
     assert requested and all(urlsplit(url).netloc == local for url in requested if not url.startswith("data:"))
     assert any(url.endswith("/dashboard/vendor/echarts/echarts.common.min.js") for url in requested)
@@ -386,9 +396,8 @@ def test_one_failing_endpoint_shows_its_error_and_the_other_cards_keep_working(p
     open_dashboard(page, stack.gateway)
     sign_in(page, tenant.analyst_token, factory=tenant.factory)
     states = card_states(page)
-    assert states.pop("credit-risk") == "error"
-    assert states.pop("rating-distribution") == "error"
-    assert states == {card: "ready" for card in CARDS if card not in ("credit-risk", "rating-distribution")}
+    assert states["credit-risk"] == states["rating-distribution"] == "error"
+    assert_every_card_ready(page, but=("credit-risk", "rating-distribution"))
     assert "服务暂不可用（HTTP 503）：analytics-service 暂不可用" in page.locator("#card-credit-risk .status").text_content()
     assert "无法连接网关" in page.locator("#card-rating-distribution .status").text_content()
     for action in ("toggle", "csv", "png"):  # nothing to show or download for a failed card
@@ -434,35 +443,40 @@ def test_a_bad_token_is_refused_with_a_message(page, stack, tenant):
     assert_network_stayed_closed(page)
 
 
-def test_client_credentials_sign_in_posts_the_contracts_form_and_uses_the_answer(page, stack, tenant):
-    """The page's half of CONTRACT §3's token endpoint. The issuer is answered here in the
-    browser (its own tests cover it) with a token the services accept."""
-    issued = make_token(roles=["analyst"], factories=[tenant.factory])
+def test_client_credentials_sign_in_with_an_api_client_of_the_token_issuer(page, stack, tenant):
+    """CONTRACT §3: an admin creates an API client; the analyst types its id and secret; the
+    page posts the form to /oauth/token (the real issuer, through the gateway) and uses the
+    issuer's signed token for every card."""
+    admin = auth_headers(roles=["admin"], sub="u-admin", name="管理员")
+    resp = requests.post(f"{stack.gateway}/api/v1/api-clients", headers=admin, timeout=30, json={
+        "name": f"看板 {uuid.uuid4().hex[:6]}", "roles": ["analyst"], "factories": [tenant.factory], "domains": ["*"]})
+    assert resp.status_code == 201, resp.text
+    client = resp.json()["data"]
     posted: list[dict] = []
+    page.on("request", lambda r: posted.append({"content_type": r.headers.get("content-type", ""),
+                                                **parse_qs(r.post_data or "")})
+            if r.url.endswith("/oauth/token") else None)
 
-    def issuer(route):
-        form = parse_qs(route.request.post_data)
-        posted.append({"content_type": route.request.headers["content-type"], **form})
-        if form.get("client_secret") == ["right"]:
-            route.fulfill(status=200, json={"access_token": issued, "token_type": "Bearer", "expires_in": 3600})
-        else:
-            route.fulfill(status=401, json={"error": "invalid_client", "error_description": "unknown client"})
-
-    page.route("**/oauth/token", issuer)
     open_dashboard(page, stack.gateway)
-    page.fill("#client-id", "cli_dashboard")
-    page.fill("#client-secret", "wrong")
+    page.fill("#client-id", client["client_id"])
+    page.fill("#client-secret", "not-the-secret")
     page.click("#client-form button[type=submit]")
     page.wait_for_selector("#sign-in-error:not([hidden])")
     assert "客户端 ID 或密钥不正确" in page.locator("#sign-in-error").text_content()
-    page.fill("#client-secret", "right")
+    assert page.locator("#dashboard").is_hidden()
+
+    page.fill("#client-secret", client["client_secret"])
     page.click("#client-form button[type=submit]")
     page.wait_for_selector("body[data-state=ready]")
     assert posted[-1]["content_type"].startswith("application/x-www-form-urlencoded")
     assert {k: v for k, v in posted[-1].items() if k != "content_type"} == {
-        "grant_type": ["client_credentials"], "client_id": ["cli_dashboard"], "client_secret": ["right"]}
-    assert card_states(page)["overview"] == "ready"
-    assert page.evaluate("() => sessionStorage.getItem('crm.dashboard.token')") == issued
+        "grant_type": ["client_credentials"], "client_id": [client["client_id"]],
+        "client_secret": [client["client_secret"]]}
+    assert page.locator("#factory-select option").all_text_contents() == [tenant.factory]
+    assert_every_card_ready(page)
+    assert page.locator("#card-overview .kpi").first.get_attribute("data-value") == "11"
+    token = page.evaluate("() => sessionStorage.getItem('crm.dashboard.token')")
+    assert jwt.get_unverified_header(token)["alg"] in ("EdDSA", "RS256")  # the issuer's, not a dev token
     assert_network_stayed_closed(page)
 
 
