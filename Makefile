@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install lock lint fuzz run browser services test test-fast token services bench bench-analytics bench-bulk bench-sync bench-customers clean help
+.PHONY: install lock lint fuzz run browser services test test-fast token bench bench-analytics bench-bulk bench-sync bench-customers bench-dashboard vendor-echarts clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -41,6 +41,7 @@ run: install
 services:
 	@scripts/ensure-services.sh
 
+# Debian's Chromium (and a CJK font for screenshots) for the browser tests, installed when missing.
 browser:
 	@scripts/ensure-browser.sh
 
@@ -78,6 +79,15 @@ bench-sync: install services
 # export wall time and worker memory (issue 4).
 bench-customers: install services
 	$(BIN)/python bench/customers_at_size.py $(BENCH_ARGS)
+
+# The dashboard's page in headless Chromium over a tenant of 100,000 customers: time to
+# interactive and each data call's latency (bench/dashboard.py).
+bench-dashboard: install services browser
+	$(BIN)/python bench/dashboard.py $(BENCH_ARGS)
+
+# Re-vendor the dashboard's chart library from the npm registry (ECHARTS_VERSION=x.y.z to move).
+vendor-echarts:
+	scripts/vendor-echarts.sh $(ECHARTS_VERSION)
 
 clean:
 	rm -rf var .pytest_cache

@@ -1,7 +1,8 @@
 """The gateway's app factory: where requests enter.
 
 Order per request: trace id (crm_common.web), token check (crm_common.web; public paths
-excepted), then ``views.proxy``: route, size limit, rate limit, streamed forwarding."""
+excepted), then ``views.proxy``: route, size limit, rate limit, streamed forwarding.
+``/dashboard/`` is the analysts' page, served from ``dashboard/static`` by the gateway itself."""
 from __future__ import annotations
 
 from flask import Flask
@@ -9,14 +10,15 @@ from flask import Flask
 from crm_common.config import Settings
 from crm_common.web import create_base_app, docs_blueprint, finish_app
 
-from . import views
+from . import dashboard, views
 from .bootstrap import bootstrap
 
 DESCRIPTION = (
     "One entry point to the CRM services. Every path except /healthz, /readyz, /docs, "
-    "/openapi.json, /oauth/token and /.well-known/jwks.json needs `Authorization: Bearer <JWT>`. Responses carry "
-    "`X-Trace-Id`; routed responses carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and "
-    "`X-RateLimit-Reset` (seconds until the caller's bucket is full again)."
+    "/openapi.json, /oauth/token, /.well-known/jwks.json and the dashboard's static files "
+    "(/dashboard/) needs `Authorization: Bearer <JWT>`. Responses carry `X-Trace-Id`; routed "
+    "responses carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` "
+    "(seconds until the caller's bucket is full again)."
 )
 
 
@@ -27,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     bootstrap(app, settings, own_document=lambda: api.spec.to_dict())
     api.register_blueprint(views.docs_blp)
     app.register_blueprint(docs_blueprint("CRM API"))
+    app.register_blueprint(dashboard.blp)  # /dashboard/: static files, outside the API document
     app.add_url_rule("/", "proxy", views.proxy, methods=views.PROXY_METHODS)
     app.add_url_rule("/<path:path>", "proxy", views.proxy, methods=views.PROXY_METHODS)
     app.after_request(views.rate_limit_headers)

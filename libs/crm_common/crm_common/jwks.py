@@ -146,12 +146,12 @@ class JwksCache:
     def _refresh(self) -> str:
         """``fetched``, ``failed``, ``skipped`` (asked too recently) or ``busy`` (another
         thread is asking and did not finish within our timeout)."""
-        if not self._due():
-            return "skipped"
+        # The lock first: a request that meets another thread's fetch in progress waits for
+        # it (its keys may hold ours) instead of being refused as "asked too recently".
         if not self._lock.acquire(timeout=self.timeout):
             return "busy"
         try:
-            if not self._due():  # another thread fetched while we waited for the lock
+            if not self._due():  # fetched (or tried) recently, maybe while we waited
                 return "skipped"
             self._attempted_at = self._clock()
             try:

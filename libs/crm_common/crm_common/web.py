@@ -68,9 +68,10 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 # Paths that need no token wherever they are served (CONTRACT §3): the gateway forwards
-# the token issuer's endpoints and serves the dashboard's static files without one.
-PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/oauth/token", "/.well-known/jwks.json")
-PUBLIC_PREFIXES = ("/docs", "/dashboard")
+# the token issuer's endpoints without one. The dashboard's static files are ``@public``
+# views (gateway.dashboard); "/dashboard" itself only redirects to "/dashboard/".
+PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/oauth/token", "/.well-known/jwks.json", "/dashboard")
+PUBLIC_PREFIXES = ("/docs",)
 
 log = logs.get_logger("crm.web")
 

@@ -2,6 +2,7 @@
 the revocation list, with the issuer played by in-memory fakes and a fake clock (no I/O)."""
 from __future__ import annotations
 
+import threading
 import time
 
 import jwt
@@ -116,6 +117,43 @@ def test_a_new_kid_is_fetched_on_first_sight_but_forged_kids_do_not_hammer_the_i
     assert check.verify(new.sign()).sub == "client:ac_1"
     assert jwks_calls() == 2
     assert check.verify(old.sign()).sub == "client:ac_1"  # the old key still verifies
+
+
+def test_requests_meeting_a_key_fetch_in_progress_wait_for_it_instead_of_401():
+    """A freshly started worker gets a page's worth of requests with a new kid at once
+    (the dashboard sends about twenty): one fetches, the others use what it fetched."""
+    key = Key("k1")
+    issuer, clock = FakeIssuer(key), Clock()
+    fetching, release = threading.Event(), threading.Event()
+    plain_fetch = issuer.fetch
+
+    def slow_fetch(url, timeout, etag=None):
+        if url.endswith("jwks.json"):
+            fetching.set()
+            assert release.wait(5)
+        return plain_fetch(url, timeout, etag)
+
+    issuer.fetch = slow_fetch
+    check = verifier(issuer, clock)  # cold: no keys yet
+    results: dict[str, object] = {}
+
+    def verify(name):
+        try:
+            results[name] = check.verify(key.sign()).sub
+        except Exception as exc:  # noqa: BLE001 - recorded for the assertion
+            results[name] = exc
+
+    first = threading.Thread(target=verify, args=("first",))
+    first.start()
+    assert fetching.wait(5)
+    second = threading.Thread(target=verify, args=("second",))
+    second.start()
+    second.join(0.2)  # still waiting for the first one's fetch, not refused
+    assert "second" not in results
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert results == {"first": "client:ac_1", "second": "client:ac_1"}
 
 
 def test_an_unreachable_issuer_is_503_with_retry_after_for_an_unknown_kid_never_401():
