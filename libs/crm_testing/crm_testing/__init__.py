@@ -181,6 +181,10 @@ def gunicorn_argv(app_path: str, port: int, workers: int = 2, threads: int = 4) 
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
     env.update({"JWT_SECRET": TEST_JWT_SECRET, "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
+    # Test stacks keep few idle database connections: many of them share one PostgreSQL
+    # (max_connections 100) with the other tests of the run.
+    env.setdefault("DB_POOL_SIZE", "2")
+    env.setdefault("DB_MAX_OVERFLOW", "6")
     env.pop("REDIS_URL", None)
     env.pop("PROPERTY_LOOKUP_URL", None)
     env.update(extra)
