@@ -14,8 +14,8 @@ DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 DEFAULT_JWT_ISSUER = "crm-token-issuer"
 DEFAULT_JWT_AUDIENCE = "crm-api"
 
-SERVICES = ("customer", "viewing", "analytics", "sync", "issuer")
-DEFAULT_PORTS = {"customer": 8001, "viewing": 8002, "analytics": 8003, "sync": 8004, "issuer": 8006}
+SERVICES = ("customer", "viewing", "analytics", "sync", "webhook", "issuer")
+DEFAULT_PORTS = {"customer": 8001, "viewing": 8002, "analytics": 8003, "sync": 8004, "webhook": 8005, "issuer": 8006}
 
 
 class ConfigError(RuntimeError):

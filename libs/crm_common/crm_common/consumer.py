@@ -10,7 +10,10 @@ applied in one transaction, each event in its own savepoint: one commit (one fsy
 batch instead of per event, while a failing event still rolls back alone and is
 redelivered alone. Acks follow the commit; a database outage hands the whole batch back.
 Opt in only when the handler takes no locks that other writers take in another order (a
-batch holds every event's locks until its commit)."""
+batch holds every event's locks until its commit).
+
+``versions=None`` turns the ``aggregate_version`` check off (dedupe by ``event_id`` stays):
+for a consumer that must see every event, not only the newest state of each aggregate."""
 from __future__ import annotations
 
 import datetime as dt
@@ -136,7 +139,7 @@ class EventConsumer:
             "processed_at": utcnow()})
         if not inserted:
             return "duplicate"
-        if not self._advance_version(session, event):
+        if self.versions is not None and not self._advance_version(session, event):
             session.execute(sa.update(self.processed).where(
                 (self.processed.c.consumer == self.name)
                 & (self.processed.c.event_id == str(event["event_id"]))).values(applied=False))

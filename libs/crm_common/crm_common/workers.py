@@ -34,7 +34,7 @@ def relay_command(service: str, outbox: sa.Table) -> Callable[[list[str]], int]:
 
 
 def consumer_command(service: str, *, name: str, queue: str, bindings: list[str], processed: sa.Table,
-                     versions: sa.Table, handler_factory: Callable[[Settings], Callable[[Session, dict], None]],
+                     versions: sa.Table | None, handler_factory: Callable[[Settings], Callable[[Session, dict], None]],
                      start_mappers: Callable[[], None] | None = None,
                      batch_size: int = 1,
                      unit_of_work: Callable[[Settings], Callable[[Session], object]] | None = None
@@ -43,7 +43,8 @@ def consumer_command(service: str, *, name: str, queue: str, bindings: list[str]
     event)`` when ``unit_of_work(settings)`` gives a factory of the service's unit of work
     joining the consumer's transaction (``UnitOfWork.joining``), else ``handler(session, event)``.
     ``batch_size`` > 1 applies deliveries that arrive together in one transaction (see
-    ``EventConsumer``); ``CONSUMER_BATCH_SIZE`` overrides it."""
+    ``EventConsumer``); ``CONSUMER_BATCH_SIZE`` overrides it. ``versions=None``: every event
+    is applied (no ``aggregate_version`` ordering), still once per ``event_id``."""
     def run(argv: list[str]) -> int:
         parser = argparse.ArgumentParser(prog=f"{service} consume", description=f"Consume {queue}")
         parser.add_argument("--replay-dead-letters", action="store_true",
