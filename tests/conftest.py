@@ -15,9 +15,16 @@ from crm_testing import Stack, auth_headers
 SYSTEM_TEST_RATE_LIMITS = '{"integrator": {"rate": 500, "burst": 1000}, "default": {"rate": 500, "burst": 1000}}'
 
 
+# webhook-service retries within seconds instead of CONTRACT §6's 30 s base, so that the
+# webhook tests (receiver down for 10 s, a SIGKILLed worker's lease) finish in reasonable time.
+SYSTEM_TEST_WEBHOOKS = {"WEBHOOK_RETRY_BASE_SECONDS": "0.2", "WEBHOOK_RETRY_MAX_SECONDS": "2",
+                        "WEBHOOK_MAX_ATTEMPTS": "30", "WEBHOOK_TIMEOUT_SECONDS": "5", "WEBHOOK_LEASE_SECONDS": "10",
+                        "WEBHOOK_POLL_SECONDS": "0.05"}
+
+
 @pytest.fixture(scope="session")
 def stack():
-    with Stack(extra_env={"RATE_LIMITS": SYSTEM_TEST_RATE_LIMITS}) as running:
+    with Stack(extra_env={"RATE_LIMITS": SYSTEM_TEST_RATE_LIMITS, **SYSTEM_TEST_WEBHOOKS}) as running:
         yield running
 
 

@@ -23,6 +23,7 @@ SERVICES = {
     "analytics": ("analytics_service.app", "analytics-service"),
     "sync": ("sync_worker.app", "sync-worker"),
     "issuer": ("token_issuer.app", "token-issuer"),
+    "webhook": ("webhook_service.app", "webhook-service"),
 }
 # Callers: every role alone, none, one the system does not know, and no roles claim at all.
 CALLERS = [(role,) for role in ROLES] + [(), ("superuser",), None]
@@ -42,7 +43,7 @@ def service(request, tmp_path_factory):
     dead = f"http://127.0.0.1:{free_port()}"  # calls to other services fail fast
     env = {f"{request.param.upper()}_DATABASE_URL": url, "JWT_SECRET": TEST_JWT_SECRET,
            "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F",
-           **{f"{name}_SERVICE_URL": dead for name in ("CUSTOMER", "VIEWING", "ANALYTICS", "SYNC")}}
+           **{f"{name}_SERVICE_URL": dead for name in ("CUSTOMER", "VIEWING", "ANALYTICS", "SYNC", "WEBHOOK")}}
     app = importlib.import_module(module).create_app(Settings.from_env(request.param, env))
     return request.param, app
 

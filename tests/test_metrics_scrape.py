@@ -32,7 +32,9 @@ SERVICE_LABEL = {name: name for name in [*HTTP_SERVICES, "gateway"]}
 # Services whose outbox has a relay (customer.*, viewing.*, analytics' order.*).
 OUTBOX_SERVICES = sorted({"customer", "viewing"} | {svc for svc, tail in WORKERS.values() if tail[0] == "relay"})
 # Which traffic reaches each consumer's queue (its bindings): the event's producer.
-CONSUMER_SOURCES = {"customer": "viewing", "analytics": "customer", "sync": "customer"}
+CONSUMER_SOURCES = {"customer": "viewing", "analytics": "customer", "sync": "customer", "webhook": "customer"}
+# What each kind of worker reports as soon as it runs.
+FIRST_SIGNAL = {"consume": "dead_letter_queue_depth", "relay": "outbox_backlog", "deliver": "webhook_backlog"}
 
 
 Sample = tuple[str, dict, float]
@@ -77,7 +79,7 @@ def observed(stack):
     # exchange drops them), as on a fresh broker: wait until every queue exists, the way
     # compose starts relays only after consumers are healthy.
     for worker, (_, tail) in WORKERS.items():
-        signal = "dead_letter_queue_depth" if tail[0] == "consume" else "outbox_backlog"
+        signal = FIRST_SIGNAL[tail[0]]
         samples = eventually(stack.metrics_url(worker), lambda s: present(s, signal), timeout=60)
         assert present(samples, signal), f"{worker} never connected:\n{stack.procs[worker].tail()}"
     admin = auth_headers(roles=["admin"], factories=[FACTORY])

@@ -111,7 +111,8 @@ def upstreams():
 @pytest.fixture(scope="session")
 def upstream_urls(upstreams) -> dict[str, str]:
     return {"customer": upstreams.urls["customer"], "viewing": upstreams.urls["fake-viewing"],
-            "analytics": upstreams.urls["fake-analytics"], "sync": upstreams.urls["dead"]}
+            "analytics": upstreams.urls["fake-analytics"], "sync": upstreams.urls["dead"],
+            "webhook": upstreams.urls["dead"]}
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ SERVICE_NAMES = {
     "viewing": "viewing-service",
     "analytics": "analytics-service",
     "sync": "sync-worker",
+    "webhook": "webhook-service",
     "issuer": "token-issuer",
 }
 
@@ -70,6 +71,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/oauth/token", "issuer"),
     Route("/.well-known/jwks.json", "issuer"),
     Route("/api/v1/api-clients", "issuer"),
+    Route("/api/v1/webhooks", "webhook"),
 )
 
 

@@ -39,6 +39,8 @@ CASES = [
     ("/.well-known/jwks.json", "issuer", "/.well-known/jwks.json"),
     ("/api/v1/api-clients", "issuer", "/api/v1/api-clients"),
     ("/api/v1/api-clients/ac_0123/rotate-secret", "issuer", "/api/v1/api-clients"),
+    ("/api/v1/webhooks", "webhook", "/api/v1/webhooks"),
+    ("/api/v1/webhooks/5/deliveries/9/redeliver", "webhook", "/api/v1/webhooks"),
 ]
 
 

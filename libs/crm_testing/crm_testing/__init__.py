@@ -209,6 +209,7 @@ HTTP_SERVICES = {
     "analytics": {"app": "analytics_service.app:create_app()", "dir": "analytics-service", "url_env": "ANALYTICS_SERVICE_URL"},
     "sync": {"app": "sync_worker.app:create_app()", "dir": "sync-worker", "url_env": "SYNC_SERVICE_URL"},
     "issuer": {"app": "token_issuer.app:create_app()", "dir": "token-issuer", "url_env": "ISSUER_SERVICE_URL"},
+    "webhook": {"app": "webhook_service.app:create_app()", "dir": "webhook-service", "url_env": "WEBHOOK_SERVICE_URL"},
 }
 # Background processes (relays, consumers): name -> (service whose db it uses, CLI argv tail).
 WORKERS: dict[str, tuple[str, list[str]]] = {
@@ -219,6 +220,8 @@ WORKERS: dict[str, tuple[str, list[str]]] = {
     "analytics-consumer": ("analytics", ["consume"]),
     "analytics-relay": ("analytics", ["relay"]),
     "sync-consumer": ("sync", ["consume"]),
+    "webhook-consumer": ("webhook", ["consume"]),
+    "webhook-deliverer": ("webhook", ["deliver"]),
 }
 
 
