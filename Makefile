@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install lock lint fuzz run browser services test test-fast token bench bench-analytics bench-bulk bench-sync bench-customers bench-dashboard vendor-echarts clean help
+.PHONY: install lock lint fuzz run browser services test test-fast token bench bench-analytics bench-bulk bench-sync bench-customers bench-dashboard bench-webhooks vendor-echarts clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -88,6 +88,11 @@ bench-dashboard: install services browser
 # Re-vendor the dashboard's chart library from the npm registry (ECHARTS_VERSION=x.y.z to move).
 vendor-echarts:
 	scripts/vendor-echarts.sh $(ECHARTS_VERSION)
+
+# Event committed -> webhook received p50/p95/p99 at a steady rate, and deliveries per
+# second to a fast receiver (issue 16).
+bench-webhooks: install services
+	$(BIN)/python bench/webhooks.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache

@@ -80,10 +80,11 @@ def uow_factory(engine):
 
 
 @pytest.fixture
-def start_worker(uow_factory, pg_url):
-    """``start_worker(**env)``: a delivery worker running in a thread (as ``deliver`` runs
-    it), stopped at the end of the test."""
+def start_worker(uow_factory, pg_url, engine):
+    """``start_worker(**env)``: a delivery worker running in a thread, woken by new
+    deliveries (as ``deliver`` runs it), stopped at the end of the test."""
     from webhook_service.adapters.http_sender import HttpSender
+    from webhook_service.adapters.wakeups import DeliveryListener
     from webhook_service.config import WebhookSettings
     from webhook_service.service_layer.delivery import DeliveryWorker
     running = []
@@ -92,6 +93,7 @@ def start_worker(uow_factory, pg_url):
         wh = WebhookSettings.from_settings(webhook_settings(pg_url, **env))
         worker = DeliveryWorker(uow_factory=uow_factory, sender=HttpSender(wh.timeout_seconds, 4),
                                 targets=wh.target_policy(), settings=wh)
+        worker.listener = DeliveryListener(engine, worker.wake_for_new, worker.stop_event).start()
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
         running.append((worker, thread))

@@ -113,14 +113,45 @@ def test_a_subscription_whose_deliveries_keep_failing_is_deactivated_with_the_re
 
 
 def test_two_workers_share_the_work_and_send_each_delivery_once(consumer, subscribe, customer_events, receiver,
-                                                               start_worker, factory):
-    for path in ("/r1", "/r2", "/r3"):
-        subscribe(factory, path, ["customer.*"])
+                                                               start_worker, factory, deliveries_of):
+    subs = [subscribe(factory, path, ["customer.*"]) for path in ("/r1", "/r2", "/r3")]
     for _ in range(40):
         consumer.apply(customer_events(factory).created())
     start_worker()
     start_worker()
-    assert wait_for(lambda: len(receiver.accepted()) == 120, timeout=30)
-    time.sleep(0.5)  # give a double send the chance to show
+    # Once every delivery is recorded as delivered, nothing can send it again.
+    assert wait_for(lambda: all(d["state"] == "delivered" for sub in subs for d in deliveries_of(factory, sub["id"])),
+                    timeout=30)
     delivery_ids = [c.delivery_id for c in receiver.snapshot()]
     assert len(delivery_ids) == len(set(delivery_ids)) == 120
+
+
+def test_a_new_delivery_wakes_an_idle_worker_at_once(consumer, subscribe, customer_events, receiver, start_worker,
+                                                     factory):
+    subscribe(factory, "/wake", ["customer.*"])
+    worker = start_worker(WEBHOOK_POLL_SECONDS="30")  # its poll alone would take 30 s
+    assert worker.listener.listening.wait(10)
+    event = customer_events(factory).created()
+    recorded = time.time()
+    consumer.apply(event)
+    [call] = wait_for(lambda: receiver.accepted("/wake"), timeout=10)
+    assert call.event_id == event["event_id"] and call.at - recorded < 2.0
+
+
+def test_the_listener_hears_an_announcement_when_its_transaction_commits(engine, uow_factory):
+    import threading
+    from webhook_service.adapters.wakeups import DeliveryListener
+    heard, stop = threading.Event(), threading.Event()
+    listener = DeliveryListener(engine, heard.set, stop).start()
+    try:
+        assert heard.wait(10)  # it calls once on connecting (for what was announced before)
+        heard.clear()
+        with uow_factory() as uow:
+            uow.deliveries.announce()
+            uow.session.flush()
+            assert not heard.wait(0.3)  # not before the commit
+            uow.commit()
+        assert heard.wait(5)
+    finally:
+        stop.set()
+        listener.thread.join(timeout=5)

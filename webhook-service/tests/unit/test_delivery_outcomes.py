@@ -53,6 +53,10 @@ class FakeDeliveries:
         self.rows[delivery_id] = {"state": "delivered", "status": status_code}
         return True
 
+    def release(self, jobs):
+        for job in jobs:
+            self.rows[job.delivery_id] = {"state": "released"}
+
     def record_failure(self, delivery_id, token, *, status_code, error, duration_ms, retry_at):
         self.rows[delivery_id] = {"state": "pending" if retry_at else "failed", "status": status_code,
                                   "error": error, "retry_at": retry_at}
@@ -96,7 +100,7 @@ def worker(receiver, uow=None, **env) -> tuple[DeliveryWorker, FakeUnitOfWork]:
 def job(attempts=1, delivery_id=7, event_type="customer.updated") -> Job:
     return Job(delivery_id=delivery_id, subscription_id=3, lease_token="lease", attempts=attempts,
                url="http://127.0.0.1:9/hook", secret="whsec_k", event_id="e-1", event_type=event_type,
-               body=b'{"event_id":"e-1"}')
+               body=b'{"event_id":"e-1"}', lease_expires_at=NOW + dt.timedelta(seconds=60))
 
 
 OK = AttemptResult(200, None, 0.01)
@@ -183,3 +187,10 @@ def test_a_target_refused_at_send_time_is_a_failed_attempt_without_any_request()
     assert receiver.calls == []
     assert uow.deliveries.rows[7]["state"] == "pending"
     assert "目标地址不允许" in uow.deliveries.rows[7]["error"] and "127.0.0.1" in uow.deliveries.rows[7]["error"]
+
+
+def test_a_delivery_whose_lease_would_expire_during_the_attempt_is_handed_back_not_sent():
+    receiver = ScriptedReceiver(OK)
+    w, uow = worker(receiver)  # timeout 10 s: needs 12 s of lease left
+    w.deliver(dataclasses.replace(job(), lease_expires_at=NOW + dt.timedelta(seconds=11)))
+    assert receiver.calls == [] and uow.deliveries.rows[7] == {"state": "released"}

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..domain.model import DELIVERED, FAILED, PENDING, Delivery, Job, Subscription
 from ..domain.patterns import PING
 from .orm import customer_domains, deliveries, events, subscriptions
+from .wakeups import announce_new_deliveries
 
 _SUBSCRIPTION_FIELDS = [f.name for f in dataclasses.fields(Subscription)]
 _DELIVERY_FIELDS = [f.name for f in dataclasses.fields(Delivery)]
@@ -149,6 +150,10 @@ class DeliveryRepository:
                                            .returning(deliveries.c.id)).scalar_one()
         return delivery
 
+    def announce(self) -> None:
+        """Wake the delivery workers when this transaction commits."""
+        announce_new_deliveries(self.session)
+
     def get(self, subscription_id: int, delivery_id: int) -> Delivery | None:
         row = self.session.execute(sa.select(deliveries).where(
             deliveries.c.id == delivery_id, deliveries.c.subscription_id == subscription_id)).first()
@@ -233,7 +238,16 @@ class DeliveryRepository:
             .where(d.c.lease_token == token).order_by(d.c.next_attempt_at, d.c.id)).all()
         return [Job(delivery_id=r.id, subscription_id=r.subscription_id, lease_token=token, attempts=r.attempts,
                     url=r.url, secret=r.secret, event_id=r.event_id, event_type=r.event_type,
-                    body=r.payload.encode("utf-8"), occurred_at=r.occurred_at) for r in rows]
+                    body=r.payload.encode("utf-8"), lease_expires_at=lease_until, occurred_at=r.occurred_at)
+                for r in rows]
+
+    def release(self, jobs: list[Job]) -> None:
+        """Hand back claimed deliveries that were not sent (their attempt not counted)."""
+        for job in jobs:
+            self.session.execute(sa.update(deliveries).where(
+                deliveries.c.id == job.delivery_id, deliveries.c.lease_token == job.lease_token,
+                deliveries.c.state == PENDING)
+                .values(lease_token=None, lease_expires_at=None, attempts=deliveries.c.attempts - 1))
 
     def mark_delivered(self, delivery_id: int, now: dt.datetime, status_code: int, duration_ms: int) -> bool:
         """A 2xx counts even when the lease was lost meanwhile: the receiver has it."""

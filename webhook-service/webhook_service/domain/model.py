@@ -96,6 +96,7 @@ class Job:
     event_id: str
     event_type: str
     body: bytes
+    lease_expires_at: dt.datetime
     occurred_at: dt.datetime | None = None
 
     @property

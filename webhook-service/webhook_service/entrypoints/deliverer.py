@@ -11,6 +11,7 @@ from crm_common.db import make_engine, make_session_factory
 from crm_common.metrics import start_metrics_server
 
 from ..adapters.http_sender import HttpSender
+from ..adapters.wakeups import DeliveryListener
 from ..bootstrap import bootstrap
 from ..service_layer.delivery import DeliveryWorker
 from ..service_layer.unit_of_work import WebhookUnitOfWork
@@ -23,13 +24,14 @@ def deliver_command(argv: list[str]) -> int:
     logs.configure_logging("webhook-deliver", settings.log_level)
     wiring = bootstrap(settings)
     start_metrics_server(settings.get_int("METRICS_PORT", 0))
-    # One connection per sending thread, plus the claiming loop's.
-    engine = make_engine(settings.database_url, pool_size=wiring.settings.concurrency + 2, max_overflow=2)
+    # One connection per sending thread, plus the claiming loop's and the listener's.
+    engine = make_engine(settings.database_url, pool_size=wiring.settings.concurrency + 3, max_overflow=2)
     sender = HttpSender(wiring.settings.timeout_seconds, wiring.settings.concurrency_per_subscription)
     worker = DeliveryWorker(uow_factory=partial(WebhookUnitOfWork, make_session_factory(engine)), sender=sender,
                             targets=wiring.targets, settings=wiring.settings,
                             heartbeat=None)  # liveness hook: crm_common.heartbeat.Heartbeat.from_env().beat
     stop_on_signals(worker.stop_event)
+    DeliveryListener(engine, worker.wake_for_new, worker.stop_event).start()
     worker.run()
     sender.close()
     engine.dispose()

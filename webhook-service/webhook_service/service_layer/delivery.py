@@ -4,7 +4,8 @@ record each outcome.
 - Deliveries never wait for each other: a pool of ``WEBHOOK_CONCURRENCY`` threads sends,
   at most ``WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION`` of them to one receiver, and the claim
   takes work subscription by subscription (the longest waiting first), so a slow or dead
-  receiver holds at most its own share of the threads.
+  receiver holds at most its own share of the threads. Each subscription's next batch is
+  claimed while the current one is being sent (one claim transaction per batch).
 - A claim is a lease (``WEBHOOK_LEASE_SECONDS``) written in the database: a worker that
   dies mid-delivery leaves a lease that expires, and the delivery is claimed again (never
   lost); a delivery recorded ``delivered`` is never claimed again (never re-sent by a
@@ -23,7 +24,7 @@ import random
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Protocol
 
@@ -55,6 +56,7 @@ OLDEST_PENDING = gauge("webhook_oldest_pending_age_seconds", "Age of the oldest 
 IN_FLIGHT = gauge("webhook_in_flight", "Deliveries being sent by this process", [])
 
 USER_AGENT = "crm-webhooks/1"
+LEASE_MARGIN_SECONDS = 2  # recording an outcome takes well under this
 
 
 class Sender(Protocol):
@@ -79,15 +81,28 @@ class DeliveryWorker:
         self.stop_event = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._in_flight: dict[int, int] = defaultdict(int)  # subscription id -> deliveries being sent
+        # Per subscription: deliveries being sent, and claimed ones waiting for a free slot
+        # (claimed ahead in batches, so that a claim costs one transaction per batch).
+        self._in_flight: dict[int, int] = defaultdict(int)
+        self._queued: dict[int, deque[Job]] = defaultdict(deque)
         self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="deliver")
+        self._candidates: list[int] = []
+        self._candidates_at = float("-inf")
         self._last_backlog = 0.0
+
+    def wake_for_new(self) -> None:
+        """New deliveries were recorded: look for due work now, not at the next poll."""
+        self._candidates_at = float("-inf")
+        self._wake.set()
+
+    @property
+    def per_subscription(self) -> int:
+        return self.settings.concurrency_per_subscription
 
     # --- the loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
-        log.info("deliver_started", concurrency=self.settings.concurrency,
-                 per_subscription=self.settings.concurrency_per_subscription)
+        log.info("deliver_started", concurrency=self.settings.concurrency, per_subscription=self.per_subscription)
         while not self.stop_event.is_set():
             self.heartbeat()
             try:
@@ -100,62 +115,108 @@ class DeliveryWorker:
             if not claimed:
                 self._wake.wait(self.settings.poll_seconds)  # a finished delivery wakes it early
                 self._wake.clear()
+        self._release_queued()
         self._pool.shutdown(wait=True)  # finish (and record) what is in flight
         log.info("deliver_stopped")
 
     def claim_and_send(self) -> int:
-        """Claim what may be sent now (within the free threads) and hand it to the pool;
-        returns how many were claimed."""
-        free = self.settings.concurrency - self.in_flight()
+        """Claim what may be sent soon and start what may be sent now; returns how many
+        were claimed. A subscription holds at most twice its sending slots (in flight plus
+        a batch waiting), and is refilled only once its waiting batch has started, so
+        claims come in batches; the process holds at most twice ``WEBHOOK_CONCURRENCY``."""
+        free = 2 * self.settings.concurrency - self.held()
         if free <= 0:
             return 0
         now = self.clock()
-        with self.uow_factory() as uow:
-            candidates = uow.deliveries.subscriptions_with_due_work(now, limit=max(free, 16))
+        if time.monotonic() - self._candidates_at >= self.settings.poll_seconds:
+            # Which subscriptions have due work: asked once per poll interval, not after
+            # every finished delivery (those only refill the subscriptions known here).
+            with self.uow_factory() as uow:
+                self._candidates = uow.deliveries.subscriptions_with_due_work(now, limit=max(free, 16))
+            self._candidates_at = time.monotonic()
         claimed = 0
-        for subscription_id in candidates:
-            room = min(free - claimed, self.settings.concurrency_per_subscription - self._in_flight_of(subscription_id))
-            if room <= 0:
-                continue
+        for subscription_id in list(self._candidates):
+            held = self.held(subscription_id)
+            if held > self.per_subscription:
+                continue  # its next batch is still waiting to be sent
+            room = min(free - claimed, 2 * self.per_subscription - held)
             with self.uow_factory() as uow:
                 jobs = uow.deliveries.claim(subscription_id, now, room, str(uuid.uuid4()),
                                             now + dt.timedelta(seconds=self.settings.lease_seconds))
                 uow.commit()
-            for job in jobs:
-                self._submit(job)
+            if len(jobs) < room:
+                self._candidates.remove(subscription_id)  # nothing more due there for now
+            with self._lock:
+                self._queued[subscription_id].extend(jobs)
             claimed += len(jobs)
             if claimed >= free:
                 break
+        self._dispatch()
         return claimed
 
-    def _submit(self, job: Job) -> None:
+    def _dispatch(self) -> None:
+        """Start waiting deliveries while sending slots are free, in total and per
+        subscription, one subscription after the other."""
         with self._lock:
-            self._in_flight[job.subscription_id] += 1
+            started = True
+            while started and sum(self._in_flight.values()) < self.settings.concurrency:
+                started = False
+                for subscription_id, queue in list(self._queued.items()):
+                    if not queue:
+                        del self._queued[subscription_id]
+                    elif self._in_flight[subscription_id] < self.per_subscription \
+                            and sum(self._in_flight.values()) < self.settings.concurrency:
+                        job = queue.popleft()
+                        self._in_flight[subscription_id] += 1
+                        self._pool.submit(self._send_then_dispatch, job)
+                        started = True
             IN_FLIGHT.set(sum(self._in_flight.values()))
-        future = self._pool.submit(self.deliver, job)
-        future.add_done_callback(lambda _f, sid=job.subscription_id: self._done(sid))
 
-    def _done(self, subscription_id: int) -> None:
-        with self._lock:
-            self._in_flight[subscription_id] -= 1
-            if self._in_flight[subscription_id] <= 0:
-                del self._in_flight[subscription_id]
-            IN_FLIGHT.set(sum(self._in_flight.values()))
-        self._wake.set()
+    def _send_then_dispatch(self, job: Job) -> None:
+        try:
+            self.deliver(job)
+        finally:
+            with self._lock:
+                self._in_flight[job.subscription_id] -= 1
+                if self._in_flight[job.subscription_id] <= 0:
+                    del self._in_flight[job.subscription_id]
+            self._dispatch()
+            self._wake.set()
 
-    def in_flight(self) -> int:
+    def _release_queued(self) -> None:
+        """Stopping: hand back what was claimed but not started, for another worker now
+        rather than after the lease."""
         with self._lock:
-            return sum(self._in_flight.values())
+            jobs = [job for queue in self._queued.values() for job in queue]
+            self._queued.clear()
+        if jobs:
+            try:
+                with self.uow_factory() as uow:
+                    uow.deliveries.release(jobs)
+                    uow.commit()
+            except Exception as exc:  # noqa: BLE001 - their leases expire instead
+                log.warning("deliver_release_failed", error=type(exc).__name__, deliveries=len(jobs))
 
-    def _in_flight_of(self, subscription_id: int) -> int:
+    def held(self, subscription_id: int | None = None) -> int:
+        """Claimed by this process and not yet recorded (in flight or waiting)."""
         with self._lock:
-            return self._in_flight.get(subscription_id, 0)
+            if subscription_id is not None:
+                return self._in_flight.get(subscription_id, 0) + len(self._queued.get(subscription_id, ()))
+            return sum(self._in_flight.values()) + sum(len(q) for q in self._queued.values())
 
     # --- one delivery --------------------------------------------------------------------------
 
     def deliver(self, job: Job) -> AttemptResult:
         """Send one claimed delivery and record what happened. Recording may fail (database
         away): the lease then expires and the delivery is sent again (at least once)."""
+        margin = dt.timedelta(seconds=self.settings.timeout_seconds + LEASE_MARGIN_SECONDS)
+        if self.clock() + margin > job.lease_expires_at:
+            # It waited too long for a slot: another worker may claim it before this attempt
+            # could end. Handed back instead of sent (never two senders at once).
+            with self.uow_factory() as uow:
+                uow.deliveries.release([job])
+                uow.commit()
+            return AttemptResult(None, "lease too short", 0.0)
         try:
             target = self.targets.check(job.url)
         except TargetRefused as exc:

@@ -48,6 +48,8 @@ def handle_event(tx: EventTransaction, event: dict, now: dt.datetime | None = No
         recorded += _add_deliveries(tx, now_targets, event, factory_id, now)
     if event["aggregate_type"] == CUSTOMER:
         recorded += _release_held(tx, factory_id, customer_id, domain, now)
+    if recorded:
+        tx.deliveries.announce()
     if held:
         log.info("webhook_event_held", customer_id=customer_id, reason="customer domain not known yet")
     return recorded

@@ -122,6 +122,7 @@ def redeliver(uow: WebhookUnitOfWork, ctx: RequestContext, subscription_id: int,
             event_type=original.event_type, aggregate_type=original.aggregate_type,
             aggregate_id=original.aggregate_id, aggregate_version=original.aggregate_version,
             state=PENDING, next_attempt_at=now, created_at=now, redelivery_of=original.id))
+        uow.deliveries.announce()
         uow.commit()
     return again
 
@@ -147,6 +148,7 @@ def ping(uow: WebhookUnitOfWork, ctx: RequestContext, subscription_id: int) -> D
             subscription_id=sub.id, factory_id=sub.factory_id, event_id=event_id, event_type=patterns.PING,
             aggregate_type="webhook", aggregate_id=event_id, aggregate_version=1, state=PENDING,
             next_attempt_at=now, created_at=now))
+        uow.deliveries.announce()
         uow.commit()
     return delivery
 
