@@ -70,7 +70,8 @@ def consumer(settings, engine):
     from webhook_service.entrypoints import consumer as entry
     return EventConsumer(name=entry.CONSUMER_NAME, queue=entry.QUEUE, bindings=entry.BINDINGS,
                          amqp_url="amqp://unused", session_factory=make_session_factory(engine),
-                         processed=orm.processed_events, versions=None, handler=entry.handler_factory(settings))
+                         processed=orm.processed_events, versions=None, handler=entry.handler_factory(settings),
+                         unit_of_work=entry.unit_of_work(settings))
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
         extra={
             "consume": consumer_command("webhook", name=consumer.CONSUMER_NAME, queue=consumer.QUEUE,
                                         bindings=consumer.BINDINGS, processed=processed_events, versions=None,
-                                        handler_factory=consumer.handler_factory),
+                                        handler_factory=consumer.handler_factory,
+                                        unit_of_work=consumer.unit_of_work),
             "deliver": deliver_command,
         },
         argv=argv)

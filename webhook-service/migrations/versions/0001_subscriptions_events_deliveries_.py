@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-30 01:28:53.714013
 """
-from alembic import op
 import sqlalchemy as sa
-import crm_common.db
+from alembic import op
 
+import crm_common.db
 
 revision = '0001'
 down_revision = None

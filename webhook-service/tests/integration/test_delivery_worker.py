@@ -4,10 +4,16 @@ one else, deactivation visible in the API, and two workers sharing the work."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 
+from crm_common.heartbeat import Heartbeat
 from crm_testing import wait_for
 from crm_testing.receiver import Behaviour, WebhookReceiver
+from webhook_service.adapters.http_sender import HttpSender
+from webhook_service.adapters.wakeups import DeliveryListener
+from webhook_service.config import WebhookSettings
+from webhook_service.service_layer.delivery import DeliveryWorker
 
 V1 = "/api/v1/webhooks"
 
@@ -139,8 +145,6 @@ def test_a_new_delivery_wakes_an_idle_worker_at_once(consumer, subscribe, custom
 
 
 def test_the_listener_hears_an_announcement_when_its_transaction_commits(engine, uow_factory):
-    import threading
-    from webhook_service.adapters.wakeups import DeliveryListener
     heard, stop = threading.Event(), threading.Event()
     listener = DeliveryListener(engine, heard.set, stop).start()
     try:
@@ -155,3 +159,19 @@ def test_the_listener_hears_an_announcement_when_its_transaction_commits(engine,
     finally:
         stop.set()
         listener.thread.join(timeout=5)
+
+
+def test_the_worker_touches_its_heartbeat_file_every_turn_even_when_idle(uow_factory, settings, tmp_path):
+    beat_file = tmp_path / "heartbeat"
+    wh = WebhookSettings.from_settings(settings)
+    worker = DeliveryWorker(uow_factory=uow_factory, sender=HttpSender(1, 1), targets=wh.target_policy(),
+                            settings=wh, heartbeat=Heartbeat(beat_file, min_interval=0).beat)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_for(beat_file.exists, timeout=10)
+        first = beat_file.stat().st_mtime_ns
+        assert wait_for(lambda: beat_file.stat().st_mtime_ns > first, timeout=10)
+    finally:
+        worker.stop()
+        thread.join(timeout=10)

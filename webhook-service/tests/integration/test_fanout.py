@@ -2,6 +2,10 @@
 event_id dedupe): which subscriptions get a delivery of which event."""
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from webhook_service.adapters.orm import events
+
 
 def test_an_event_reaches_each_active_subscription_of_its_tenant_type_and_domain(
         consumer, subscribe, customer_events, deliveries_of, factory, client, headers_for):
@@ -77,8 +81,6 @@ def test_a_customer_moving_to_another_domain_is_followed(consumer, subscribe, cu
 
 def test_events_without_a_tenant_or_a_matching_subscription_store_nothing(consumer, customer_events, factory,
                                                                         engine):
-    import sqlalchemy as sa
-    from webhook_service.adapters.orm import events
     nobody = customer_events(factory).created()
     no_tenant = dict(customer_events(factory).created(), factory_id=None)
     assert consumer.apply(nobody) == "applied" and consumer.apply(no_tenant) == "applied"

@@ -1,6 +1,5 @@
 """The service starts on make run's SQLite default, answers its health endpoints and documents itself."""
 from crm_testing import check_service_starts_on_sqlite
-
 from webhook_service.app import create_app
 from webhook_service.cli import SERVICE_DIR
 

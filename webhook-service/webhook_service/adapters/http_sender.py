@@ -9,8 +9,14 @@ from __future__ import annotations
 import time
 
 import urllib3
-from urllib3.exceptions import (ConnectTimeoutError, HTTPError, NewConnectionError, ProtocolError,
-                                ReadTimeoutError, SSLError)
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from ..domain.model import AttemptResult
 from ..domain.targets import Target

@@ -8,6 +8,9 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from crm_common.db import upsert
+from crm_common.paging import offset_page
+
 from ..domain.model import DELIVERED, FAILED, PENDING, Delivery, Job, Subscription
 from ..domain.patterns import PING
 from .orm import customer_domains, deliveries, events, subscriptions
@@ -121,17 +124,11 @@ class CustomerDomainRepository:
         self.session = session
 
     def remember(self, factory_id: str, customer_id: str, domain: str | None, version: int, now: dt.datetime) -> None:
-        if self.session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(customer_domains).values(factory_id=factory_id, customer_id=customer_id,
-                                               business_domain=domain, version=version, updated_at=now)
-        self.session.execute(stmt.on_conflict_do_update(
-            index_elements=[customer_domains.c.factory_id, customer_domains.c.customer_id],
-            set_={"business_domain": stmt.excluded.business_domain, "version": stmt.excluded.version,
-                  "updated_at": stmt.excluded.updated_at},
-            where=customer_domains.c.version < stmt.excluded.version))
+        c = customer_domains.c
+        upsert(self.session, customer_domains, {"factory_id": factory_id, "customer_id": customer_id,
+                                                "business_domain": domain, "version": version, "updated_at": now},
+               index_elements=[c.factory_id, c.customer_id], update=("business_domain", "version", "updated_at"),
+               where=lambda table, excluded: table.c.version < excluded.version)
 
     def lookup(self, factory_id: str, customer_id: str) -> tuple[bool, str | None]:
         """(known, domain): unknown until a customer event of that customer arrived."""
@@ -172,9 +169,8 @@ class DeliveryRepository:
             where.append(deliveries.c.state == state)
         if event_id:
             where.append(deliveries.c.event_id == event_id)
-        total = self.session.execute(sa.select(sa.func.count()).select_from(deliveries).where(*where)).scalar_one()
-        rows = self.session.execute(sa.select(deliveries).where(*where).order_by(deliveries.c.id.desc())
-                                    .limit(page_size).offset((page - 1) * page_size)).all()
+        rows, total = offset_page(self.session, sa.select(deliveries).where(*where).order_by(deliveries.c.id.desc()),
+                                  page, page_size, scalars=False)
         return [_delivery(r) for r in rows], total
 
     def give_up_pending(self, subscription_id: int, now: dt.datetime, reason: str) -> int:

@@ -1,25 +1,30 @@
 """The event consumer (``webhook-service consume``): queue ``webhook-service.deliveries``
-bound to every event (``#``).
+bound to every event type of CONTRACT §5.
 
-The shared ``EventConsumer`` parses, dedupes by ``event_id``, opens the transaction, calls
-``handle`` below, commits and acks. No ``aggregate_version`` filter (``versions=None``):
-outside systems receive every event, not only the newest state; the delivery worker keeps
-each aggregate's events in version order."""
+The shared ``EventConsumer`` parses, dedupes by ``event_id``, opens the transaction, hands
+``fanout.handle_event`` a unit of work joining it, commits and acks. No
+``aggregate_version`` filter (``versions=None``): outside systems receive every event,
+not only the newest state; the delivery worker keeps each aggregate's events in version
+order."""
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from crm_common.config import Settings
+from crm_common.events import EVENT_TYPES, EventHandlers
 
 from ..service_layer import fanout
-from ..service_layer.unit_of_work import EventTransaction
+from ..service_layer.unit_of_work import WebhookUnitOfWork
 
 CONSUMER_NAME = "webhook-service.deliveries"
 QUEUE = "webhook-service.deliveries"
-BINDINGS = ["#"]
+
+handlers = EventHandlers()
+handlers.on(*sorted(EVENT_TYPES))(fanout.handle_event)  # every type: subscribers choose with patterns
+BINDINGS = handlers.bindings
 
 
-def handler_factory(_settings: Settings):
-    def handle(session: Session, event: dict) -> None:
-        fanout.handle_event(EventTransaction(session), event)
-    return handle
+def handler_factory(_settings: Settings) -> EventHandlers:
+    return handlers
+
+
+def unit_of_work(_settings: Settings):
+    return WebhookUnitOfWork.joining

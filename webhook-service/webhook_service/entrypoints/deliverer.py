@@ -8,6 +8,7 @@ from crm_common import logs
 from crm_common.broker import stop_on_signals
 from crm_common.config import Settings
 from crm_common.db import make_engine, make_session_factory
+from crm_common.heartbeat import Heartbeat
 from crm_common.metrics import start_metrics_server
 
 from ..adapters.http_sender import HttpSender
@@ -29,7 +30,7 @@ def deliver_command(argv: list[str]) -> int:
     sender = HttpSender(wiring.settings.timeout_seconds, wiring.settings.concurrency_per_subscription)
     worker = DeliveryWorker(uow_factory=partial(WebhookUnitOfWork, make_session_factory(engine)), sender=sender,
                             targets=wiring.targets, settings=wiring.settings,
-                            heartbeat=None)  # liveness hook: crm_common.heartbeat.Heartbeat.from_env().beat
+                            heartbeat=Heartbeat.from_env().beat)  # HEARTBEAT_FILE touched every turn
     stop_on_signals(worker.stop_event)
     DeliveryListener(engine, worker.wake_for_new, worker.stop_event).start()
     worker.run()

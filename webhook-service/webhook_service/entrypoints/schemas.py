@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from marshmallow import fields as f, validate
+from marshmallow import fields as f
+from marshmallow import validate
 
 from crm_common.schemas import BaseSchema, IsoDateTime, in_range, length, one_of
 

@@ -12,9 +12,18 @@ from crm_common.web import Blueprint, reply, request_context
 
 from ..service_layer import subscriptions as svc
 from .deps import uow, webhooks
-from .schemas import (DeletedSchema, DeliveryPageSchema, DeliveryQuerySchema, DeliverySchema, PageQuerySchema,
-                      WebhookCreatedSchema, WebhookCreateSchema, WebhookPageSchema, WebhookSchema,
-                      WebhookUpdateSchema)
+from .schemas import (
+    DeletedSchema,
+    DeliveryPageSchema,
+    DeliveryQuerySchema,
+    DeliverySchema,
+    PageQuerySchema,
+    WebhookCreatedSchema,
+    WebhookCreateSchema,
+    WebhookPageSchema,
+    WebhookSchema,
+    WebhookUpdateSchema,
+)
 
 blp = Blueprint("webhooks_v1", __name__, url_prefix="/api/v1/webhooks",
                 description="Webhook subscriptions (CONTRACT §6): events of the caller's tenant and business "

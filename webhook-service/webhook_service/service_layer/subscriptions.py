@@ -10,6 +10,7 @@ from crm_common.context import RequestContext
 from crm_common.db import utcnow
 from crm_common.errors import Conflict, Forbidden, NotFound, ValidationError
 from crm_common.events import iso_z, json_dumps
+from crm_common.paging import page_body
 
 from ..domain import model, patterns
 from ..domain.model import PENDING, Delivery, Subscription
@@ -55,7 +56,7 @@ def list_subscriptions(uow: WebhookUnitOfWork, ctx: RequestContext, *, page: int
     with uow:
         visible = [s for s in uow.subscriptions.live(ctx.factory_id) if s.visible_to(ctx.scope)]
     start = (page - 1) * page_size
-    return _page(visible[start:start + page_size], len(visible), page, page_size)
+    return page_body(visible[start:start + page_size], len(visible), page, page_size)
 
 
 def get_subscription(uow: WebhookUnitOfWork, ctx: RequestContext, subscription_id: int) -> Subscription:
@@ -103,7 +104,7 @@ def list_deliveries(uow: WebhookUnitOfWork, ctx: RequestContext, subscription_id
         _visible(uow, ctx, subscription_id)
         items, total = uow.deliveries.page(subscription_id, state=state, event_id=event_id,
                                            page=page, page_size=page_size)
-    return _page(items, total, page, page_size)
+    return page_body(items, total, page, page_size)
 
 
 def redeliver(uow: WebhookUnitOfWork, ctx: RequestContext, subscription_id: int, delivery_id: int) -> Delivery:
@@ -182,9 +183,3 @@ def _visible(uow: WebhookUnitOfWork, ctx: RequestContext, subscription_id: int) 
     if sub is None or not sub.visible_to(ctx.scope):
         raise NotFound(NOT_FOUND)
     return sub
-
-
-def _page(items: list, total: int, page: int, page_size: int) -> dict:
-    return {"items": items, "total": total, "page": page, "page_size": page_size,
-            "total_pages": (total + page_size - 1) // page_size}
-
