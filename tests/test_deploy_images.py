@@ -46,6 +46,7 @@ IMAGES = {
     "viewing-service": (8002, "VIEWING_DATABASE_URL"),
     "analytics-service": (8003, "ANALYTICS_DATABASE_URL"),
     "sync-worker": (8004, "SYNC_DATABASE_URL"),
+    "webhook-service": (8005, "WEBHOOK_DATABASE_URL"),
 }
 SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "DATABASE_URL", "AMQP_URL", "REDIS_URL")
 
