@@ -45,6 +45,8 @@ def test_nul_and_lone_surrogates_in_json_strings_name_the_field(stack, admin, in
     assert_400(_json(integrator, "POST", "/api/external/viewing-records",
                      '{"userId": "u1", "property_name": "x\\u0000"}'), "external", "property_name")
     assert_400(_json(admin, "POST", "/api/v1/projects", '{"name": "p\\u0000", "customer_id": 1}'), "v1", "name")
+    assert_400(_json(integrator, "POST", "/api/v1/webhooks", '{"url": "http://h.example/\\u0000", "events": ["*"]}'),
+               "v1", "url")
 
 
 def test_nul_in_query_values_and_path_segments(stack, admin, integrator, factory):
@@ -61,6 +63,7 @@ def test_nul_in_query_values_and_path_segments(stack, admin, integrator, factory
     ("/api/external/viewing-records", "external", "POST"),
     ("/api/v1/analytics/orders", "v1", "POST"),
     ("/api/v1/contracts", "v1", "POST"),
+    ("/api/v1/webhooks", "v1", "POST"),
 ])
 def test_deep_nesting_huge_integers_and_nan_are_400(stack, admin, path, surface, method):
     for raw in (DEEP, '{"a": ' + DEEP + "}", '{"customer": {"credit_limit": ' + HUGE + "}}",
