@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crm_common.auth import DomainScope
 
@@ -18,7 +18,7 @@ class Subscription:
     factory_id: str
     url: str
     events: list[str]
-    secret: str
+    secret: str = field(repr=False)  # never in a log line or a traceback
     all_domains: bool
     domains: list[str]
     description: str | None = None
@@ -92,7 +92,7 @@ class Job:
     lease_token: str
     attempts: int           # including this one
     url: str
-    secret: str
+    secret: str = field(repr=False)
     event_id: str
     event_type: str
     body: bytes

@@ -213,9 +213,12 @@ class DeliveryWorker:
         if self.clock() + margin > job.lease_expires_at:
             # It waited too long for a slot: another worker may claim it before this attempt
             # could end. Handed back instead of sent (never two senders at once).
-            with self.uow_factory() as uow:
-                uow.deliveries.release([job])
-                uow.commit()
+            try:
+                with self.uow_factory() as uow:
+                    uow.deliveries.release([job])
+                    uow.commit()
+            except Exception as exc:  # noqa: BLE001 - its lease expires instead
+                log.warning("deliver_release_failed", error=type(exc).__name__, deliveries=1)
             return AttemptResult(None, "lease too short", 0.0)
         try:
             target = self.targets.check(job.url)
