@@ -183,7 +183,9 @@ def test_ping_sends_one_signed_ping_even_to_an_inactive_subscription(client, hea
 
 @pytest.fixture(scope="module")
 def production_client(settings_with):
-    settings = settings_with(CRM_ENV="production", JWT_SECRET="p" * 40, WEBHOOK_ALLOWED_HOSTS="erp-bridge.localhost")
+    # HS256 test tokens are accepted in production only with ALLOW_HS256=1 (the issuer's are asymmetric).
+    settings = settings_with(CRM_ENV="production", JWT_SECRET="p" * 40, ALLOW_HS256="1",
+                             WEBHOOK_ALLOWED_HOSTS="erp-bridge.localhost")
     return create_app(settings).test_client(), {
         "Authorization": "Bearer " + make_token(factories=["FPROD"], secret="p" * 40)}
 
