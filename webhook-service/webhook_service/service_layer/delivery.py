@@ -86,13 +86,17 @@ class DeliveryWorker:
         self._in_flight: dict[int, int] = defaultdict(int)
         self._queued: dict[int, deque[Job]] = defaultdict(deque)
         self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="deliver")
+        # Subscriptions with due work, as last asked: when, and after how many wake-ups (one
+        # arriving while the question runs makes the next turn ask again).
         self._candidates: list[int] = []
         self._candidates_at = float("-inf")
+        self._wakeups = 0
+        self._candidates_after = -1
         self._last_backlog = 0.0
 
     def wake_for_new(self) -> None:
         """New deliveries were recorded: look for due work now, not at the next poll."""
-        self._candidates_at = float("-inf")
+        self._wakeups += 1
         self._wake.set()
 
     @property
@@ -128,12 +132,13 @@ class DeliveryWorker:
         if free <= 0:
             return 0
         now = self.clock()
-        if time.monotonic() - self._candidates_at >= self.settings.poll_seconds:
-            # Which subscriptions have due work: asked once per poll interval, not after
-            # every finished delivery (those only refill the subscriptions known here).
+        wakeups = self._wakeups
+        if wakeups != self._candidates_after or time.monotonic() - self._candidates_at >= self.settings.poll_seconds:
+            # Which subscriptions have due work: asked per poll interval or new deliveries, not
+            # after every finished delivery (those only refill the subscriptions known here).
             with self.uow_factory() as uow:
                 self._candidates = uow.deliveries.subscriptions_with_due_work(now, limit=max(free, 16))
-            self._candidates_at = time.monotonic()
+            self._candidates_at, self._candidates_after = time.monotonic(), wakeups
         claimed = 0
         for subscription_id in list(self._candidates):
             held = self.held(subscription_id)
