@@ -74,8 +74,7 @@ def procfile_stack(tmp_path_factory):
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 body = requests.get(f"{gateway}/readyz", timeout=2).json()
-                if all(check["ok"] for name, check in body["checks"].items() if name.endswith("-service")
-                       and name != "webhook-service"):
+                if all(check["ok"] for name, check in body["checks"].items() if name.endswith("-service")):
                     ready = True
                     break
             except (requests.RequestException, ValueError, KeyError):
