@@ -146,6 +146,7 @@ def test_every_change_reaches_a_flaky_receiver_in_order_signed_and_as_logged(cli
     assert metric("webhook_event_to_delivered_seconds_count") >= 200
     assert metric("webhook_delivery_attempt_seconds_count") > 200
     assert any(n == "webhook_backlog" and l.get("kind") == "due" for n, l, _ in samples)
+    assert any(n == "webhook_events_awaiting_domain" for n, _, _ in samples)
 
 def test_a_delivery_worker_killed_mid_delivery_loses_nothing_and_resends_nothing_acknowledged(
         client_for, factory, receiver, stack):

@@ -54,6 +54,8 @@ DEACTIVATED = Counter("webhook_subscriptions_deactivated_total", "Subscriptions 
 BACKLOG = gauge("webhook_backlog", "Pending deliveries (due: may be sent now)", ["kind"])
 OLDEST_PENDING = gauge("webhook_oldest_pending_age_seconds", "Age of the oldest pending delivery", [])
 IN_FLIGHT = gauge("webhook_in_flight", "Deliveries being sent by this process", [])
+AWAITING_DOMAIN = gauge("webhook_events_awaiting_domain",
+                        "Events held for domain-scoped subscriptions until their customer's domain is known", [])
 
 USER_AGENT = "crm-webhooks/1"
 LEASE_MARGIN_SECONDS = 2  # recording an outcome takes well under this
@@ -288,6 +290,8 @@ class DeliveryWorker:
         now = self.clock()
         with self.uow_factory() as uow:
             pending, due, oldest = uow.deliveries.backlog(now)
+            awaiting_domain = uow.events.count_awaiting_domain()
+        AWAITING_DOMAIN.set(awaiting_domain)
         BACKLOG.labels("pending").set(pending)
         BACKLOG.labels("due").set(due)
         OLDEST_PENDING.set((now - oldest).total_seconds() if oldest else 0.0)
