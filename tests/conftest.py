@@ -19,7 +19,7 @@ SYSTEM_TEST_RATE_LIMITS = '{"integrator": {"rate": 500, "burst": 1000}, "default
 # webhook tests (receiver down for 10 s, a SIGKILLed worker's lease) finish in reasonable time.
 SYSTEM_TEST_WEBHOOKS = {"WEBHOOK_RETRY_BASE_SECONDS": "0.2", "WEBHOOK_RETRY_MAX_SECONDS": "2",
                         "WEBHOOK_MAX_ATTEMPTS": "30", "WEBHOOK_TIMEOUT_SECONDS": "5", "WEBHOOK_LEASE_SECONDS": "10",
-                        "WEBHOOK_POLL_SECONDS": "0.05"}
+                        "WEBHOOK_POLL_SECONDS": "0.05", "WEBHOOK_CONCURRENCY": "8"}
 
 
 @pytest.fixture(scope="session")

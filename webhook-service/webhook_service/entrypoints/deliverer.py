@@ -25,8 +25,11 @@ def deliver_command(argv: list[str]) -> int:
     logs.configure_logging("webhook-deliver", settings.log_level)
     wiring = bootstrap(settings)
     start_metrics_server(settings.get_int("METRICS_PORT", 0))
-    # One connection per sending thread, plus the claiming loop's and the listener's.
-    engine = make_engine(settings.database_url, pool_size=wiring.settings.concurrency + 3, max_overflow=2)
+    # At most one connection per sending thread, plus the claiming loop's and the listener's
+    # (and a spare); DB_POOL_SIZE of them stay open while idle.
+    most = wiring.settings.concurrency + 3
+    idle = min(settings.get_int("DB_POOL_SIZE", most), most)
+    engine = make_engine(settings.database_url, pool_size=idle, max_overflow=most - idle)
     sender = HttpSender(wiring.settings.timeout_seconds, wiring.settings.concurrency_per_subscription)
     worker = DeliveryWorker(uow_factory=partial(WebhookUnitOfWork, make_session_factory(engine)), sender=sender,
                             targets=wiring.targets, settings=wiring.settings,
