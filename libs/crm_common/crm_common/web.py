@@ -526,19 +526,3 @@ def if_match_version() -> int | None:
     except ValueError:
         return -1  # matches nothing: 412
 
-
-def optional_blueprints(*module_names: str) -> list:
-    """The ``blp`` of each module that exists (surfaces added by later work plug in here
-    without editing the app factory)."""
-    found = []
-    for module_name in module_names:
-        try:
-            module = __import__(module_name, fromlist=["blp"])
-        except ModuleNotFoundError as exc:
-            # Absent module (or absent parent package): skip. A missing import inside an
-            # existing module is a real error.
-            if exc.name is None or not (module_name == exc.name or module_name.startswith(exc.name + ".")):
-                raise
-            continue
-        found.append(module.blp)
-    return found
