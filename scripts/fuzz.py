@@ -38,7 +38,8 @@ def run_service(name: str, url: str, *, examples: int, seed: int, out: Path, wor
             "--workers", str(workers), "--generation-database", "none", "--no-color",
             "--request-timeout", "30", "--report", "junit,ndjson", "--report-dir", str(report)]
     started = time.monotonic()
-    done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=report,  # its cache stays under var/fuzz
+                          env={**os.environ, "NO_COLOR": "1"})
     (report / "output.txt").write_text(done.stdout + done.stderr, encoding="utf-8")
     summary = summarise(done.stdout + done.stderr)
     return {"service": name, "exit": done.returncode, "seconds": round(time.monotonic() - started, 1),
