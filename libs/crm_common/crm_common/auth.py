@@ -15,7 +15,7 @@ from typing import Iterable, Mapping, Protocol
 
 import jwt
 
-from .errors import Forbidden, Unauthorized
+from .errors import BadRequest, Forbidden, Unauthorized
 
 ALGORITHM = "HS256"
 # What the token issuer may sign with; a JWKS key names its own (its ``alg``).
@@ -195,13 +195,17 @@ def issue_token(secret: str, *, sub: str, name: str = "", roles: Iterable[str] =
 def resolve_factory(principal: Principal, *, path_factory: str | None = None,
                     header_factory: str | None = None) -> str:
     """Tenant of a request (CONTRACT §3): path segment, else ``X-Factory-Id``, else the
-    token's only factory, else ``default``. A factory the token does not allow is 403."""
+    token's only factory, else ``default``. A factory the token does not allow is 403; a
+    token of several factories must name one (400 ``FACTORY_REQUIRED``)."""
     if path_factory:
         factory = path_factory
     elif header_factory:
         factory = header_factory.strip()
     else:
-        concrete = [f for f in principal.factories if f != ALL]
+        concrete = sorted(f for f in principal.factories if f != ALL)
+        if len(concrete) > 1 and ALL not in principal.factories:
+            message = f"令牌可访问多个工厂（{'、'.join(concrete)}），请用请求头 X-Factory-Id 指定本次操作的工厂"
+            raise BadRequest(message, error_code="FACTORY_REQUIRED", errors={"X-Factory-Id": [message]})
         factory = concrete[0] if len(concrete) == 1 and ALL not in principal.factories else DEFAULT_FACTORY
     if not factory or len(factory) > 64:
         raise Forbidden("工厂标识无效")

@@ -31,7 +31,12 @@ def bootstrap_service(app: Flask, settings: Settings, uow_cls: type[UnitOfWork] 
     engine, uow_factory = build_uow_factory(settings, uow_cls, start_mappers)
     app.extensions["engine"] = engine
     app.extensions["uow_factory"] = uow_factory
+    add_service_ready_checks(app, settings, engine, getattr(uow_cls, "outbox", None))
+
+
+def add_service_ready_checks(app: Flask, settings: Settings, engine, outbox=None) -> None:
+    """The database (critical), the broker and the outbox backlog (reported only)."""
     add_ready_check(app, "database", lambda: database_ready(engine))
     add_ready_check(app, "broker", partial(broker_ready, settings.amqp_url), critical=False)
-    if getattr(uow_cls, "outbox", None) is not None:
-        add_ready_check(app, "outbox", backlog_check(engine, uow_cls.outbox, settings.service), critical=False)
+    if outbox is not None:
+        add_ready_check(app, "outbox", backlog_check(engine, outbox, settings.service), critical=False)

@@ -3,6 +3,7 @@ that refuses unknown fields, reusable validators, and the error-response documen
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import numbers
 import re
@@ -94,6 +95,22 @@ class Money(ma.fields.Decimal):
         value = super()._serialize(value, attr, obj, **kwargs)
         number = float(value)
         return int(number) if number.is_integer() else number
+
+
+class ExactMoney(Money):
+    """Money as a client sends it: a value with more decimals than ``places`` is refused
+    (400 naming the field), never rounded ("0.125" is not 0.12 nor 0.13)."""
+
+    default_error_messages = {"too_precise": "金额最多保留 {places} 位小数"}
+
+    def _format_num(self, value):
+        try:
+            number = decimal.Decimal(str(value))
+        except (decimal.InvalidOperation, TypeError, ValueError):
+            return super()._format_num(value)
+        if number.is_finite() and self.places is not None and number != number.quantize(self.places):
+            raise self.make_error("too_precise", places=-self.places.as_tuple().exponent)
+        return super()._format_num(value)
 
 
 class IsoDateTime(ma.fields.DateTime):

@@ -4,7 +4,7 @@ import pytest
 from crm_common import auth
 from crm_common.config import ConfigError, Settings
 from crm_common.envelopes import Surface, error_body, ok, surface_for_path
-from crm_common.errors import Forbidden, Unauthorized
+from crm_common.errors import BadRequest, Forbidden, Unauthorized
 
 SECRET = "unit-secret-0123456789-0123456789-abcd"
 
@@ -57,6 +57,15 @@ def test_factory_resolution_follows_the_contract():
     anywhere = auth.Principal(sub="u", factories=frozenset({"*"}))
     assert auth.resolve_factory(anywhere) == "default"
     assert auth.resolve_factory(anywhere, header_factory="F9") == "F9"
+
+
+def test_a_token_of_several_factories_must_name_one():
+    several = auth.Principal(sub="u", factories=frozenset({"F2", "F1"}))
+    with pytest.raises(BadRequest) as refused:
+        auth.resolve_factory(several)
+    assert refused.value.error_code == "FACTORY_REQUIRED"
+    assert "X-Factory-Id" in refused.value.message and "F1、F2" in refused.value.message
+    assert auth.resolve_factory(several, header_factory="F2") == "F2"
 
 
 def test_domain_scope_maps_roles_positions_and_departments():
