@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import urllib.parse
 
 import openpyxl
@@ -49,19 +48,6 @@ def utf8_filename(disposition: str) -> str:
 
 
 
-def settle_order_figures(api, factory, timeout=30.0):
-    """Order columns come from analytics-service, whose read model learns of new customers
-    from their events a moment later; wait until it knows every customer of the factory, so
-    that both exports show the same (zero) figures rather than "unknown" in one of them."""
-    deadline = time.monotonic() + timeout
-    ids = [c["id"] for c in api.get(base(factory), params={"size": 100}).json()["data"]["content"]]
-    while time.monotonic() < deadline:
-        if all(api.get(f"{base(factory)}/{cid}").json()["data"]["totalOrders"] is not None for cid in ids):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"analytics-service never learnt of the customers of {factory}")
-
-
 def test_export_reimported_into_an_empty_factory_reproduces_the_same_customers(stack, client_for, factory):
     source = client_for(roles=["admin"], factories=[factory])
     people = [
@@ -79,7 +65,6 @@ def test_export_reimported_into_an_empty_factory_reproduces_the_same_customers(s
     source.put(f"{base(factory)}/{ids[2]}/status", params={"isActive": "false"})
     source.put(f"{base(factory)}/{ids[0]}/balance", params={"balance": 800})
     source.delete(f"{base(factory)}/{ids[3]}")  # deleted customers are not exported
-    settle_order_figures(source, factory)
 
     exported = source.get(f"{base(factory)}/export")
     assert exported.status_code == 200, exported.text
@@ -92,7 +77,7 @@ def test_export_reimported_into_an_empty_factory_reproduces_the_same_customers(s
     assert (debtor["当前余额"], debtor["可用额度"], debtor["是否启用"], debtor["客户类型"], debtor["信用额度"]) == \
         (-12345.67, 37654.83, "否", "经销商", 50000.5)
     assert rows[0]["邮箱"] == "zhangmgr@example.com" and rows[1]["联系电话"] == "021-12345678"
-    assert {(r["累计订单数"], r["累计营收"]) for r in rows} == {(0, 0)}  # known to analytics, no orders
+    assert {(r["累计订单数"], r["累计营收"]) for r in rows} == {(0, 0)}  # no orders
 
     target = "R" + factory
     empty = client_for(roles=["admin"], factories=[target])
@@ -101,9 +86,9 @@ def test_export_reimported_into_an_empty_factory_reproduces_the_same_customers(s
     assert imported.status_code == 200 and imported.json()["message"] == "导入成功", imported.text
     assert (result["totalRows"], result["successCount"], result["failureCount"], result["isFullSuccess"]) == \
         (3, 3, 0, True)
-    settle_order_figures(empty, target)
     again = sheet_rows(empty.get(f"{base(target)}/export").content)
-    assert again == rows  # every exported column, computed ones included
+    by_code = lambda exported: sorted(exported, key=lambda r: r["客户代码"])  # noqa: E731 - ids differ, not content
+    assert by_code(again) == by_code(rows)  # every exported column, computed ones included
 
     def comparable(c):
         return {k: v for k, v in c.items() if k not in ("id", "createdAt", "updatedAt", "version", "lastPaymentDate",

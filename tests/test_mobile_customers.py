@@ -9,6 +9,8 @@ import uuid
 import openpyxl
 import pytest
 
+from crm_testing import wait_for
+
 pytestmark = pytest.mark.system
 
 SEED_CREATE = {
@@ -144,11 +146,12 @@ def test_detail_computes_credit_and_risk_and_asks_analytics_for_order_figures(cl
     assert (data["currentBalance"], data["availableCredit"], data["creditUtilization"]) == (-15000, 85000, 15)
     assert (data["isOverdue"], data["overdueDays"], data["riskLevel"], data["riskLevelLabel"]) == \
         (False, 0, "NORMAL", "正常客户")
-    # no orders exist for this customer: analytics answers zero orders, or nothing at all
-    assert data["totalOrders"] in (0, None) and data["totalRevenue"] in (0, None)
-    assert data["lastOrderDate"] is None
-    for bad in ("abc", "0", "999999999999", "1e3", "12345678901234567890"):
+    # no orders exist for this customer
+    assert (data["totalOrders"], data["totalRevenue"], data["lastOrderDate"]) == (0, 0, None)
+    for bad in ("abc", "0", "999999999999", "1e3"):
         assert error(api.get(f"{base(factory)}/{bad}"), 404)
+    # an id past the id column's range is no id at all: 400 naming it (issue 13)
+    assert "customerId" in error(api.get(f"{base(factory)}/12345678901234567890"), 400)["errors"]
 
 
 def test_detail_and_export_show_the_order_figures_analytics_holds(client_for, factory):
@@ -158,8 +161,10 @@ def test_detail_and_export_show_the_order_figures_analytics_holds(client_for, fa
               for n, (day, amount) in enumerate((("2025-11-01", 10000), ("2025-11-18", 25000)))]
     recorded = api.post("/api/v1/analytics/orders", json={"orders": orders}, headers={"X-Factory-Id": factory})
     assert recorded.status_code == 200, recorded.text
-    data = ok(api.get(f"{base(factory)}/{cid}"))
-    assert (data["totalOrders"], data["totalRevenue"], data["lastOrderDate"]) == (2, 35000, "2025-11-18")
+    # customer-service learns of the orders from analytics-service's order events
+    figures = lambda: ok(api.get(f"{base(factory)}/{cid}"))  # noqa: E731
+    data = wait_for(lambda: (lambda d: d if d["totalOrders"] == 2 else None)(figures()), timeout=30)
+    assert data and (data["totalOrders"], data["totalRevenue"], data["lastOrderDate"]) == (2, 35000, "2025-11-18")
     exported = api.get(f"{base(factory)}/export")
     header, row = list(openpyxl.load_workbook(io.BytesIO(exported.content)).active.iter_rows(values_only=True))
     assert dict(zip(header, row))["累计订单数"] == 2 and dict(zip(header, row))["累计营收"] == 35000
@@ -301,7 +306,8 @@ def test_check_code_and_outstanding_balances(client_for, factory):
     assert [d["id"] for d in listed] == [big["id"], small["id"]]
     assert listed[0] == {"id": big["id"], "name": "大欠款", "customerCode": "OWE-2", "currentBalance": -15000,
                          "creditLimit": 100000, "overdueAmount": 0, "overdueDays": 0, "lastPaymentDate": None,
-                         "contactPerson": "张经理", "phoneNumber": "13800138000", "paymentTerms": 30}
+                         "contactPerson": "张经理", "phoneNumber": "13800138000", "paymentTerms": 30,
+                         "lastOrderDate": None}
 
 
 # --- tenants and roles --------------------------------------------------------------------------

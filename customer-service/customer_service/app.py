@@ -1,4 +1,4 @@
-"""customer-service app factory: where requests enter."""
+"""customer-service app factory: where requests enter (one blueprint per resource and surface)."""
 from __future__ import annotations
 
 from flask import Flask
@@ -6,7 +6,7 @@ from flask import Flask
 from crm_common.config import Settings
 from crm_common.web import create_base_app, finish_app
 
-from .bootstrap import bootstrap
+from .bootstrap import bootstrap, install
 from .entrypoints.api_v1 import bulk, companies, external_sync, groups
 from .entrypoints.api_v1 import customers as customers_v1
 from .entrypoints.external import customers as external_customers
@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env("customer")
     app, api = create_base_app(settings, title="customer-service",
                                description="Owns customers, companies, groups, ratings, credit, balances and imports.")
-    bootstrap(app, settings)
+    install(app, bootstrap(settings))
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
     return finish_app(app)

@@ -1,18 +1,55 @@
-"""Wires customer-service's dependencies once per process (engine, unit of work, cache,
-readiness checks), so that views and consumers receive them instead of building them."""
+"""customer-service's composition root: every dependency wired once per process into one
+typed ``CustomerService``, used by the app (views), the CLI and the event consumer, so that
+nobody builds or looks up a dependency by name."""
 from __future__ import annotations
 
-from functools import partial
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, current_app
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
-from crm_common.bootstrap import bootstrap_service, build_uow_factory  # noqa: F401
+from crm_common import logs
+from crm_common.bootstrap import add_service_ready_checks
 from crm_common.config import Settings
+from crm_common.db import make_engine, make_session_factory
 from crm_common.web import add_ready_check
 
 from .adapters import orm
+from .adapters.analytics_client import OrderSummaryClient
 from .adapters.cache import CustomerCache
 from .service_layer.unit_of_work import CustomerUnitOfWork
+
+EXTENSION = "customer_service"
+
+
+@dataclass(frozen=True)
+class CustomerService:
+    settings: Settings
+    engine: Engine | None                  # None in the consumer: it brings its own transaction
+    session_factory: sessionmaker | None
+    cache: CustomerCache | None            # REDIS_URL: read cache of customer detail
+    timezone: ZoneInfo                     # APP_TIMEZONE: the business's calendar days
+
+    def uow(self) -> CustomerUnitOfWork:
+        """A unit of work of its own (requests, commands)."""
+        return CustomerUnitOfWork(self.session_factory, cache=self.cache)
+
+    def joining(self, session: Session) -> CustomerUnitOfWork:
+        """A unit of work inside a transaction that an event consumer owns."""
+        return CustomerUnitOfWork.joining(session, cache=self.cache)
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(self.timezone).date()
+
+    def order_figures(self, factory_id: str, authorization: str | None) -> OrderSummaryClient:
+        """analytics-service's order figures of customers (its customer lifetime value),
+        asked with the caller's token; best effort within ``ORDER_SUMMARY_TIMEOUT``."""
+        return OrderSummaryClient(self.settings.service_urls["analytics"], factory_id, authorization=authorization,
+                                  timeout=self.settings.get_float("ORDER_SUMMARY_TIMEOUT", 0.5),
+                                  extra_headers=logs.trace_headers())
 
 
 def build_cache(settings: Settings) -> CustomerCache | None:
@@ -20,16 +57,34 @@ def build_cache(settings: Settings) -> CustomerCache | None:
     default 60) bounds how long an entry lives; ``CUSTOMER_CACHE_PREFIX`` namespaces keys."""
     if not settings.redis_url:
         return None
-    return CustomerCache.from_url(settings.redis_url,
-                                  prefix=settings.get("CUSTOMER_CACHE_PREFIX", "") or "",
+    return CustomerCache.from_url(settings.redis_url, prefix=settings.get("CUSTOMER_CACHE_PREFIX", "") or "",
                                   ttl=settings.get_int("CUSTOMER_CACHE_TTL", 60))
 
 
-def bootstrap(app: Flask, settings: Settings) -> None:
-    bootstrap_service(app, settings, CustomerUnitOfWork, orm.start_mappers)
-    cache = build_cache(settings)
-    app.extensions["customer_cache"] = cache
-    if cache is not None:
-        # Every unit of work invalidates the customers it touched once it committed.
-        app.extensions["uow_factory"] = partial(app.extensions["uow_factory"], cache=cache)
-        add_ready_check(app, "cache", cache.ping, critical=False)
+def bootstrap(settings: Settings, *, database: bool = True) -> CustomerService:
+    """Every dependency of the process; ``database=False`` for the consumer, whose
+    transactions the shared consumer opens (``joining``)."""
+    orm.start_mappers()
+    engine = make_engine(settings.database_url, pool_size=settings.get_int("DB_POOL_SIZE", 5),
+                         max_overflow=settings.get_int("DB_MAX_OVERFLOW", 10)) if database else None
+    return CustomerService(settings=settings, engine=engine,
+                           session_factory=make_session_factory(engine) if engine is not None else None,
+                           cache=build_cache(settings), timezone=ZoneInfo(settings.app_timezone))
+
+
+def install(app: Flask, service: CustomerService) -> None:
+    """Make ``service`` the app's (``customer_service()`` in views) and report its
+    dependencies in /readyz."""
+    app.extensions[EXTENSION] = service
+    add_service_ready_checks(app, service.settings, service.engine, orm.outbox)
+    if service.cache is not None:
+        add_ready_check(app, "cache", service.cache.ping, critical=False)
+
+
+def customer_service() -> CustomerService:
+    """The current app's ``CustomerService``."""
+    return service_of(current_app)
+
+
+def service_of(app: Flask) -> CustomerService:
+    return app.extensions[EXTENSION]

@@ -14,8 +14,8 @@ SERVICE_DIR = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str] | None = None) -> int:
     return service_main(service="customer", app_path="customer_service.app:create_app()",
-                        service_dir=SERVICE_DIR, default_port=8001, extra={"relay": relay_command("customer", outbox),
-                                                                      "consume": consume_command()}, argv=argv)
+                        service_dir=SERVICE_DIR, default_port=8001,
+                        extra={"relay": relay_command("customer", outbox), "consume": consume_command()}, argv=argv)
 
 
 if __name__ == "__main__":

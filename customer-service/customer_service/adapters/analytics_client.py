@@ -1,13 +1,13 @@
-"""Order facts of customers, asked from analytics-service (customer-service owns no
-orders): ``POST {ANALYTICS_SERVICE_URL}/api/v1/analytics/order-summaries``.
+"""What analytics-service estimates of customers and customer-service cannot know from
+order events alone: the customer lifetime value (seed 001 customerLifetimeValue, an
+estimate of analytics' own), asked with
+``POST {ANALYTICS_SERVICE_URL}/api/v1/analytics/order-summaries``.
 
 Best effort by design: a slow, failing or absent analytics-service must not break a
-customer read, so any failure yields "unknown" (``None``) and the fields stay null;
+customer read, so any failure yields "unknown" (``None``) and the field stays null;
 nothing is ever invented."""
 from __future__ import annotations
 
-import datetime as dt
-import math
 import threading
 from decimal import Decimal, InvalidOperation
 from typing import Iterable
@@ -40,32 +40,16 @@ def _number(value) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _summary(raw) -> dict | None:
-    """One customer's entry, checked; ``None`` when it is not the agreed shape."""
+def _lifetime_value(raw) -> Decimal | None:
+    """One customer's ``customerLifetimeValue``; ``None`` when absent or not a number."""
     if not isinstance(raw, dict):
         return None
-    orders = raw.get("totalOrders")
-    if isinstance(orders, bool) or not isinstance(orders, (int, float)) or \
-            (isinstance(orders, float) and (not math.isfinite(orders) or not orders.is_integer())):
-        return None
-    revenue = _number(raw.get("totalRevenue"))
-    if revenue is None:
-        return None
-    last = raw.get("lastOrderDate")
-    if last is not None:
-        try:
-            last = dt.date.fromisoformat(str(last)[:10])
-        except ValueError:
-            return None
-    clv = raw.get("customerLifetimeValue")
-    return {"totalOrders": int(orders), "totalRevenue": revenue, "lastOrderDate": last,
-            "customerLifetimeValue": _number(clv) if clv is not None else None}
+    return _number(raw.get("customerLifetimeValue"))
 
 
 class OrderSummaryClient:
-    """``summaries(ids)`` -> ``{id: summary}`` for the ids analytics knows, or ``None``
-    when analytics could not answer. After one failure the client stops asking (an export
-    of 100 chunks must not wait 100 timeouts)."""
+    """``lifetime_values(ids)`` -> ``{id: value}`` for the ids analytics knows, or ``None``
+    when analytics could not answer."""
 
     def __init__(self, base_url: str, factory_id: str, *, authorization: str | None,
                  timeout: float = 0.5, extra_headers: dict[str, str] | None = None):
@@ -75,26 +59,16 @@ class OrderSummaryClient:
         self.headers = {"X-Factory-Id": factory_id, **(extra_headers or {})}
         if authorization:
             self.headers["Authorization"] = authorization
-        self.failed = False
 
-    def summaries(self, customer_ids: Iterable[int]) -> dict[int, dict] | None:
-        ids = [int(i) for i in customer_ids]
+    def lifetime_values(self, customer_ids: Iterable[int]) -> dict[int, Decimal] | None:
+        ids = [int(i) for i in customer_ids][:MAX_IDS_PER_CALL]
         if not ids:
             return {}
-        if self.failed:
+        answer = self._ask(ids)
+        if answer is None:
             return None
-        out: dict[int, dict] = {}
-        for start in range(0, len(ids), MAX_IDS_PER_CALL):
-            chunk = ids[start:start + MAX_IDS_PER_CALL]
-            answer = self._ask(chunk)
-            if answer is None:
-                self.failed = True
-                return None
-            for cid in chunk:
-                summary = _summary(answer.get(str(cid)))
-                if summary is not None:
-                    out[cid] = summary
-        return out
+        values = {cid: _lifetime_value(answer.get(str(cid))) for cid in ids}
+        return {cid: value for cid, value in values.items() if value is not None}
 
     def _ask(self, ids: list[int]) -> dict | None:
         try:

@@ -26,7 +26,7 @@ from sqlalchemy import event as sa_event
 
 from crm_common.logs import get_logger
 
-from ..domain.model import Company, Customer
+from ..domain.model import Company, Customer, OrderSummary
 from . import orm
 
 log = get_logger("customer.cache")
@@ -76,12 +76,14 @@ def _typed(table: sa.Table, row: dict) -> dict:
     return out
 
 
+def _state(obj, table: sa.Table) -> dict | None:
+    return None if obj is None else {col.name: _plain(getattr(obj, col.name, None)) for col in table.columns}
+
+
 def encode_customer(customer: Customer) -> str:
-    state = {col.name: _plain(getattr(customer, col.name, None)) for col in orm.customers.columns}
-    company = getattr(customer, "company", None)
-    company_state = None if company is None else {
-        col.name: _plain(getattr(company, col.name, None)) for col in orm.companies.columns}
-    return json.dumps({"customer": state, "company": company_state,
+    return json.dumps({"customer": _state(customer, orm.customers),
+                       "company": _state(getattr(customer, "company", None), orm.companies),
+                       "orders": _state(getattr(customer, "orders", None), orm.customer_orders),
                        "groups": getattr(customer, "groups", [])}, ensure_ascii=False)
 
 
@@ -89,6 +91,8 @@ def decode_customer(text: str) -> Customer:
     raw = json.loads(text)
     customer = Customer(**_typed(orm.customers, raw["customer"]))
     customer.company = Company(**_typed(orm.companies, raw["company"])) if raw.get("company") else None
+    orders = _typed(orm.customer_orders, raw["orders"]) if raw.get("orders") else None
+    customer.orders = OrderSummary(**{k: v for k, v in orders.items() if k != "updated_at"}) if orders else None
     customer.groups = raw.get("groups") or []
     return customer
 

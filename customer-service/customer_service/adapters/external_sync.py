@@ -42,24 +42,17 @@ class ExternalSyncRepository:
                 .order_by(x.id.desc()).limit(1))
         return self.session.scalar(stmt)
 
-    def page(self, factory_id: str, scope: DomainScope | None, *, entity_type: str | None,
-             entity_id: str | None, remote_id: str | None, source: str | None,
-             page: int, page_size: int) -> tuple[list[dict], int]:
+    def filtered(self, factory_id: str, scope: DomainScope | None, *, entity_type: str | None,
+                 entity_id: str | None, remote_id: str | None, source: str | None) -> sa.Select:
+        """Audit rows of the tenant, newest first; callers limited to some business domains
+        see the rows of customers in those domains only."""
         stmt = sa.select(orm.external_sync).where(x.factory_id == factory_id)
-        if entity_type:
-            stmt = stmt.where(x.entity_type == entity_type)
-        if entity_id:
-            stmt = stmt.where(x.entity_id == entity_id)
-        if remote_id:
-            stmt = stmt.where(x.remote_id == remote_id)
-        if source:
-            stmt = stmt.where(x.source == source)
+        for column, value in ((x.entity_type, entity_type), (x.entity_id, entity_id),
+                              (x.remote_id, remote_id), (x.source, source)):
+            if value:
+                stmt = stmt.where(column == value)
         if scope is not None and not scope.everything:
-            # Restricted callers see audit rows of customers in their domains only.
             visible = sa.select(sa.cast(c.id, sa.String)).where(
                 c.factory_id == factory_id, c.business_domain.in_(sorted(scope.codes)))
             stmt = stmt.where(x.entity_type == ENTITY_CUSTOMER, x.entity_id.in_(visible))
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
-        rows = self.session.execute(stmt.order_by(x.created_at.desc(), x.id.desc())
-                                    .limit(page_size).offset((page - 1) * page_size)).all()
-        return [dict(r._mapping) for r in rows], int(total or 0)
+        return stmt.order_by(x.created_at.desc(), x.id.desc())

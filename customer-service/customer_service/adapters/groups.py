@@ -10,17 +10,11 @@ from crm_common.db import utcnow
 
 from ..domain.model import CustomerGroup
 from . import orm
-from .repository import _escape_like
+from .repository import contains, in_scope
 
 g = orm.customer_groups.c
 m = orm.customer_group_members.c
 c = orm.customers.c
-
-
-def _in_scope(stmt, column, scope: DomainScope | None):
-    if scope is not None and not scope.everything:
-        stmt = stmt.where(column.in_(sorted(scope.codes)))
-    return stmt
 
 
 class CustomerGroupRepository:
@@ -34,7 +28,7 @@ class CustomerGroupRepository:
             for_update: bool = False) -> CustomerGroup | None:
         stmt = sa.select(CustomerGroup).where(g.factory_id == factory_id, g.id == group_id,
                                               g.deleted_at.is_(None))
-        stmt = _in_scope(stmt, g.business_domain, scope)
+        stmt = in_scope(stmt, g.business_domain, scope)
         if for_update:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
@@ -44,19 +38,16 @@ class CustomerGroupRepository:
                                               g.deleted_at.is_(None)).limit(1)
         return self.session.execute(stmt).first() is not None
 
-    def page(self, factory_id: str, scope: DomainScope | None, *, business_domain: str | None,
-             keyword: str | None, page: int, page_size: int) -> tuple[list[CustomerGroup], int]:
-        stmt = _in_scope(sa.select(CustomerGroup).where(g.factory_id == factory_id, g.deleted_at.is_(None)),
-                         g.business_domain, scope)
+    def filtered(self, factory_id: str, scope: DomainScope | None, *, business_domain: str | None,
+                 keyword: str | None, include_deleted: bool = False) -> sa.Select:
+        stmt = in_scope(sa.select(CustomerGroup).where(g.factory_id == factory_id), g.business_domain, scope)
+        if not include_deleted:
+            stmt = stmt.where(g.deleted_at.is_(None))
         if business_domain:
             stmt = stmt.where(g.business_domain == business_domain)
         if keyword:
-            stmt = stmt.where(g.name.like(f"%{_escape_like(keyword)}%", escape="\\"))
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(
-            stmt.with_only_columns(g.id).subquery()))
-        rows = self.session.scalars(stmt.order_by(g.created_at.desc(), g.id.desc())
-                                    .limit(page_size).offset((page - 1) * page_size)).all()
-        return list(rows), int(total or 0)
+            stmt = stmt.where(contains(g.name, keyword))
+        return stmt
 
     def member_counts(self, group_ids, scope: DomainScope | None = None) -> dict[int, int]:
         """Live members each group has (among the customers the caller may see)."""
@@ -66,7 +57,7 @@ class CustomerGroupRepository:
                 .join(orm.customers, c.id == m.customer_id)
                 .where(m.group_id.in_(list(group_ids)), c.deleted_at.is_(None))
                 .group_by(m.group_id))
-        stmt = _in_scope(stmt, c.business_domain, scope)
+        stmt = in_scope(stmt, c.business_domain, scope)
         return {gid: int(n) for gid, n in self.session.execute(stmt)}
 
     def members(self, group_id: int, scope: DomainScope | None = None) -> list[dict]:
@@ -74,7 +65,7 @@ class CustomerGroupRepository:
                 .join(orm.customers, c.id == m.customer_id)
                 .where(m.group_id == group_id, c.deleted_at.is_(None))
                 .order_by(m.added_at, c.id))
-        stmt = _in_scope(stmt, c.business_domain, scope)
+        stmt = in_scope(stmt, c.business_domain, scope)
         return [dict(row._mapping) for row in self.session.execute(stmt)]
 
     def member_ids(self, group_id: int) -> list[int]:

@@ -43,6 +43,7 @@ companies = sa.Table(
              postgresql_where=sa.text("company_code IS NOT NULL"), sqlite_where=sa.text("company_code IS NOT NULL")),
     sa.Index("uq_companies_factory_source_ref", "factory_id", "source", "source_ref_id", unique=True,
              postgresql_where=sa.text("source_ref_id IS NOT NULL"), sqlite_where=sa.text("source_ref_id IS NOT NULL")),
+    sa.Index("ix_companies_factory_updated", "factory_id", "updated_at", "id"),  # incremental sync
 )
 
 customers = sa.Table(
@@ -124,6 +125,8 @@ customers = sa.Table(
     sa.Index("ix_customers_factory_rating", "factory_id", "rating"),
     sa.Index("ix_customers_factory_status", "factory_id", "status"),
     sa.Index("ix_customers_company", "company_id"),
+    # incremental sync (CONTRACT §4): keyset pages in (updated_at, id) order per tenant
+    sa.Index("ix_customers_factory_updated", "factory_id", "updated_at", "id"),
     # seed 001 lists of live customers: newest first / by name (also the index-only count),
     # and the debtors of §7.2 (a small partial index: few customers owe money).
     sa.Index("ix_customers_factory_live_created", "factory_id", "created_at", "id",
@@ -133,8 +136,9 @@ customers = sa.Table(
     sa.Index("ix_customers_factory_debtors", "factory_id", "current_balance",
              postgresql_where=sa.text("deleted_at IS NULL AND current_balance < 0"),
              sqlite_where=sa.text("deleted_at IS NULL AND current_balance < 0")),
-    # Keyword search (LIKE '%kw%' on name, code, contact; seed 001 §2.2): trigram indexes,
-    # PostgreSQL only (pg_trgm, created by the migration where the server offers it).
+    # Keyword search (ILIKE '%kw%' on name, code, contact; seed 001 §2.2): trigram indexes,
+    # which serve ILIKE as well as LIKE; PostgreSQL only (pg_trgm, created by the migration
+    # where the server offers it).
     *(sa.Index(f"ix_customers_{column}_trgm", column, postgresql_using="gin",
                postgresql_ops={column: "gin_trgm_ops"}).ddl_if(dialect="postgresql")
       for column in ("name", "customer_code", "primary_contact_name")),
@@ -157,6 +161,7 @@ customer_groups = sa.Table(
     sa.Column("deleted_at", UtcDateTime, nullable=True),
     sa.Index("uq_customer_groups_factory_name_live", "factory_id", "name", unique=True,
              postgresql_where=sa.text(LIVE), sqlite_where=sa.text(LIVE)),
+    sa.Index("ix_customer_groups_factory_updated", "factory_id", "updated_at", "id"),  # incremental sync
 )
 
 customer_group_members = sa.Table(
@@ -275,6 +280,32 @@ viewing_facts = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow),
 )
 
+# Orders as analytics-service's order events describe them (latest state of each order),
+# and per customer what customer-service needs of them (seed 001 §1.3, §7.2).
+order_facts = sa.Table(
+    "order_facts", metadata,
+    sa.Column("factory_id", sa.String(64), primary_key=True),
+    sa.Column("order_id", sa.String(128), primary_key=True),
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id"), nullable=False, index=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("order_date", sa.Date, nullable=False),
+    sa.Column("total_amount", Money, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
+)
+
+customer_orders = sa.Table(
+    "customer_orders", metadata,
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id"), primary_key=True),
+    sa.Column("factory_id", sa.String(64), nullable=False),
+    sa.Column("open_orders", sa.Integer, nullable=False, default=0),
+    sa.Column("total_orders", sa.Integer, nullable=False, default=0),
+    sa.Column("total_revenue", sa.Numeric(20, 2), nullable=False, default=0),
+    sa.Column("first_order_date", sa.Date, nullable=True),
+    sa.Column("last_order_date", sa.Date, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
+)
+
 outbox = outbox_table(metadata)
 processed_events, applied_versions = consumer_tables(metadata)
 
@@ -288,11 +319,16 @@ def start_mappers() -> None:
     if _mapped:
         return
     mapper_registry.map_imperatively(model.Company, companies)
+    mapper_registry.map_imperatively(model.OrderSummary, customer_orders)
     mapper_registry.map_imperatively(
         model.Customer, customers,
         version_id_col=customers.c.version,  # optimistic concurrency: stale writes fail
-        # selectin: the company of a page is loaded for its rows only, not joined before OFFSET
-        properties={"company": relationship(model.Company, lazy="selectin")},
+        properties={
+            # selectin: the company of a page is loaded for its rows only, not joined before OFFSET
+            "company": relationship(model.Company, lazy="selectin"),
+            # one row per customer at most (written by the order consumer): joined in the same query
+            "orders": relationship(model.OrderSummary, lazy="joined", uselist=False, viewonly=True),
+        },
     )
     mapper_registry.map_imperatively(model.CustomerGroup, customer_groups)
     _mapped = True

@@ -1,8 +1,9 @@
-"""Repositories: every query is scoped to a tenant (factory) and to the caller's
-business domains; deleted customers are invisible unless asked for."""
+"""Repositories of customers and companies: every query is scoped to a tenant (factory) and
+to the caller's business domains; deleted customers are invisible unless asked for."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -12,12 +13,32 @@ from crm_common.auth import DomainScope
 from ..domain.model import Company, Customer
 from . import orm
 
+IN_CHUNK = 1000  # ids, names or codes per IN (...) list
 
-def _escape_like(value: str) -> str:
+
+def escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-@dataclass
+def contains(column, keyword: str) -> sa.ColumnElement:
+    """Case-insensitive "contains", wildcards literal. PostgreSQL serves ILIKE from the
+    trigram (pg_trgm GIN) indexes; SQLite compares lower() of both sides."""
+    return column.ilike(f"%{escape_like(keyword)}%", escape="\\")
+
+
+def in_scope(stmt, column, scope: DomainScope | None):
+    if scope is not None and not scope.everything:
+        stmt = stmt.where(column.in_(sorted(scope.codes)))
+    return stmt
+
+
+def _chunks(values: Iterable) -> Iterable[list]:
+    values = sorted(set(values))
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start:start + IN_CHUNK]
+
+
+@dataclass(frozen=True)
 class CustomerFilter:
     keyword: str | None = None
     business_domain: str | None = None
@@ -31,92 +52,82 @@ class CustomerRepository:
     def __init__(self, session: Session):
         self.session = session
 
-    def _scoped(self, factory_id: str, scope: DomainScope | None, include_deleted: bool = False):
-        stmt = sa.select(Customer).where(orm.customers.c.factory_id == factory_id)
+    def scoped(self, factory_id: str, scope: DomainScope | None, include_deleted: bool = False) -> sa.Select:
+        c = orm.customers.c
+        stmt = sa.select(Customer).where(c.factory_id == factory_id)
         if not include_deleted:
-            stmt = stmt.where(orm.customers.c.deleted_at.is_(None))
-        if scope is not None and not scope.everything:
-            stmt = stmt.where(orm.customers.c.business_domain.in_(sorted(scope.codes)))
-        return stmt
+            stmt = stmt.where(c.deleted_at.is_(None))
+        return in_scope(stmt, c.business_domain, scope)
 
     def add(self, customer: Customer) -> None:
         self.session.add(customer)
 
     def get(self, factory_id: str, customer_id: int, scope: DomainScope | None = None, *,
             for_update: bool = False, include_deleted: bool = False) -> Customer | None:
-        stmt = self._scoped(factory_id, scope, include_deleted).where(orm.customers.c.id == customer_id)
+        stmt = self.scoped(factory_id, scope, include_deleted).where(orm.customers.c.id == customer_id)
         if for_update:
             stmt = stmt.with_for_update(of=orm.customers)
         return self.session.scalars(stmt).unique().first()
 
     def get_many(self, factory_id: str, ids, scope: DomainScope | None = None, *,
-                 for_update: bool = False) -> dict[int, Customer]:
+                 for_update: bool = False, include_deleted: bool = False) -> dict[int, Customer]:
         if not ids:
             return {}
-        stmt = self._scoped(factory_id, scope).where(orm.customers.c.id.in_(list(ids)))
+        stmt = self.scoped(factory_id, scope, include_deleted).where(orm.customers.c.id.in_(sorted(set(ids))))
         if for_update:
             stmt = stmt.with_for_update(of=orm.customers)
         return {c.id: c for c in self.session.scalars(stmt).unique()}
 
     def by_external_user_id(self, factory_id: str, user_id: str, *, for_update: bool = False) -> Customer | None:
-        stmt = self._scoped(factory_id, None, include_deleted=True).where(
-            orm.customers.c.external_user_id == user_id)
+        stmt = self.scoped(factory_id, None, include_deleted=True).where(orm.customers.c.external_user_id == user_id)
         if for_update:
             stmt = stmt.with_for_update(of=orm.customers)
         return self.session.scalars(stmt).unique().first()
 
-    def name_taken(self, factory_id: str, name: str, exclude_id: int | None = None) -> bool:
+    def names_taken(self, factory_id: str, names: Iterable[str], exclude_id: int | None = None) -> set[str]:
+        """Which of ``names`` live customers of the tenant use (those identified by an
+        external ``userId`` aside: CONTRACT §4)."""
         c = orm.customers.c
-        stmt = sa.select(sa.literal(1)).where(
-            c.factory_id == factory_id, c.name == name, c.deleted_at.is_(None),
-            c.external_user_id.is_(None))
-        if exclude_id is not None:
-            stmt = stmt.where(c.id != exclude_id)
-        return self.session.execute(stmt.limit(1)).first() is not None
+        taken: set[str] = set()
+        for chunk in _chunks(n for n in names if n):
+            stmt = sa.select(c.name).where(c.factory_id == factory_id, c.name.in_(chunk), c.deleted_at.is_(None),
+                                           c.external_user_id.is_(None))
+            if exclude_id is not None:
+                stmt = stmt.where(c.id != exclude_id)
+            taken.update(self.session.scalars(stmt))
+        return taken
 
-    def names_taken(self, factory_id: str, names) -> set[str]:
-        """Which of ``names`` live customers of the tenant already use (one query)."""
-        names = [n for n in set(names) if n]
-        if not names:
-            return set()
+    def codes_taken(self, factory_id: str, codes: Iterable[str]) -> set[str]:
+        """Which of ``codes`` customers of the tenant use, deleted ones included (a code
+        stays reserved)."""
         c = orm.customers.c
-        return set(self.session.scalars(sa.select(c.name).where(
-            c.factory_id == factory_id, c.name.in_(names), c.deleted_at.is_(None),
-            c.external_user_id.is_(None))))
+        taken: set[str] = set()
+        for chunk in _chunks(code for code in codes if code):
+            taken.update(self.session.scalars(sa.select(c.customer_code).where(
+                c.factory_id == factory_id, c.customer_code.in_(chunk))))
+        return taken
 
-    def code_taken(self, factory_id: str, code: str, exclude_id: int | None = None) -> bool:
+    # --- reads ---------------------------------------------------------------------------
+    def filtered(self, factory_id: str, scope: DomainScope | None, flt: CustomerFilter = CustomerFilter(), *,
+                 include_deleted: bool = False) -> sa.Select:
         c = orm.customers.c
-        stmt = sa.select(sa.literal(1)).where(c.factory_id == factory_id, c.customer_code == code)
-        if exclude_id is not None:
-            stmt = stmt.where(c.id != exclude_id)
-        return self.session.execute(stmt.limit(1)).first() is not None
-
-    def filtered(self, factory_id: str, scope: DomainScope | None, flt: CustomerFilter):
-        c = orm.customers.c
-        stmt = self._scoped(factory_id, scope)
+        stmt = self.scoped(factory_id, scope, include_deleted)
         if flt.keyword:
-            pattern = f"%{_escape_like(flt.keyword)}%"
-            stmt = stmt.where(sa.or_(c.name.like(pattern, escape="\\"),
-                                     c.customer_code.like(pattern, escape="\\"),
-                                     c.primary_contact_name.like(pattern, escape="\\")))
-        if flt.business_domain:
-            stmt = stmt.where(c.business_domain == flt.business_domain)
-        if flt.status:
-            stmt = stmt.where(c.status == flt.status)
-        if flt.source:
-            stmt = stmt.where(c.source == flt.source)
-        if flt.type:
-            stmt = stmt.where(c.type == flt.type)
-        if flt.industry_type:
-            stmt = stmt.where(c.industry_type == flt.industry_type)
+            stmt = stmt.where(sa.or_(contains(c.name, flt.keyword), contains(c.customer_code, flt.keyword),
+                                     contains(c.primary_contact_name, flt.keyword)))
+        for column, value in ((c.business_domain, flt.business_domain), (c.status, flt.status),
+                              (c.source, flt.source), (c.type, flt.type), (c.industry_type, flt.industry_type)):
+            if value:
+                stmt = stmt.where(column == value)
         return stmt
 
-    def page(self, stmt, *, page: int, page_size: int, order_by=None) -> tuple[list[Customer], int]:
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(
-            stmt.with_only_columns(orm.customers.c.id).order_by(None).subquery()))
-        order = order_by if order_by is not None else [orm.customers.c.created_at.desc(), orm.customers.c.id.desc()]
-        rows = self.session.scalars(stmt.order_by(*order).limit(page_size).offset((page - 1) * page_size)).unique().all()
-        return list(rows), int(total or 0)
+    def count(self, stmt: sa.Select) -> int:
+        """Rows of a ``filtered`` query, counted without its joined loads or order."""
+        return int(self.session.scalar(sa.select(sa.func.count()).select_from(
+            stmt.with_only_columns(orm.customers.c.id).order_by(None).subquery())) or 0)
+
+    def rows(self, stmt: sa.Select) -> list[Customer]:
+        return list(self.session.scalars(stmt).unique())
 
     def groups_of(self, customer_ids) -> dict[int, list[dict]]:
         """Group memberships for display on customer detail."""
@@ -140,49 +151,36 @@ class CompanyRepository:
     def __init__(self, session: Session):
         self.session = session
 
-    def _scoped(self, factory_id: str, scope: DomainScope | None):
-        stmt = sa.select(Company).where(orm.companies.c.factory_id == factory_id)
-        if scope is not None and not scope.everything:
-            stmt = stmt.where(orm.companies.c.business_domain.in_(sorted(scope.codes)))
-        return stmt
+    def scoped(self, factory_id: str, scope: DomainScope | None) -> sa.Select:
+        return in_scope(sa.select(Company).where(orm.companies.c.factory_id == factory_id),
+                        orm.companies.c.business_domain, scope)
 
     def add(self, company: Company) -> None:
         self.session.add(company)
 
+    def _one(self, stmt, for_update: bool) -> Company | None:
+        return self.session.scalars(stmt.with_for_update() if for_update else stmt).first()
+
     def get(self, factory_id: str, company_id: int, scope: DomainScope | None = None, *,
             for_update: bool = False) -> Company | None:
-        stmt = self._scoped(factory_id, scope).where(orm.companies.c.id == company_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).first()
+        return self._one(self.scoped(factory_id, scope).where(orm.companies.c.id == company_id), for_update)
 
     def by_code(self, factory_id: str, code: str, *, for_update: bool = False,
                 scope: DomainScope | None = None) -> Company | None:
-        stmt = self._scoped(factory_id, scope).where(orm.companies.c.company_code == code)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).first()
+        return self._one(self.scoped(factory_id, scope).where(orm.companies.c.company_code == code), for_update)
 
     def by_source_ref(self, factory_id: str, source: str, ref: str, *, for_update: bool = False,
                       scope: DomainScope | None = None) -> Company | None:
-        stmt = self._scoped(factory_id, scope).where(orm.companies.c.source == source,
-                                                     orm.companies.c.source_ref_id == ref)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).first()
-
-    def page(self, factory_id: str, scope: DomainScope | None, *, keyword: str | None,
-             source: str | None, page: int, page_size: int) -> tuple[list[Company], int]:
         co = orm.companies.c
-        stmt = self._scoped(factory_id, scope)
+        return self._one(self.scoped(factory_id, scope).where(co.source == source, co.source_ref_id == ref),
+                         for_update)
+
+    def filtered(self, factory_id: str, scope: DomainScope | None, *, keyword: str | None,
+                 source: str | None) -> sa.Select:
+        co = orm.companies.c
+        stmt = self.scoped(factory_id, scope)
         if keyword:
-            pattern = f"%{_escape_like(keyword)}%"
-            stmt = stmt.where(sa.or_(co.name.like(pattern, escape="\\"),
-                                     co.company_code.like(pattern, escape="\\")))
+            stmt = stmt.where(sa.or_(contains(co.name, keyword), contains(co.company_code, keyword)))
         if source:
             stmt = stmt.where(co.source == source)
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(
-            stmt.with_only_columns(co.id).subquery()))
-        rows = self.session.scalars(stmt.order_by(co.created_at.desc(), co.id.desc())
-                                    .limit(page_size).offset((page - 1) * page_size)).all()
-        return list(rows), int(total or 0)
+        return stmt

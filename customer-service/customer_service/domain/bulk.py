@@ -1,29 +1,13 @@
-"""Rules of the bulk customer API (seed 000), no database: request limits, the order in
-which records are processed, and the response status of a batch."""
+"""Rules of the bulk customer API (seed 000), no database: the request limit and the order
+in which records are processed. The batch status (200/201, 207, 400) is the one rule of
+``crm_common.batch``."""
 from __future__ import annotations
 
 from typing import Callable, Sequence, TypeVar
 
 BULK_LIMIT = 100  # seed 000 §注意事项 3: at most 100 records per request
 
-NO_CUSTOMERS = "必须提供至少一个客户"
-NO_IDS = "必须提供至少一个客户ID"
-RECORD_NEEDS_ID = "每个客户记录必须包含ID"
-TOO_MANY = f"每次批量操作最多 {BULK_LIMIT} 条记录"
-ALL_FAILED = "所有记录均处理失败"
-RETRY_LATER = "并发冲突，请稍后重试"
-
 T = TypeVar("T")
-
-
-def batch_status(succeeded: int, failed: int, success_status: int) -> int:
-    """All succeeded: ``success_status`` (201 create, 200 otherwise); some: 207;
-    none: 400 (the per-record detail still travels in ``data``)."""
-    if failed == 0:
-        return success_status
-    if succeeded == 0:
-        return 400
-    return 207
 
 
 def processing_order(items: Sequence[T], key: Callable[[T], object]) -> list[int]:

@@ -4,15 +4,12 @@ A company is found by its ``id``, by ``company_code``, or by ``source`` + ``sour
 (a pair: one without the other identifies nothing)."""
 from __future__ import annotations
 
-from crm_common.errors import ValidationError
-
-KEY_REQUIRED = "公司需要 id、company_code 或 source + source_ref_id 之一"
+from .errors import CompanyKeyRequired, CompanySourceRequired
 
 
 def validate_source_ref(source: str | None, source_ref_id: str | None) -> None:
     if bool(source_ref_id) and not source:
-        raise ValidationError("source_ref_id 需要同时提供 source",
-                              errors={"source": ["提供 source_ref_id 时必须同时提供 source"]})
+        raise CompanySourceRequired()
 
 
 def company_key(data: dict) -> tuple[str, object]:
@@ -25,4 +22,4 @@ def company_key(data: dict) -> tuple[str, object]:
         return "code", data["company_code"]
     if data.get("source") and data.get("source_ref_id"):
         return "source_ref", (data["source"], data["source_ref_id"])
-    raise ValidationError(KEY_REQUIRED, errors={"company": [KEY_REQUIRED]})
+    raise CompanyKeyRequired()

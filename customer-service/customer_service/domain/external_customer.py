@@ -29,9 +29,6 @@ CREATE_DEFAULTS = {
     "creator": "外部系统",
 }
 
-CREATED_MESSAGE = "新客户创建成功"
-UPDATED_MESSAGE = "客户信息已更新"
-
 
 def is_blank(value) -> bool:
     """``None``, ``""`` and whitespace-only strings carry no value (seed: COALESCE)."""

@@ -16,11 +16,12 @@ class ExternalOrigin:
     remote_id: str
 
 
-def external_origin(customer: dict, explicit: dict | None = None) -> ExternalOrigin | None:
-    """An explicit ``external_sync: {source, remote_id}`` wins; otherwise a customer whose
-    ``source`` is not manual and that carries a ``source_ref_id`` comes from outside."""
-    if explicit:
-        return ExternalOrigin(str(explicit["source"]), str(explicit["remote_id"]))
+def external_origin(customer: dict, explicit: ExternalOrigin | None = None) -> ExternalOrigin | None:
+    """An explicit origin (``external_sync: {source, remote_id}``) wins; otherwise a
+    customer whose ``source`` is not manual and that carries a ``source_ref_id`` comes from
+    outside."""
+    if explicit is not None:
+        return explicit
     source = customer.get("source")
     ref = customer.get("source_ref_id")
     if source and source != MANUAL and ref:
@@ -38,6 +39,3 @@ def adopt_origin(customer: dict, origin: ExternalOrigin | None) -> dict:
     out.setdefault("source_ref_id", origin.remote_id)
     return out
 
-
-def already_imported_message(customer_id) -> str:
-    return f"该外部记录已导入为客户 {customer_id}，不会重复创建"

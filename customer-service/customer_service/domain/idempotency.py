@@ -1,5 +1,5 @@
 """Idempotency-Key rules (bulk API), no database: what makes two requests "the same",
-which keys are acceptable, and how long a key is remembered."""
+which keys are acceptable, how long a key is remembered, and who may replay one."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,11 +7,10 @@ import hashlib
 import json
 import re
 
+from .errors import KeyOfAnotherUser, KeyReused
+
 KEY_TTL = dt.timedelta(hours=24)
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-KEY_FORMAT_MESSAGE = "Idempotency-Key 应为 1-128 个字母、数字或 ._:- 字符"
-KEY_REUSED_MESSAGE = "该 Idempotency-Key 已用于不同的请求内容"
-IN_PROGRESS_MESSAGE = "相同 Idempotency-Key 的请求正在处理中，请稍后重试"
 
 
 def valid_key(key: str) -> bool:
@@ -27,3 +26,11 @@ def request_fingerprint(endpoint: str, body) -> str:
 
 def expires_at(now: dt.datetime) -> dt.datetime:
     return now + KEY_TTL
+
+
+def check_replay(*, stored_by: str | None, stored_fingerprint: str, caller: str, fingerprint: str) -> None:
+    """A stored response replays only for the user who made it, with the same request."""
+    if stored_by != caller:
+        raise KeyOfAnotherUser()
+    if stored_fingerprint != fingerprint:
+        raise KeyReused()

@@ -1,20 +1,22 @@
 """Business rules of customers as plain functions (no database, no web): status transitions,
-identity codes, and (from ``crm_common.credit``, shared with analytics) credit and risk.
-Unit tests live in tests/unit."""
+identity codes, and (from ``crm_common.credit``, shared with analytics) credit, overdue and
+risk. Unit tests live in tests/unit."""
 from __future__ import annotations
 
 import datetime as dt
 import re
 import uuid
 
-from crm_common.credit import (  # noqa: F401
+from crm_common.auth import DomainScope
+from crm_common.credit import (  # noqa: F401 - the credit rules, re-exported for the domain
     CUSTOMER_TYPES,
     RISK_LEVELS,
     available_credit,
+    available_credit_sql,
     credit_utilization,
     debt,
     exceeds_credit_limit,
-    is_overdue,
+    overdue_amount,
     overdue_days,
     risk_level,
 )
@@ -39,17 +41,11 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class TransitionNotAllowed(ValueError):
-    pass
-
-
-def check_status_transition(current: str, target: str) -> None:
+def transition_allowed(current: str, target: str) -> bool:
+    """Staying is always allowed; a move only along ``STATUS_TRANSITIONS``."""
     if target not in STATUS_TRANSITIONS:
-        raise TransitionNotAllowed(f"未知状态 {target}")
-    if current == target:
-        return
-    if target not in STATUS_TRANSITIONS.get(current, frozenset()):
-        raise TransitionNotAllowed(f"客户状态不能从 {current} 变更为 {target}")
+        return False
+    return current == target or target in STATUS_TRANSITIONS.get(current, frozenset())
 
 
 def status_for_activation(current: str, is_active: bool) -> str | None:
@@ -60,6 +56,13 @@ def status_for_activation(current: str, is_active: bool) -> str | None:
     if is_active:
         return None if current == "active" else "active"
     return "inactive" if current == "active" else None
+
+
+def default_domain(scope: DomainScope) -> str:
+    """A new record's business domain when none is given: the caller's only one, else DEFAULT."""
+    if not scope.everything and len(scope.codes) == 1:
+        return next(iter(scope.codes))
+    return "DEFAULT"
 
 
 def generate_customer_code(source: str | None, today: dt.date, unique: str | None = None) -> str:

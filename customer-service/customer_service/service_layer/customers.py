@@ -1,306 +1,333 @@
-"""Use cases of the customer aggregate shared by every surface: create, update, status,
-delete, read, list. Each runs in one unit of work that also writes the outbox event."""
+"""Handlers of the customer aggregate, one per operation, shared by every surface
+(``/api/v1``, ``/api/mobile``, ``/api/external``), the bulk API and the imports: each takes
+a command (``domain.commands``) and a unit of work, and has one set of side effects — the
+customer row, its event in the outbox, its audit trail (status, rating, credit limit,
+balance), and through the unit of work the read cache.
+
+The pieces at the bottom (``draft``, ``identity_refusals``, ``insert``, ``change``) are the
+steps that batch handlers (bulk, imports) compose with their own all-or-nothing or
+record-by-record policies."""
 from __future__ import annotations
 
-import datetime as dt
-import math
-from typing import Iterable
+from decimal import Decimal
+from typing import Hashable, Iterable, Mapping
 
-from sqlalchemy.exc import IntegrityError
-
+from crm_common import authz
 from crm_common.context import RequestContext
-from crm_common.db import unique_violation, utcnow
-from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationError
-from crm_common.events import make_event
 
-from ..adapters import orm
-from ..adapters.repository import CustomerFilter
-from ..domain import rules
-from ..domain.companies import company_key
-from ..domain.model import Company, Customer
-from . import external_sync as sync
-from .unit_of_work import CustomerUnitOfWork
+from ..domain import commands, history, rules
+from ..domain import external_customer as external
+from ..domain.errors import (
+    CodeImmutable,
+    CodeTaken,
+    CustomerDeleted,
+    CustomerNotFound,
+    DomainError,
+    FinanceRoleRequired,
+    NameTaken,
+    Refusals,
+    UserIdTaken,
+    VersionMismatch,
+)
+from ..domain.model import Company, Customer, new_customer
+from ..events import customer_event
+from . import companies, external_sync
+from .unit_of_work import CustomerUnitOfWork, UniqueViolation
 
-PRODUCER = "customer-service"
-NOT_FOUND_MESSAGE = "客户不存在或已被删除"
-DUPLICATE_NAME_MESSAGE = "客户名称已存在"
-DUPLICATE_CODE_MESSAGE = "客户代码已存在"
-
-
-# --- events ----------------------------------------------------------------------------------
-
-def customer_state(customer: Customer) -> dict:
-    """The whole customer as the event carries it (CONTRACT §5 ``data``)."""
-    return {col.name: getattr(customer, col.name, None) for col in orm.customers.columns}
+ACTIVATION_REASONS = {True: "启用", False: "停用"}  # stored with the status history (seed 001 §3.1)
 
 
-def emit_customer_event(uow: CustomerUnitOfWork, customer: Customer, event_type: str,
-                        ctx: RequestContext, changed: Iterable[str] = (), options: dict | None = None) -> None:
-    uow.flush()  # assigns the id and bumps ``version`` before the event records it
-    uow.add_event(make_event(
-        event_type=event_type, producer=PRODUCER, aggregate_type="customer",
-        aggregate_id=customer.id, aggregate_version=customer.version,
-        factory_id=customer.factory_id, trace_id=ctx.trace_id, actor=ctx.actor,
-        changed_fields=changed, options=options, data=customer_state(customer)))
+# --- single-customer handlers -------------------------------------------------------------------
 
-
-# --- integrity -------------------------------------------------------------------------------
-
-def conflict_from_integrity(exc: IntegrityError) -> Conflict:
-    """Turn a unique-index violation into the 409 that names the field."""
-    which = unique_violation(exc) or ""
-    if "user_id" in which:
-        return Conflict("该 userId 的客户已存在", error_code="CUSTOMER_DUPLICATED",
-                        errors={"userId": ["该 userId 的客户已存在"]})
-    if "code" in which:
-        return Conflict(DUPLICATE_CODE_MESSAGE, error_code="CUSTOMER_DUPLICATED",
-                        errors={"customer_code": [DUPLICATE_CODE_MESSAGE]})
-    if "name" in which:
-        return Conflict(DUPLICATE_NAME_MESSAGE, error_code="CUSTOMER_DUPLICATED",
-                        errors={"name": [DUPLICATE_NAME_MESSAGE]})
-    if "compan" in which or "source" in which:
-        return Conflict("公司已存在", error_code="COMPANY_DUPLICATED")
-    return Conflict("数据冲突", error_code="CONFLICT")
-
-
-def flush_or_conflict(uow: CustomerUnitOfWork) -> None:
-    try:
-        uow.flush()
-    except IntegrityError as exc:
-        raise conflict_from_integrity(exc) from exc
-
-
-# --- companies (seed 003: upsert keyed by companyCode or source + sourceRefId) ---------------
-
-COMPANY_FIELDS = ("name", "business_license_number", "industry_type", "address", "contact_name",
-                  "contact_phone", "business_domain")
-
-
-def upsert_company(uow: CustomerUnitOfWork, ctx: RequestContext, data: dict, *,
-                   default_domain_code: str | None = None) -> Company:
-    return upsert_company_outcome(uow, ctx, data, default_domain_code=default_domain_code)[0]
-
-
-def upsert_company_outcome(uow: CustomerUnitOfWork, ctx: RequestContext, data: dict, *,
-                           default_domain_code: str | None = None) -> tuple[Company, bool]:
-    """Find the company by ``id``, ``company_code`` or ``source`` + ``source_ref_id`` among
-    those the caller's business domains allow, update it or create it; returns
-    ``(company, created)``. A new company lands in ``business_domain``, else
-    ``default_domain_code``, else the caller's default domain."""
-    factory = ctx.factory_id
-    kind, key = company_key(data)
-    company: Company | None = None
-    if kind == "id":
-        company = uow.companies.get(factory, key, ctx.scope, for_update=True)
-        if company is None:
-            raise NotFound("公司不存在", error_code="COMPANY_NOT_FOUND", errors={"company.id": ["公司不存在"]})
-    elif kind == "code":
-        company = uow.companies.by_code(factory, key, for_update=True, scope=ctx.scope)
-    else:
-        company = uow.companies.by_source_ref(factory, *key, for_update=True, scope=ctx.scope)
-    now = utcnow()
-    created = company is None
-    if created:
-        if not data.get("name"):
-            raise ValidationError("新公司需要名称", error_code="COMPANY_NOT_FOUND",
-                                  errors={"company.name": ["新公司需要名称"]})
-        fields = {k: data.get(k) for k in COMPANY_FIELDS}
-        fields["business_domain"] = data.get("business_domain") or default_domain_code or default_domain(ctx)
-        ctx.scope.require(fields["business_domain"])
-        company = Company(factory_id=factory, company_code=data.get("company_code"),
-                          source=data.get("source"), source_ref_id=data.get("source_ref_id"),
-                          created_by=ctx.operator_id, created_at=now, updated_at=now, version=1, **fields)
-        uow.companies.add(company)
-    else:
-        if data.get("business_domain") and data["business_domain"] != company.business_domain:
-            ctx.scope.require(data["business_domain"])
-        changed = False
-        for key_name in COMPANY_FIELDS:
-            if data.get(key_name) is not None and getattr(company, key_name) != data[key_name]:
-                setattr(company, key_name, data[key_name])
-                changed = True
-        if changed:
-            company.updated_at = now
-            company.version = (company.version or 1) + 1
-    try:
-        uow.flush()
-    except IntegrityError as exc:
-        raise Conflict("公司已存在（并发写入），请重试", error_code="COMPANY_DUPLICATED") from exc
-    return company, created
-
-
-# --- customers -------------------------------------------------------------------------------
-
-def default_domain(ctx: RequestContext) -> str:
-    if not ctx.scope.everything and len(ctx.scope.codes) == 1:
-        return next(iter(ctx.scope.codes))
-    return "DEFAULT"
-
-
-def new_customer(ctx: RequestContext, fields: dict, now: dt.datetime) -> Customer:
-    fields = dict(fields)
-    fields.setdefault("business_domain", None)
-    fields["business_domain"] = fields["business_domain"] or default_domain(ctx)
-    ctx.scope.require(fields["business_domain"])
-    if not fields.get("customer_code"):
-        fields["customer_code"] = rules.generate_customer_code(fields.get("source"), now.date())
-    return Customer(factory_id=ctx.factory_id, created_at=now, updated_at=now,
-                    created_by=ctx.operator_id, created_by_name=ctx.operator_name,
-                    updated_by=ctx.operator_id, updated_by_name=ctx.operator_name,
-                    **{k: v for k, v in fields.items() if v is not None})
-
-
-def check_identity(uow: CustomerUnitOfWork, ctx: RequestContext, customer: Customer,
-                   exclude_id: int | None = None) -> None:
-    """Friendly 409s before the unique indexes (which stay the real guarantee)."""
-    if customer.name and getattr(customer, "external_user_id", None) is None \
-            and uow.customers.name_taken(ctx.factory_id, customer.name, exclude_id):
-        raise Conflict(DUPLICATE_NAME_MESSAGE, error_code="CUSTOMER_DUPLICATED",
-                       errors={"name": [DUPLICATE_NAME_MESSAGE]})
-    if exclude_id is None and uow.customers.code_taken(ctx.factory_id, customer.customer_code):
-        raise Conflict(DUPLICATE_CODE_MESSAGE, error_code="CUSTOMER_DUPLICATED",
-                       errors={"customer_code": [DUPLICATE_CODE_MESSAGE]})
-
-
-def add_customer(uow: CustomerUnitOfWork, ctx: RequestContext, fields: dict,
-                 company: Company | None = None) -> Customer:
-    """Insert one customer and its ``customer.created`` event inside an open unit of work."""
-    customer = new_customer(ctx, fields, utcnow())
-    customer.company = company
-    check_identity(uow, ctx, customer)
-    uow.customers.add(customer)
-    flush_or_conflict(uow)
-    emit_customer_event(uow, customer, "customer.created", ctx, changed=())
-    return customer
-
-
-def create_customer(uow: CustomerUnitOfWork, ctx: RequestContext, fields: dict,
-                    company: dict | None = None, external_sync: dict | None = None) -> Customer:
-    """Seed 003 CreateCustomerUseCase: company upsert + customer insert + (for a customer
-    from an outside system) a SUCCESS external-sync row, one transaction. Any failure rolls
-    all of it back; an external one then leaves a FAILED row, written on its own. A remote
-    record already imported (SUCCESS, customer still live) is refused with 409
-    ``CUSTOMER_DUPLICATED`` naming the existing customer, never created twice."""
-    origin = sync.external_origin(fields, external_sync)
-    fields = sync.adopt_origin(fields, origin)
-    payload = {"customer": fields, "company": company}
+def create_customer(cmd: commands.CreateCustomer, uow: CustomerUnitOfWork) -> Customer:
+    """Seed 001 §1.1 / seed 003 CreateCustomerUseCase: optional company upsert, the customer
+    and its side effects, and for a customer from an outside system a SUCCESS external-sync
+    row, in one transaction. Any failure rolls all of it back; an external import then
+    leaves a FAILED row, written on its own. A remote record already imported as a live
+    customer is refused, never created twice."""
+    ctx = cmd.ctx
+    origin = external_sync.external_origin(dict(cmd.fields), cmd.origin)
+    fields = external_sync.adopt_origin(dict(cmd.fields), origin)
     try:
         with uow:
             if origin is not None:
-                sync.refuse_repeated_import(uow, ctx, origin)
-            domain = fields.get("business_domain") or default_domain(ctx)
-            company_row = upsert_company(uow, ctx, company, default_domain_code=domain) if company else None
-            customer = add_customer(uow, ctx, fields, company_row)
+                external_sync.refuse_repeated_import(uow, ctx, origin)
+            customer = draft(uow, ctx, fields)
+            company = companies.upsert_in(uow, ctx, cmd.company, default_domain_code=customer.business_domain) \
+                if cmd.company else None
+            refusal = identity_refusals(uow, ctx, {0: customer}).get(0)
+            if refusal is not None:
+                raise refusal
+            insert(uow, ctx, [customer], company)
             if origin is not None:
-                sync.record_success(uow, ctx, origin, customer.id, payload)
+                external_sync.record_success(uow, ctx, origin, customer.id, {"customer": fields, "company": cmd.company})
             uow.commit()
     except Exception as exc:
         if origin is not None:
-            sync.record_failure(uow, ctx, origin, exc, payload)
+            external_sync.record_failure(uow, ctx, origin, exc, {"customer": fields, "company": cmd.company})
         raise
     return customer
 
 
-def load_customer(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int, *,
-                  for_update: bool = False, expected_version: int | None = None) -> Customer:
-    customer = uow.customers.get(ctx.factory_id, customer_id, ctx.scope, for_update=for_update)
-    if customer is None:
-        raise NotFound(NOT_FOUND_MESSAGE, error_code="CUSTOMER_NOT_FOUND")
-    if expected_version is not None and customer.version != expected_version:
-        raise PreconditionFailed(f"客户已被修改（当前版本 {customer.version}），请刷新后重试",
-                                 error_code="VERSION_MISMATCH")
+def update_customer(cmd: commands.UpdateCustomer, uow: CustomerUnitOfWork) -> Customer:
+    """Seed 001 §1.2 / seed 003: only the fields given change (``status`` along the state
+    machine); the customer code never changes; a credit limit needs a finance role."""
+    with uow:
+        customer = load(uow, cmd.ctx, cmd.customer_id, expected_version=cmd.expected_version)
+        change(uow, cmd.ctx, customer, cmd.changes, options={"auto_sync": bool(cmd.auto_sync)})
+        uow.commit()
     return customer
 
 
-def apply_update(uow: CustomerUnitOfWork, ctx: RequestContext, customer: Customer, changes: dict,
-                 options: dict | None = None) -> list[str]:
-    """Apply editable changes to a loaded customer and emit ``customer.updated`` if any."""
-    if "business_domain" in changes and changes["business_domain"] != customer.business_domain:
+def change_status(cmd: commands.ChangeStatus, uow: CustomerUnitOfWork) -> Customer:
+    """Seed 003 UpdateCustomerStatusUseCase: the state machine, the operator, the history."""
+    with uow:
+        customer = load(uow, cmd.ctx, cmd.customer_id, expected_version=cmd.expected_version)
+        change(uow, cmd.ctx, customer, {"status": cmd.status}, reason=cmd.reason)
+        uow.commit()
+    return customer
+
+
+def set_active(cmd: commands.SetActive, uow: CustomerUnitOfWork) -> Customer:
+    """Seed 001 §3.1 on the status state machine (``rules.status_for_activation``)."""
+    with uow:
+        customer = load(uow, cmd.ctx, cmd.customer_id, expected_version=cmd.expected_version)
+        target = rules.status_for_activation(customer.status, cmd.active)
+        if target is not None:
+            change(uow, cmd.ctx, customer, {"status": target}, reason=ACTIVATION_REASONS[cmd.active])
+        uow.commit()
+    return customer
+
+
+def rate_customer(cmd: commands.RateCustomer, uow: CustomerUnitOfWork) -> Customer:
+    """Seed 001 §3.2: the rating and its notes, with a rating-history row per change."""
+    with uow:
+        customer = load(uow, cmd.ctx, cmd.customer_id)
+        change(uow, cmd.ctx, customer, {"rating": cmd.rating, "rating_notes": cmd.notes})
+        uow.commit()
+    return customer
+
+
+def set_credit_limit(cmd: commands.SetCreditLimit, uow: CustomerUnitOfWork) -> Customer:
+    """Seed 001 §4.1: kept (and audited) even below the current debt; the reply warns."""
+    with uow:
+        customer = load(uow, cmd.ctx, cmd.customer_id)
+        change(uow, cmd.ctx, customer, {"credit_limit": Decimal(cmd.credit_limit)})
+        uow.commit()
+    return customer
+
+
+def set_balance(cmd: commands.SetBalance, uow: CustomerUnitOfWork) -> Customer:
+    """Seed 001 §4.2: the new balance (negative = owes) and a balance transaction per
+    change; ``debt_since`` and ``last_payment_date`` follow (``Customer.set_balance``)."""
+    ctx = cmd.ctx
+    with uow:
+        customer = load(uow, ctx, cmd.customer_id)
+        now = uow.now()
+        old_balance, before = Decimal(customer.current_balance), (customer.debt_since, customer.last_payment_date)
+        if customer.set_balance(Decimal(cmd.balance), now) != 0:
+            customer.touch(ctx.operator_id, ctx.operator_name, now)
+            changed = ["current_balance"]
+            if customer.debt_since != before[0]:
+                changed.append("debt_since")
+            if customer.last_payment_date != before[1]:
+                changed.append("last_payment_date")
+            emit(uow, ctx, customer, "customer.updated", changed)
+            uow.history.add([history.balance_change(customer, old_balance, "adjustment", ctx, now)])
+        uow.commit()
+    return customer
+
+
+def delete_customer(cmd: commands.DeleteCustomer, uow: CustomerUnitOfWork) -> Customer:
+    """Seed 001 §1.3: soft delete, refused while the customer owes money or has open orders."""
+    with uow:
+        customer = load(uow, cmd.ctx, cmd.customer_id, expected_version=cmd.expected_version)
+        remove(uow, cmd.ctx, customer)
+        uow.commit()
+    return customer
+
+
+def upsert_external_customer(cmd: commands.UpsertExternalCustomer, uow: CustomerUnitOfWork) -> tuple[Customer, bool]:
+    """Seed 002: create the tenant's customer of ``user_id`` with the seed's defaults, or
+    update it with the values given that are not blank; ``(customer, created)``.
+
+    Two first calls racing for one ``user_id``: the unique index lets one insert win; the
+    other runs again as an update, so that the caller never sees the race."""
+    try:
+        return _upsert_external(cmd, uow)
+    except UserIdTaken:
+        return _upsert_external(cmd, uow)
+
+
+def _upsert_external(cmd: commands.UpsertExternalCustomer, uow: CustomerUnitOfWork) -> tuple[Customer, bool]:
+    ctx = cmd.ctx
+    with uow:
+        customer = uow.customers.by_external_user_id(ctx.factory_id, cmd.user_id, for_update=True)
+        created = customer is None
+        if created:
+            fields = external.fields_for_new_customer(cmd.fields)
+            fields.update(external_user_id=cmd.user_id, source=external.EXTERNAL_SOURCE)
+            customer = draft(uow, ctx, fields)
+            insert(uow, ctx, [customer])
+        elif not ctx.scope.allows(customer.business_domain):
+            raise CustomerNotFound(field="external_user_id")  # as invisible as another tenant's
+        elif customer.is_deleted:
+            raise CustomerDeleted()
+        else:
+            change(uow, ctx, customer, external.non_blank(cmd.fields))
+        uow.commit()
+    return customer, created
+
+
+# --- the steps every handler composes -------------------------------------------------------------
+
+def may_change_money(ctx: RequestContext) -> bool:
+    return authz.allows("customer.finance", ctx.principal.roles)
+
+
+def load(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int, *, for_update: bool = True,
+         expected_version: int | None = None, include_deleted: bool = False) -> Customer:
+    """The live customer of the caller's tenant and domains (locked for a write), else 404;
+    412 when ``expected_version`` (If-Match) is not its version."""
+    customer = uow.customers.get(ctx.factory_id, customer_id, ctx.scope, for_update=for_update,
+                                 include_deleted=include_deleted)
+    if customer is None:
+        raise CustomerNotFound()
+    if expected_version is not None and customer.version != expected_version:
+        raise VersionMismatch(current=customer.version)
+    return customer
+
+
+def emit(uow: CustomerUnitOfWork, ctx: RequestContext, customer: Customer, event_type: str,
+         changed: Iterable[str] = (), options: dict | None = None) -> None:
+    """The customer's event, once its id and version are assigned (a flush)."""
+    flush(uow, customer)
+    uow.add_event(customer_event(customer, event_type, ctx, changed, options))
+
+
+def flush(uow: CustomerUnitOfWork, customer: Customer | None = None) -> None:
+    """Flush; an identity the database refuses for ``customer`` is the refusal naming it
+    (for a batch, ``customer=None``, the ``UniqueViolation`` itself)."""
+    try:
+        uow.flush()
+    except UniqueViolation as exc:
+        if customer is None:
+            raise
+        raise refusal_for(exc, customer) from exc
+
+
+def refusal_for(violation: UniqueViolation, customer: Customer | None) -> DomainError:
+    name = getattr(customer, "name", None)
+    if violation.what == "user_id":
+        return UserIdTaken()
+    if violation.what == "code":
+        return CodeTaken(code=getattr(customer, "customer_code", None))
+    if violation.what == "name":
+        return NameTaken(name=name)
+    raise violation
+
+
+def draft(uow: CustomerUnitOfWork, ctx: RequestContext, fields: Mapping) -> Customer:
+    """A new customer of the caller's tenant (not yet added): its business domain (given,
+    or the caller's default) must be one the caller may see, and an opening balance needs a
+    finance role."""
+    fields = dict(fields)
+    fields["business_domain"] = fields.get("business_domain") or rules.default_domain(ctx.scope)
+    ctx.scope.require(fields["business_domain"])
+    if Decimal(fields.get("current_balance") or 0) != 0 and not may_change_money(ctx):
+        raise FinanceRoleRequired(field="current_balance")
+    return new_customer(ctx.factory_id, fields, operator_id=ctx.operator_id, operator_name=ctx.operator_name,
+                        now=uow.now())
+
+
+def identity_refusals(uow: CustomerUnitOfWork, ctx: RequestContext,
+                      customers: Mapping[Hashable, Customer]) -> dict[Hashable, DomainError]:
+    """CONTRACT §4 identity of each new customer (keyed as given, checked in the mapping's
+    order): a customer code taken in the tenant (deleted customers keep theirs), a name
+    taken by a live customer (customers identified by an external ``userId`` aside), or
+    either taken by an earlier customer of the mapping (``earlier``: its key). Friendly
+    refusals before the unique indexes, which stay the real guarantee."""
+    named = [c.name for c in customers.values() if c.name and c.external_user_id is None]
+    names = uow.customers.names_taken(ctx.factory_id, named) if named else set()
+    codes = uow.customers.codes_taken(ctx.factory_id, [c.customer_code for c in customers.values()])
+    first_code: dict[str, Hashable] = {}
+    first_name: dict[str, Hashable] = {}
+    refused: dict[Hashable, DomainError] = {}
+    for key, customer in customers.items():
+        found: list[DomainError] = []
+        code, name = customer.customer_code, customer.name if customer.external_user_id is None else None
+        if code in codes or code in first_code:
+            found.append(CodeTaken(code=code, earlier=first_code.get(code)))
+        if name and (name in names or name in first_name):
+            found.append(NameTaken(name=name, earlier=first_name.get(name)))
+        if found:
+            refused[key] = Refusals.of(found)
+            continue
+        first_code[code] = key
+        if name:
+            first_name[name] = key
+    return refused
+
+
+def insert(uow: CustomerUnitOfWork, ctx: RequestContext, customers: list[Customer],
+           company: Company | None = None) -> None:
+    """New customers (checked) with their side effects: one multi-row INSERT, a
+    ``customer.created`` event each, the audit rows of opening credit limits and balances."""
+    for customer in customers:
+        customer.company = company
+        uow.customers.add(customer)
+    flush(uow, customers[0] if len(customers) == 1 else None)
+    now = uow.now()
+    entries: list[history.Change] = []
+    for customer in customers:
+        emit(uow, ctx, customer, "customer.created")
+        entries.extend(history.opening_entries(customer, ctx, now))
+    uow.history.add(entries)
+
+
+def change(uow: CustomerUnitOfWork, ctx: RequestContext, customer: Customer, changes: Mapping, *,
+           options: dict | None = None, reason: str | None = None) -> list[str]:
+    """Apply changes to a loaded customer with every rule and side effect of a change:
+    domain scope, unique name, finance role for the credit limit, the status state
+    machine; one ``customer.updated`` naming what changed; the status, rating and credit
+    limit history. Returns the fields that changed."""
+    changes = dict(changes)
+    code = changes.pop("customer_code", None)
+    if code is not None and code != customer.customer_code:
+        raise CodeImmutable()
+    status = changes.pop("status", None)
+    if changes.get("business_domain") not in (None, customer.business_domain):
         ctx.scope.require(changes["business_domain"])
-    if changes.get("name") and changes["name"] != customer.name and customer.external_user_id is None \
-            and uow.customers.name_taken(ctx.factory_id, changes["name"], customer.id):
-        raise Conflict(DUPLICATE_NAME_MESSAGE, error_code="CUSTOMER_DUPLICATED",
-                       errors={"name": [DUPLICATE_NAME_MESSAGE]})
-    changed = customer.apply_changes(changes, operator_id=ctx.operator_id,
-                                     operator_name=ctx.operator_name, now=utcnow())
-    if changed:
-        flush_or_conflict(uow)
-        emit_customer_event(uow, customer, "customer.updated", ctx, changed, options)
+    if "credit_limit" in changes and Decimal(changes["credit_limit"]) != Decimal(customer.credit_limit) \
+            and not may_change_money(ctx):
+        raise FinanceRoleRequired(field="credit_limit")
+    name = changes.get("name")
+    if name and name != customer.name and customer.external_user_id is None \
+            and uow.customers.names_taken(ctx.factory_id, [name], exclude_id=customer.id):
+        raise NameTaken(name=name)
+    now = uow.now()
+    old_limit, old_rating = customer.credit_limit, customer.rating
+    changed = customer.apply_changes(changes, operator_id=ctx.operator_id, operator_name=ctx.operator_name, now=now)
+    entries: list[history.Change] = []
+    if status is not None:
+        previous = customer.change_status(status, operator_id=ctx.operator_id, operator_name=ctx.operator_name,
+                                          now=now)
+        if previous is not None:
+            changed.append("status")
+            entries.append(history.status_change(customer, previous, reason, ctx, now))
+    if not changed:
+        return changed
+    emit(uow, ctx, customer, "customer.updated", changed, options)
+    if "credit_limit" in changed:
+        entries.append(history.credit_limit_change(customer, old_limit, ctx, now))
+    if "rating" in changed or "rating_notes" in changed:
+        entries.append(history.rating_change(customer, old_rating, ctx, now))
+    uow.history.add(entries)
     return changed
 
 
-def update_customer(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int, changes: dict, *,
-                    expected_version: int | None = None, auto_sync: bool = True) -> tuple[Customer, list[str]]:
-    with uow:
-        customer = load_customer(uow, ctx, customer_id, for_update=True, expected_version=expected_version)
-        changed = apply_update(uow, ctx, customer, changes, {"auto_sync": bool(auto_sync)})
-        uow.commit()
-    return customer, changed
+def remove(uow: CustomerUnitOfWork, ctx: RequestContext, customer: Customer) -> None:
+    """Soft delete (refused while the customer owes money or has open orders) and its event."""
+    customer.soft_delete(operator_id=ctx.operator_id, operator_name=ctx.operator_name, now=uow.now())
+    emit(uow, ctx, customer, "customer.deleted", ["deleted_at"])
 
-
-def record_status_change(uow: CustomerUnitOfWork, ctx: RequestContext, customer: Customer,
-                         previous: str | None, reason: str | None) -> None:
-    uow.session.execute(orm.customer_status_history.insert().values(
-        customer_id=customer.id, factory_id=customer.factory_id, from_status=previous,
-        to_status=customer.status, reason=reason, operator_id=ctx.operator_id,
-        operator_name=ctx.operator_name, trace_id=ctx.trace_id, changed_at=utcnow()))
-
-
-def change_status(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int, status: str, *,
-                  reason: str | None = None, expected_version: int | None = None) -> Customer:
-    """Seed 003 UpdateCustomerStatusUseCase: state machine + operator audit + event."""
-    with uow:
-        customer = load_customer(uow, ctx, customer_id, for_update=True, expected_version=expected_version)
-        previous = customer.change_status(status, operator_id=ctx.operator_id,
-                                          operator_name=ctx.operator_name, now=utcnow())
-        if previous is not None:
-            record_status_change(uow, ctx, customer, previous, reason)
-            emit_customer_event(uow, customer, "customer.updated", ctx, ["status"])
-        uow.commit()
-    return customer
-
-
-def delete_customer(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int, *,
-                    expected_version: int | None = None) -> Customer:
-    with uow:
-        customer = load_customer(uow, ctx, customer_id, for_update=True, expected_version=expected_version)
-        remove_customer(uow, ctx, customer)
-        uow.commit()
-    return customer
-
-
-def remove_customer(uow: CustomerUnitOfWork, ctx: RequestContext, customer: Customer) -> None:
-    """Soft delete (refused while the customer owes money) and its event."""
-    customer.soft_delete(operator_id=ctx.operator_id, operator_name=ctx.operator_name, now=utcnow())
-    emit_customer_event(uow, customer, "customer.deleted", ctx, ["deleted_at"])
-
-
-def visible_groups(ctx: RequestContext, groups: list[dict]) -> list[dict]:
-    """Only the groups of business domains the caller may see."""
-    return [g for g in groups if ctx.scope.allows(g["business_domain"])]
-
-
-def load_detail(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int) -> Customer:
-    """The customer with every group it belongs to (what the read cache stores)."""
-    with uow:
-        customer = load_customer(uow, ctx, customer_id)
-        customer.groups = uow.customers.groups_of([customer.id]).get(customer.id, [])
-    return customer
-
-
-def get_customer(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int) -> Customer:
-    customer = load_detail(uow, ctx, customer_id)
-    customer.groups = visible_groups(ctx, customer.groups)
-    return customer
-
-
-def list_customers(uow: CustomerUnitOfWork, ctx: RequestContext, flt: CustomerFilter, *,
-                   page: int, page_size: int) -> dict:
-    with uow:
-        stmt = uow.customers.filtered(ctx.factory_id, ctx.scope, flt)
-        items, total = uow.customers.page(stmt, page=page, page_size=page_size)
-        groups = uow.customers.groups_of([c.id for c in items])
-        for customer in items:
-            customer.groups = visible_groups(ctx, groups.get(customer.id, []))
-    return {"items": items, "total": total, "page": page, "page_size": page_size,
-            "total_pages": math.ceil(total / page_size) if total else 0}

@@ -1,22 +1,20 @@
 """Seed 003 RecordExternalSyncUseCase: the external-sync audit of imports (written with
-the import, or after its rollback when it failed) and the audit query."""
+the import, or after its rollback when it failed)."""
 from __future__ import annotations
-
-import math
 
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
-from crm_common.errors import AppError, Conflict
+from crm_common.errors import AppError
 from crm_common.events import json_dumps
 from crm_common.logs import get_logger
 
-from ..domain.external_sync import (  # noqa: F401
+from ..domain.errors import AlreadyImported
+from ..domain.external_sync import (  # noqa: F401 - the rules, for the handlers
     ENTITY_CUSTOMER,
     FAILED,
     SUCCESS,
     ExternalOrigin,
     adopt_origin,
-    already_imported_message,
     external_origin,
 )
 from .unit_of_work import CustomerUnitOfWork
@@ -48,9 +46,7 @@ def refuse_repeated_import(uow: CustomerUnitOfWork, ctx: RequestContext, origin:
     uow.external_sync.lock_remote(ctx.factory_id, origin.source, origin.remote_id)
     existing = uow.external_sync.imported_customer(ctx.factory_id, origin.source, origin.remote_id)
     if existing is not None:
-        message = already_imported_message(existing)
-        raise Conflict(message, error_code="CUSTOMER_DUPLICATED",
-                       errors={"external_sync.remote_id": [message]})
+        raise AlreadyImported(customer_id=existing)
 
 
 def record_success(uow: CustomerUnitOfWork, ctx: RequestContext, origin: ExternalOrigin,
@@ -74,12 +70,3 @@ def record_failure(uow: CustomerUnitOfWork, ctx: RequestContext, origin: Externa
         log.error("external_sync_audit_failed", source=origin.source, remote_id=origin.remote_id,
                   error=type(audit_exc).__name__)
 
-
-def query(uow: CustomerUnitOfWork, ctx: RequestContext, *, entity_type: str | None, entity_id: str | None,
-          remote_id: str | None, source: str | None, page: int, page_size: int) -> dict:
-    with uow:
-        items, total = uow.external_sync.page(ctx.factory_id, ctx.scope, entity_type=entity_type,
-                                              entity_id=entity_id, remote_id=remote_id, source=source,
-                                              page=page, page_size=page_size)
-    return {"items": items, "total": total, "page": page, "page_size": page_size,
-            "total_pages": math.ceil(total / page_size) if total else 0}

@@ -3,8 +3,9 @@
 The key is claimed inside the very transaction that performs the write, and the response
 is stored in it before the commit: the key, the writes and their events commit together or
 not at all. A second request with the same key waits on the unique index while the first
-runs (at most ``WAIT``), then replays the stored response, or gets 422 when its body
-differs; past the wait it gets 409 and may retry."""
+runs (at most ``WAIT``), then replays the stored response — for the same user and the same
+request only (``domain.idempotency.check_replay``); past the wait it is refused and may
+retry."""
 from __future__ import annotations
 
 import json
@@ -14,26 +15,17 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
-from crm_common.errors import Conflict, Unprocessable
 
 from ..domain import idempotency as rules
+from ..domain.commands import IdempotencyKey
+from ..domain.errors import KeyInProgress
 from .unit_of_work import CustomerUnitOfWork
 
 WAIT = "20s"
-REPLAY_HEADER = "Idempotent-Replayed"
 
 
-@dataclass(frozen=True)
-class IdempotentRequest:
-    key: str
-    endpoint: str
-    fingerprint: str
-
-    @classmethod
-    def of(cls, key: str | None, endpoint: str, body) -> "IdempotentRequest | None":
-        if not key:
-            return None
-        return cls(key, endpoint, rules.request_fingerprint(endpoint, body))
+def key_for(key: str | None, endpoint: str, body) -> IdempotencyKey | None:
+    return IdempotencyKey(key, endpoint, rules.request_fingerprint(endpoint, body)) if key else None
 
 
 @dataclass(frozen=True)
@@ -49,7 +41,7 @@ def purge_expired(uow: CustomerUnitOfWork) -> None:
         uow.commit()
 
 
-def claim(uow: CustomerUnitOfWork, ctx: RequestContext, req: IdempotentRequest) -> StoredResponse | None:
+def claim(uow: CustomerUnitOfWork, ctx: RequestContext, req: IdempotencyKey) -> StoredResponse | None:
     """Inside an open unit of work: take the key (``None``: go ahead and run) or return the
     response stored under it."""
     now = utcnow()
@@ -66,21 +58,19 @@ def claim(uow: CustomerUnitOfWork, ctx: RequestContext, req: IdempotentRequest) 
         pass
     except OperationalError as exc:
         if getattr(exc.orig, "pgcode", None) == "55P03":  # lock_not_available
-            raise Conflict(rules.IN_PROGRESS_MESSAGE, error_code="IDEMPOTENCY_IN_PROGRESS") from exc
+            raise KeyInProgress() from exc
         raise
     finally:
         repo.lock_timeout(previous_timeout)
     row = repo.find(ctx.factory_id, req.endpoint, req.key)
     if row is None or row.status_code is None:
-        raise Conflict(rules.IN_PROGRESS_MESSAGE, error_code="IDEMPOTENCY_IN_PROGRESS")
-    if row.request_hash != req.fingerprint or row.principal_sub != ctx.operator_id:
-        raise Unprocessable(rules.KEY_REUSED_MESSAGE, error_code="IDEMPOTENCY_KEY_REUSED",
-                            errors={"Idempotency-Key": [rules.KEY_REUSED_MESSAGE]})
+        raise KeyInProgress()
+    rules.check_replay(stored_by=row.principal_sub, stored_fingerprint=row.request_hash,
+                       caller=ctx.operator_id, fingerprint=req.fingerprint)
     return StoredResponse(int(row.status_code), json.loads(row.response_body))
 
 
-def remember(uow: CustomerUnitOfWork, ctx: RequestContext, req: IdempotentRequest,
-             status: int, data: dict) -> None:
+def remember(uow: CustomerUnitOfWork, ctx: RequestContext, req: IdempotencyKey, status: int, data: dict) -> None:
     """Store the response under the claimed key (same transaction as the writes)."""
     uow.idempotency.store_response(ctx.factory_id, req.endpoint, req.key, status,
                                    json.dumps(data, ensure_ascii=False))

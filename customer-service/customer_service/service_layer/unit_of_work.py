@@ -1,22 +1,104 @@
-"""customer-service's unit of work: the shared one plus this service's repositories.
+"""customer-service's unit of work: the shared one (``crm_common.db.UnitOfWork``: commit or
+roll back, outbox rows in the same transaction) plus this service's repositories, the
+transaction's clock, and the read cache.
 
-With the read cache configured, it marks every customer the transaction touched stale
-once the commit succeeded: each customer event it wrote, each Customer the ORM flushed,
-and what a handler names with ``touch_customers``. Writes from every surface (v1, bulk,
-mobile, external) so invalidate without each view having to remember; other sessions
-(e.g. a consumer's) get the same with ``adapters.cache.invalidate_on_commit``."""
+- ``now()`` is the time the transaction started on the database's clock (PostgreSQL
+  ``now()``), and every customer, company and group written gets it as ``updated_at``:
+  keyset pages of incremental sync (``crm_common.paging``) rely on it.
+- ``flush()`` turns a unique-index refusal into ``UniqueViolation`` naming the identity
+  that was taken; handlers word it as the matching refusal.
+- With the read cache configured, every customer the transaction touched is marked stale
+  once the commit succeeded: each customer event written, each Customer flushed, and what a
+  handler names with ``touch_customers``.
+
+The same class serves requests (``CustomerUnitOfWork(session_factory)``) and consumers
+(``CustomerUnitOfWork.joining(session)``: inside the consumer's transaction)."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Iterable
 
-from crm_common.db import UnitOfWork
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.exc import IntegrityError
+
+from crm_common.db import UnitOfWork, unique_violation, utcnow
 
 from ..adapters import orm
 from ..adapters.cache import invalidate_on_commit, touch
 from ..adapters.external_sync import ExternalSyncRepository
 from ..adapters.groups import CustomerGroupRepository
+from ..adapters.history import HistoryRepository
 from ..adapters.idempotency import IdempotencyRepository
+from ..adapters.orders import OrderRepository
 from ..adapters.repository import CompanyRepository, CustomerRepository
+from ..adapters.viewings import ViewingRepository
+from ..domain.model import Company, Customer, CustomerGroup
+
+CLOCK = "transaction_clock"
+STAMPED = (Customer, Company, CustomerGroup)
+
+
+class UniqueViolation(Exception):
+    """The database refused a row whose identity is taken: ``what`` is ``name``, ``code``,
+    ``user_id``, ``company`` or ``group_name`` (``None``: another unique rule)."""
+
+    def __init__(self, what: str | None):
+        super().__init__(what)
+        self.what = what
+
+
+def _identity(constraint: str) -> str | None:
+    if "user_id" in constraint:
+        return "user_id"
+    if "customer_groups" in constraint:
+        return "group_name"
+    if "compan" in constraint or "source" in constraint:
+        return "company"
+    if "code" in constraint:
+        return "code"
+    if "name" in constraint:
+        return "name"
+    return None
+
+
+def transaction_now(session) -> dt.datetime:
+    """The transaction's start on the database's clock (PostgreSQL); the process clock on
+    SQLite (one writer at a time, where keyset pages need no horizon). Asked once per
+    transaction."""
+    cached = session.info.get(CLOCK)
+    if cached is None:
+        if session.get_bind().dialect.name == "postgresql":
+            cached = session.execute(sa.text("SELECT now()")).scalar_one()
+        else:
+            cached = utcnow()
+        session.info[CLOCK] = cached
+    return cached
+
+
+def stamp_on_flush(session) -> None:
+    """Every customer, company and group this session writes gets the transaction's time as
+    ``updated_at`` (and ``created_at`` when new), whoever changed it and however."""
+    if session.info.get("stamping"):
+        return
+    session.info["stamping"] = True
+
+    @sa_event.listens_for(session, "before_flush")
+    def _stamp(sess, _context, _instances):
+        moment = None
+        for obj in sess.new:
+            if isinstance(obj, STAMPED):
+                moment = moment or transaction_now(sess)
+                obj.created_at = obj.updated_at = moment
+        for obj in sess.dirty:
+            if isinstance(obj, STAMPED) and sess.is_modified(obj, include_collections=False):
+                moment = moment or transaction_now(sess)
+                obj.updated_at = moment
+
+    @sa_event.listens_for(session, "after_transaction_end")
+    def _forget(sess, transaction):
+        if transaction.parent is None:  # the outermost transaction ended: a new clock next time
+            sess.info.pop(CLOCK, None)
 
 
 class CustomerUnitOfWork(UnitOfWork):
@@ -26,15 +108,33 @@ class CustomerUnitOfWork(UnitOfWork):
         super().__init__(session_factory, outbox)
         self.cache = cache
 
-    def __enter__(self):
-        super().__enter__()
-        self.customers = CustomerRepository(self.session)
-        self.companies = CompanyRepository(self.session)
-        self.groups = CustomerGroupRepository(self.session)
-        self.external_sync = ExternalSyncRepository(self.session)
-        self.idempotency = IdempotencyRepository(self.session)
-        invalidate_on_commit(self.session, self.cache)
-        return self
+    @classmethod
+    def joining(cls, session, **kwargs) -> "CustomerUnitOfWork":  # typed for callers
+        return super().joining(session, **kwargs)
+
+    def bind(self, session) -> None:
+        self.customers = CustomerRepository(session)
+        self.companies = CompanyRepository(session)
+        self.groups = CustomerGroupRepository(session)
+        self.history = HistoryRepository(session)
+        self.orders = OrderRepository(session)
+        self.viewings = ViewingRepository(session)
+        self.external_sync = ExternalSyncRepository(session)
+        self.idempotency = IdempotencyRepository(session)
+        stamp_on_flush(session)
+        invalidate_on_commit(session, self.cache)
+
+    def now(self) -> dt.datetime:
+        return transaction_now(self.session)
+
+    def flush(self) -> None:
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            constraint = unique_violation(exc)
+            if constraint is None:
+                raise
+            raise UniqueViolation(_identity(constraint)) from exc
 
     def add_event(self, event: dict) -> None:
         super().add_event(event)
@@ -42,6 +142,6 @@ class CustomerUnitOfWork(UnitOfWork):
             touch(self.session, event["factory_id"], [event["aggregate_id"]])
 
     def touch_customers(self, factory_id: str, customer_ids: Iterable[int]) -> None:
-        """Name customers whose cached view a write changed without an event (e.g. groups)."""
+        """Name customers whose cached view a write changed without an event (groups, orders)."""
         if self.cache is not None:
             touch(self.session, factory_id, customer_ids)

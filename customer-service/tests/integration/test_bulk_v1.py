@@ -8,13 +8,15 @@ import uuid
 
 import sqlalchemy as sa
 
+from customer_service.bootstrap import service_of
+
 CREATE = "/api/v1/customers/bulk-create/"
 UPDATE = "/api/v1/customers/bulk-update/"
 DELETE = "/api/v1/customers/bulk-delete/"
 
 
 def _counts(app, factory):
-    with app.extensions["engine"].connect() as conn:
+    with service_of(app).engine.connect() as conn:
         customers = conn.execute(sa.text("SELECT count(*) FROM customers WHERE factory_id = :f"),
                                  {"f": factory}).scalar()
         events = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE payload LIKE :p"),
@@ -34,7 +36,7 @@ def test_failed_records_leave_no_row_and_no_event_and_successes_commit_with_thei
     assert _counts(app, factory) == (2, 2)
 
 
-def test_dry_run_reports_exactly_the_real_outcome_and_writes_nothing(app, client, headers_for, factory):
+def test_dry_run_answers_200_with_what_would_happen_without_ids_and_writes_nothing(app, client, headers_for, factory):
     h = headers_for(factories=[factory])
     client.post(CREATE, headers=h, json={"customers": [{"name": "已有"}]})
     before = _counts(app, factory)
@@ -42,7 +44,9 @@ def test_dry_run_reports_exactly_the_real_outcome_and_writes_nothing(app, client
     dry = client.post(CREATE + "?dry_run=true", headers=h, json=batch)
     assert _counts(app, factory) == before
     real = client.post(CREATE, headers=h, json=batch)
-    assert dry.status_code == real.status_code == 207
+    assert (dry.status_code, dry.get_json()["code"], real.status_code) == (200, 2000, 207)
+    would_be = dry.get_json()["data"]["created_customers"]
+    assert [c.get("id", "absent") for c in would_be] == ["absent"] and would_be[0]["customer_code"] is None
     strip = lambda d: [{k: v for k, v in c.items() if k not in ("id", "customer_code", "created_at", "updated_at")}
                        for c in d["created_customers"]]  # noqa: E731
     assert dry.get_json()["data"]["dry_run"] is True and "dry_run" not in real.get_json()["data"]
@@ -89,12 +93,12 @@ def test_expired_idempotency_key_is_purged_and_the_request_runs_again(app, clien
     h = dict(headers_for(factories=[factory]), **{"Idempotency-Key": key})
     first = client.post(DELETE, headers=h, json={"ids": [999999]})
     assert first.status_code == 400
-    with app.extensions["engine"].begin() as conn:
+    with service_of(app).engine.begin() as conn:
         conn.execute(sa.text("UPDATE idempotency_keys SET expires_at = now() - interval '1 hour' WHERE key = :k"),
                      {"k": key})
     again = client.post(DELETE, headers=h, json={"ids": [999998]})  # another body: fine once expired
     assert again.status_code == 400 and again.get_json()["data"]["failed_ids"][0]["id"] == 999998
-    with app.extensions["engine"].connect() as conn:
+    with service_of(app).engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM idempotency_keys WHERE key = :k"), {"k": key}).scalar() == 1
 
 
@@ -125,7 +129,7 @@ def test_bulk_update_status_follows_the_state_machine_and_records_the_operator(a
     frozen = body["updated_customers"][0]
     assert frozen["status"] == "frozen" and frozen["status_changed_by"] == "u-9" \
         and frozen["status_changed_by_name"] == "王五"
-    with app.extensions["engine"].connect() as conn:
+    with service_of(app).engine.connect() as conn:
         row = conn.execute(sa.text("SELECT from_status, to_status, operator_name FROM customer_status_history "
                                    "WHERE customer_id = :id"), {"id": ids[1]}).one()
     assert tuple(row) == ("active", "frozen", "王五")
@@ -147,7 +151,7 @@ def test_bulk_delete_refuses_a_customer_that_owes_money(app, client, headers_for
     h = headers_for(factories=[factory])
     ids = [c["id"] for c in client.post(CREATE, headers=h, json={"customers": [
         {"name": "欠款"}, {"name": "清白"}]}).get_json()["data"]["created_customers"]]
-    with app.extensions["engine"].begin() as conn:
+    with service_of(app).engine.begin() as conn:
         conn.execute(sa.text("UPDATE customers SET current_balance = -1500 WHERE id = :id"), {"id": ids[0]})
     resp = client.post(DELETE, headers=h, json={"ids": ids})
     data = resp.get_json()["data"]
@@ -184,7 +188,7 @@ def test_each_created_customer_has_its_created_event_with_the_actor(app, client,
     h = headers_for(factories=[factory], sub="u-bulk")
     ids = [c["id"] for c in client.post(CREATE, headers=h, json={"customers": [
         {"name": "事件1"}, {"name": "事件2"}]}).get_json()["data"]["created_customers"]]
-    with app.extensions["engine"].connect() as conn:
+    with service_of(app).engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT aggregate_id, event_type, payload FROM outbox WHERE aggregate_id IN :ids")
                             .bindparams(sa.bindparam("ids", expanding=True)), {"ids": [str(i) for i in ids]}).all()
     assert sorted((int(r[0]), r[1]) for r in rows) == [(ids[0], "customer.created"), (ids[1], "customer.created")]
@@ -195,7 +199,7 @@ def test_a_name_taken_by_a_concurrent_transaction_fails_only_that_record(app, cl
     """The batch's name check cannot see an uncommitted insert; the unique index makes the
     batch wait for it and refuse it, and the batch then goes record by record."""
     h = headers_for(factories=[factory])
-    engine = app.extensions["engine"]
+    engine = service_of(app).engine
     rival = engine.connect()
     tx = rival.begin()
     rival.execute(sa.text(

@@ -10,6 +10,7 @@ import redis
 
 from crm_common.config import Settings
 from crm_testing import TEST_JWT_SECRET, free_port
+from customer_service.bootstrap import service_of
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -115,7 +116,7 @@ def test_redis_down_serves_from_the_database(pg_url, headers_for, factory, capfd
 def test_a_reader_that_loaded_before_a_write_cannot_put_the_old_state_back(cached_app, headers_for, factory):
     from customer_service.domain.model import Customer
     client, h = cached_app.test_client(), headers_for(factories=[factory])
-    cache = cached_app.extensions["customer_cache"]
+    cache = service_of(cached_app).cache
     cid = _create(client, h, "竞态")
     lookup = cache.get(factory, cid)                 # a reader misses ...
     stale = Customer(id=cid, factory_id=factory, name="竞态", notes=None, customer_code="X", version=1)
@@ -135,39 +136,26 @@ def test_a_partially_failed_bulk_update_still_invalidates_its_successes(cached_a
     assert client.get(f"/api/v1/customers/{cid}", headers=h).get_json()["data"]["notes"] == "成功的那条"
 
 
-def test_a_plain_session_with_invalidate_on_commit_invalidates_like_a_unit_of_work(cached_app, headers_for, factory):
-    """What a consumer's ``handler(session, event)`` gets by attaching the helper."""
-    from sqlalchemy.orm import Session
-
-    from customer_service.adapters.cache import invalidate_on_commit
-    from customer_service.domain.model import Customer
-    client, h = cached_app.test_client(), headers_for(factories=[factory])
-    cid = _create(client, h, "消费者写入")
-    client.get(f"/api/v1/customers/{cid}", headers=h)  # cached
-    with Session(cached_app.extensions["engine"]) as session:
-        invalidate_on_commit(session, cached_app.extensions["customer_cache"])
-        session.get(Customer, cid).viewing_count = 7
-        session.commit()
-    assert client.get(f"/api/v1/customers/{cid}", headers=h).get_json()["data"]["viewing_count"] == 7
-
-
 def test_the_viewing_consumer_invalidates_the_customers_it_changes(cached_app, pg_url, prefix, headers_for, factory):
     from crm_common.db import make_session_factory
     from crm_common.events import make_event
-    from customer_service.entrypoints.consumers import viewing_stats_handler
+    from customer_service.bootstrap import bootstrap
+    from customer_service.entrypoints.consumers import handlers
 
     client, h = cached_app.test_client(), headers_for(factories=[factory])
     cid = _create(client, h, "带看缓存")
     assert client.get(f"/api/v1/customers/{cid}", headers=h).get_json()["data"]["viewing_count"] == 0  # cached
-    handle = viewing_stats_handler(Settings.from_env("customer", {
-        "CUSTOMER_DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "CUSTOMER_CACHE_PREFIX": prefix}))
+    # What the consume command wires: the handlers, and a unit of work joining its transaction.
+    joining = bootstrap(Settings.from_env("customer", {
+        "CUSTOMER_DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "CUSTOMER_CACHE_PREFIX": prefix}),
+        database=False).joining
     event = make_event(event_type="viewing.recorded", producer="viewing-service", aggregate_type="viewing_record",
                        aggregate_id=f"vr-{uuid.uuid4().hex[:8]}", aggregate_version=1, factory_id=factory,
                        data={"customer_id": cid, "factory_id": factory, "commission": 300, "viewing_status": 2,
                              "viewing_feedback": 0})
-    session = make_session_factory(cached_app.extensions["engine"])()
+    session = make_session_factory(service_of(cached_app).engine)()
     with session.begin():
-        handle(session, event)
+        handlers(joining(session), event)
     session.close()
     detail = client.get(f"/api/v1/customers/{cid}", headers=h).get_json()["data"]
     assert detail["viewing_count"] == 1 and detail["total_commission"] == 300

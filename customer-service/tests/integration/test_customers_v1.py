@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
+from customer_service.bootstrap import service_of
+
 
 def _create(client, headers, name, **fields):
     return client.post("/api/v1/customers", json={"customer": {"name": name, **fields}}, headers=headers)
@@ -17,7 +19,7 @@ def test_create_writes_customer_and_its_event_in_one_transaction(app, client, he
     resp = _create(client, h, "事件客户", primary_contact_phone="13900139000")
     assert resp.status_code == 201
     cid = resp.get_json()["data"]["id"]
-    with app.extensions["engine"].connect() as conn:
+    with service_of(app).engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT event_type, aggregate_version, payload FROM outbox "
                                     "WHERE aggregate_id = :id ORDER BY id"), {"id": str(cid)}).all()
     assert [(r[0], r[1]) for r in rows] == [("customer.created", 1)]
@@ -32,7 +34,7 @@ def test_failed_create_leaves_no_customer_company_or_event(app, client, headers_
     resp = client.post("/api/v1/customers", headers=h, json={
         "customer": {"name": "占位"}, "company": {"company_code": f"C-{factory}", "name": "新公司"}})
     assert resp.status_code == 409 and resp.get_json()["error_code"] == "CUSTOMER_DUPLICATED"
-    with app.extensions["engine"].connect() as conn:
+    with service_of(app).engine.connect() as conn:
         companies = conn.execute(sa.text("SELECT count(*) FROM companies WHERE factory_id = :f"), {"f": factory}).scalar()
         events = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE payload LIKE :f"), {"f": f"%{factory}%"}).scalar()
     assert companies == 0 and events == 1

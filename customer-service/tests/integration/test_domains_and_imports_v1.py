@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from crm_common.config import Settings
 from crm_testing import TEST_JWT_SECRET
+from customer_service.bootstrap import service_of
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def test_positions_and_departments_map_to_more_domains(mapped_app, headers_for, 
 
 
 def _rows(app, sql, **params):
-    with app.extensions["engine"].connect() as conn:
+    with service_of(app).engine.connect() as conn:
         return conn.execute(sa.text(sql), params).all()
 
 

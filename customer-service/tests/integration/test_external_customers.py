@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
+from customer_service.bootstrap import service_of
+
 URL = "/api/external/customers"
 
 SEED_CREATE = {
@@ -26,7 +28,7 @@ def _customer(client, headers, cid):
 
 
 def _events(app, cid):
-    with app.extensions["engine"].connect() as conn:
+    with service_of(app).engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT payload FROM outbox WHERE aggregate_type = 'customer' "
                                     "AND aggregate_id = :id ORDER BY id"), {"id": str(cid)}).scalars().all()
     return [json.loads(r) for r in rows]
@@ -129,7 +131,7 @@ def test_concurrent_first_calls_create_one_customer(app, client, headers_for, fa
     assert all(r.status_code == 200 for r in responses), [r.get_json() for r in responses]
     assert [r.get_json()["data"].get("action") for r in responses].count("created") == 1
     assert len({r.get_json()["data"]["id"] for r in responses}) == 1
-    with app.extensions["engine"].connect() as conn:
+    with service_of(app).engine.connect() as conn:
         count = conn.execute(sa.text("SELECT count(*) FROM customers WHERE factory_id = :f"), {"f": factory}).scalar()
     assert count == 1
 

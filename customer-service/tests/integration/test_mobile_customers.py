@@ -3,6 +3,7 @@ leaves behind (customer, audit rows, outbox events), order figures from a stand-
 analytics-service (answering, failing, slow), ageing of debts, batch import/export."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import threading
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from crm_common.config import Settings
 from crm_testing import TEST_JWT_SECRET, free_port
+from customer_service.bootstrap import service_of
 
 SUMMARY = {"totalOrders": 56, "totalRevenue": 850000, "lastOrderDate": "2025-11-18", "customerLifetimeValue": 950000}
 
@@ -97,7 +99,7 @@ def seed_customer(**overrides):
 
 
 def rows(app, sql, **params):
-    with app.extensions["engine"].connect() as conn:
+    with service_of(app).engine.connect() as conn:
         return conn.execute(sa.text(sql), params).all()
 
 
@@ -126,13 +128,19 @@ def test_create_stores_codes_writes_its_event_and_audits_the_opening_credit(mobi
     assert [tuple(a) for a in audit] == [(0, 100000)]
 
 
-def test_detail_takes_order_figures_from_analytics_with_the_callers_identity(api, analytics, headers_for, factory):
+def test_detail_shows_order_figures_from_order_events_and_the_lifetime_value_from_analytics(
+        mobile_app, api, analytics, consume, order_event, headers_for, factory):
     h = headers_for(factories=[factory])
     customer = create(api, h, factory)
+    for order_id, status, day, amount in (("O-1", "COMPLETED", "2025-11-01", 600000), ("O-2", "SHIPPED", "2025-11-18",
+                                                                                        250000),
+                                          ("O-3", "CANCELLED", "2025-11-20", 99999)):
+        consume(mobile_app, order_event(factory, customer["id"], order_id, status, order_date=day, total_amount=amount))
     resp = api.get(f"{base(factory)}/{customer['id']}", headers={**h, "X-Request-ID": "trace-detail-1"})
     data = resp.get_json()["data"]
+    # Cancelled orders count in no figure; the lifetime value is analytics' own estimate.
     assert (data["totalOrders"], data["totalRevenue"], data["lastOrderDate"], data["customerLifetimeValue"]) == \
-        (56, 850000, "2025-11-18", 950000)
+        (2, 850000, "2025-11-18", 950000)
     [call] = analytics.calls
     assert call["path"] == "/api/v1/analytics/order-summaries"
     assert call["body"] == {"customer_ids": [customer["id"]]}
@@ -141,7 +149,8 @@ def test_detail_takes_order_figures_from_analytics_with_the_callers_identity(api
 
 
 @pytest.mark.parametrize("mode", ["error", "notfound", "slow", "missing", "malformed"])
-def test_detail_leaves_order_figures_null_when_analytics_cannot_answer(api, analytics, headers_for, factory, mode):
+def test_detail_leaves_the_lifetime_value_null_when_analytics_cannot_answer(api, analytics, headers_for, factory,
+                                                                            mode):
     h = headers_for(factories=[factory])
     customer = create(api, h, factory)
     analytics.mode = mode
@@ -151,7 +160,8 @@ def test_detail_leaves_order_figures_null_when_analytics_cannot_answer(api, anal
     assert resp.status_code == 200
     data = resp.get_json()["data"]
     assert data["name"] == customer["name"] and data["availableCredit"] == 100000
-    assert [data[k] for k in ("totalOrders", "totalRevenue", "lastOrderDate", "customerLifetimeValue")] == [None] * 4
+    assert [data[k] for k in ("totalOrders", "totalRevenue", "lastOrderDate", "customerLifetimeValue")] == \
+        [0, 0, None, None]
 
 
 def test_status_rating_credit_and_balance_are_audited_and_emit_updates(mobile_app, api, headers_for, factory):
@@ -184,22 +194,31 @@ def test_status_rating_credit_and_balance_are_audited_and_emit_updates(mobile_ap
     assert [e["aggregate_version"] for e in events] == [1, 2, 3, 4, 5, 6]
 
 
-def test_outstanding_balance_ages_each_debt_from_its_balance_history(mobile_app, api, headers_for, factory):
+def test_outstanding_balance_dates_each_debt_from_the_last_order(mobile_app, api, consume, order_event,
+                                                                 headers_for, factory):
+    """Seed 001 §7.2: overdueDays = today - (lastOrderDate + paymentTerms); overdue, the whole
+    debt is overdue. A debt with no order known counts from the day it began."""
     h = headers_for(factories=[factory])
-    old_and_new = create(api, h, factory, paymentTerms=30)["id"]
-    recent = create(api, h, factory, paymentTerms=30)["id"]
+    today = dt.date.today()
+    ordered_long_ago = create(api, h, factory, paymentTerms=30)["id"]
+    ordered_lately = create(api, h, factory, paymentTerms=30)["id"]
+    no_orders = create(api, h, factory, paymentTerms=10)["id"]
     create(api, h, factory)  # owes nothing: not listed
-    api.put(f"{base(factory)}/{old_and_new}/balance?balance=-8000", headers=h)
-    api.put(f"{base(factory)}/{old_and_new}/balance?balance=-15000", headers=h)
-    api.put(f"{base(factory)}/{recent}/balance?balance=-20000", headers=h)
-    with mobile_app.extensions["engine"].begin() as conn:  # the first charge happened 45 days ago
-        conn.execute(sa.text("UPDATE balance_transactions SET created_at = now() - interval '45 days' "
-                             "WHERE id = (SELECT min(id) FROM balance_transactions WHERE customer_id = :id)"),
-                     {"id": int(old_and_new)})
+    for cid, balance in ((ordered_long_ago, -15000), (ordered_lately, -20000), (no_orders, -500)):
+        api.put(f"{base(factory)}/{cid}/balance?balance={balance}", headers=h)
+    consume(mobile_app, order_event(factory, ordered_long_ago, "OLD", "SHIPPED",
+                                    order_date=(today - dt.timedelta(days=45)).isoformat()))
+    consume(mobile_app, order_event(factory, ordered_lately, "NEW", "SHIPPED",
+                                    order_date=(today - dt.timedelta(days=5)).isoformat()))
+    with service_of(mobile_app).engine.begin() as conn:  # the debt without orders began 12 days ago
+        conn.execute(sa.text("UPDATE customers SET debt_since = now() - interval '12 days' WHERE id = :id"),
+                     {"id": int(no_orders)})
     listed = api.get(f"{base(factory)}/outstanding-balance", headers=h).get_json()["data"]
     assert [(d["id"], d["currentBalance"], d["overdueAmount"], d["overdueDays"]) for d in listed] == [
-        (recent, -20000, 0, 0), (old_and_new, -15000, 8000, 15)]
+        (ordered_lately, -20000, 0, 0), (ordered_long_ago, -15000, 15000, 15), (no_orders, -500, 500, 2)]
     assert listed[1]["contactPerson"] == "张经理" and listed[1]["phoneNumber"] == "13800138000"
+    detail = api.get(f"{base(factory)}/{ordered_long_ago}", headers=h).get_json()["data"]
+    assert (detail["isOverdue"], detail["overdueDays"], detail["riskLevel"]) == (True, 15, "RISK")
 
 
 def xlsx(rows_):
@@ -235,16 +254,17 @@ def test_excel_import_keeps_every_good_row_with_its_event_when_others_fail(mobil
     assert failures[3]["data"]["客户名称"] == "乙餐饮"
     assert "客户类型" in failures[4]["errorMessage"] and "联系电话" in failures[4]["errorMessage"] \
         and "信用额度: 应为数字" in failures[4]["errorMessage"] and "评级" in failures[4]["errorMessage"]
-    assert failures[7]["errorMessage"] == "客户名称已存在: 甲餐饮"
-    created = rows(mobile_app, "SELECT id, customer_code FROM customers WHERE factory_id = :f ORDER BY id", f=factory)
-    assert [r[1] for r in created] == [taken["customerCode"], "C-1", "C-4"]
-    for cid, _code in created[1:]:
+    assert failures[7]["errorMessage"] == "与第 2 行的客户名称重复: 甲餐饮"
+    created = rows(mobile_app, "SELECT id, customer_code FROM customers WHERE factory_id = :f ORDER BY customer_code",
+                   f=factory)
+    assert [r[1] for r in created] == ["C-1", "C-4", taken["customerCode"]]
+    for cid, _code in created[:2]:
         assert [e["event_type"] for e in events_of(mobile_app, cid)] == ["customer.created"]
 
 
 def test_import_refuses_an_archive_that_would_unpack_into_too_much(mobile_app, api, headers_for, factory, monkeypatch):
-    from customer_service.service_layer import excel
-    monkeypatch.setattr(excel, "MAX_UNPACKED_BYTES", 1024 * 1024)
+    from customer_service.adapters import excel
+    monkeypatch.setattr(excel, "MAX_PART_BYTES", 1024 * 1024)
     buffer = io.BytesIO(xlsx([HEADER]))
     with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/padding.bin", b"\0" * (2 * 1024 * 1024))
@@ -255,7 +275,7 @@ def test_import_refuses_an_archive_that_would_unpack_into_too_much(mobile_app, a
 
 def bulk_insert(app, factory, count, **fields):
     now = "now()"
-    with app.extensions["engine"].begin() as conn:
+    with service_of(app).engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO customers (factory_id, business_domain, customer_code, name, type, status, "
             "primary_contact_name, primary_contact_phone, credit_limit, current_balance, payment_terms, rating, "
@@ -272,25 +292,17 @@ def read_export(content: bytes) -> list[dict]:
     return [dict(zip(values[0], tuple(row) + (None,) * (width - len(row)))) for row in values[1:]]
 
 
-def test_export_asks_analytics_in_chunks_of_at_most_1000_customers(mobile_app, api, analytics, headers_for, factory):
+def test_export_shows_order_figures_from_order_events_without_asking_analytics(
+        mobile_app, api, analytics, consume, order_event, headers_for, factory):
     bulk_insert(mobile_app, factory, 1500)
+    first = rows(mobile_app, "SELECT id FROM customers WHERE factory_id = :f ORDER BY id LIMIT 1", f=factory)[0][0]
+    consume(mobile_app, order_event(factory, first, "E-1", "COMPLETED", total_amount=850000))
     resp = api.get(f"{base(factory)}/export", headers=headers_for(factories=[factory]))
     assert resp.status_code == 200 and resp.headers["X-Total-Count"] == "1500"
     exported = read_export(resp.data)  # the file is made while it is read
-    assert [len(c["body"]["customer_ids"]) for c in analytics.calls] == [1000, 500]
-    assert len(exported) == 1500 and exported[0]["累计订单数"] == 56 and exported[-1]["累计营收"] == 850000
-
-
-def test_export_stops_asking_a_failing_analytics_and_leaves_order_columns_blank(mobile_app, api, analytics,
-                                                                                 headers_for, factory):
-    bulk_insert(mobile_app, factory, 1500)
-    analytics.mode = "slow"
-    started = time.monotonic()
-    resp = api.get(f"{base(factory)}/export", headers=headers_for(factories=[factory]))
-    assert resp.status_code == 200
-    exported = read_export(resp.data)
-    assert len(analytics.calls) == 1 and time.monotonic() - started < 10
-    assert len(exported) == 1500 and {r["累计订单数"] for r in exported} == {None}
+    assert analytics.calls == []
+    assert len(exported) == 1500 and (exported[0]["累计订单数"], exported[0]["累计营收"]) == (1, 850000)
+    assert (exported[-1]["累计订单数"], exported[-1]["累计营收"]) == (0, 0)
     assert {r["可用额度"] for r in exported} == {1000}
 
 
@@ -334,10 +346,10 @@ def test_changing_the_credit_limit_through_update_needs_a_finance_role(mobile_ap
 def test_a_code_taken_behind_the_imports_back_fails_only_its_row(mobile_app, api, headers_for, factory, monkeypatch):
     """A concurrent writer takes a code after the import checked it: the batch holding that
     row fails on the unique index and is written again row by row, so only that row fails."""
-    from customer_service.service_layer import imports
+    from customer_service.adapters.repository import CustomerRepository
     h = headers_for(factories=[factory])
     create(api, h, factory, customerCode="C-RACE")
-    monkeypatch.setattr(imports, "codes_taken", lambda *_args: set())  # the check saw it free
+    monkeypatch.setattr(CustomerRepository, "codes_taken", lambda *_args: set())  # the check saw it free
     rows_ = [HEADER] + [[f"并发{i}", "C-RACE" if i == 3 else f"R-{i}", "企业", "张", "13800138000", None, None,
                          None, None, None] for i in range(6)]
     resp = api.post(f"{base(factory)}/import", headers=h, content_type="multipart/form-data",

@@ -14,15 +14,17 @@ from crm_common.consumer import EventConsumer
 from crm_common.db import make_session_factory
 from crm_common.events import make_event
 from customer_service.adapters import orm
-from customer_service.entrypoints.consumers import VIEWING_STATS_QUEUE, viewing_stats_handler
+from customer_service.bootstrap import service_of
+from customer_service.entrypoints.consumers import QUEUE, handlers
 
 
 @pytest.fixture
 def consumer(app):
-    return EventConsumer(name=VIEWING_STATS_QUEUE, queue=VIEWING_STATS_QUEUE, bindings=["viewing.*"],
-                         amqp_url="amqp://unused", session_factory=make_session_factory(app.extensions["engine"]),
+    """The consume command's consumer, minus the broker: the same handlers and unit of work."""
+    return EventConsumer(name=QUEUE, queue=QUEUE, bindings=handlers.bindings, amqp_url="amqp://unused",
+                         session_factory=make_session_factory(service_of(app).engine),
                          processed=orm.processed_events, versions=orm.applied_versions,
-                         handler=viewing_stats_handler(app.extensions["crm_settings"]))
+                         handler=handlers, unit_of_work=service_of(app).joining)
 
 
 @pytest.fixture
@@ -100,7 +102,7 @@ def test_a_settled_customer_stays_settled_and_a_silent_one_gets_booked(consumer,
 def test_every_customer_change_writes_its_event_in_the_same_transaction(app, consumer, customer, factory):
     cid = customer()
     consumer.apply(viewing(factory, cid, record_id(), 1, status=2, commission=800))
-    with app.extensions["engine"].connect() as conn:
+    with service_of(app).engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT payload FROM outbox WHERE aggregate_id = :id ORDER BY id"),
                             {"id": str(cid)}).scalars().all()
     events = [json.loads(r) for r in rows]
@@ -117,7 +119,7 @@ def test_a_viewing_that_changes_nothing_writes_no_event(app, consumer, customer,
     rid = record_id()
     consumer.apply(viewing(factory, cid, rid, 1, commission=0))
     consumer.apply(viewing(factory, cid, rid, 2, commission=0))
-    with app.extensions["engine"].connect() as conn:
+    with service_of(app).engine.connect() as conn:
         types = conn.execute(sa.text("SELECT event_type FROM outbox WHERE aggregate_id = :id ORDER BY id"),
                              {"id": str(cid)}).scalars().all()
     assert types == ["customer.created", "customer.updated"]  # the first viewing: count 0 -> 1

@@ -3,15 +3,17 @@ import datetime as dt
 
 import pytest
 
-from crm_common.errors import Conflict, ValidationError
 from customer_service.domain import bulk, companies, external_sync, groups, idempotency
+from customer_service.domain.errors import (
+    CompanyKeyRequired,
+    CompanySourceRequired,
+    KeyOfAnotherUser,
+    KeyReused,
+    MemberLimitExceeded,
+    MembersNotFound,
+    MembersOfAnotherDomain,
+)
 from customer_service.domain.model import CustomerGroup
-
-
-@pytest.mark.parametrize("succeeded, failed, success_status, expected", [
-    (2, 0, 201, 201), (2, 0, 200, 200), (1, 1, 201, 207), (0, 2, 201, 400), (0, 1, 200, 400)])
-def test_batch_status_is_success_partial_207_or_400_when_nothing_succeeded(succeeded, failed, success_status, expected):
-    assert bulk.batch_status(succeeded, failed, success_status) == expected
 
 
 def test_processing_order_sorts_by_key_keeps_request_order_among_equals_and_puts_none_last():
@@ -38,22 +40,21 @@ def test_membership_accepts_customers_of_the_group_domain_within_the_limit_once_
 
 
 def test_membership_refuses_unknown_customers_naming_them():
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(MembersNotFound) as exc:
         _group().check_new_members([5, 7, 8], {5: "GW"})
-    assert exc.value.error_code == "CUSTOMER_NOT_FOUND" and "7, 8" in exc.value.message
+    assert "7, 8" in exc.value.message and exc.value.field == "customer_ids"
 
 
 def test_membership_refuses_customers_of_another_domain_naming_them():
-    with pytest.raises(Conflict) as exc:
+    with pytest.raises(MembersOfAnotherDomain) as exc:
         _group().check_new_members([5, 6], {5: "GW", 6: "COLD"})
-    assert exc.value.error_code == "CUSTOMER_DOMAIN_MISMATCH"
     assert exc.value.errors == {"customer_ids": ["以下客户不属于业务域 GW: 6"]}
 
 
 def test_membership_refuses_more_members_than_max_member():
-    with pytest.raises(Conflict) as exc:
+    with pytest.raises(MemberLimitExceeded) as exc:
         _group(max_member=1).check_new_members([5, 6], {5: "GW", 6: "GW"})
-    assert exc.value.error_code == "GROUP_MEMBER_LIMIT_EXCEEDED"
+    assert exc.value.params == {"limit": 1, "count": 2}
 
 
 def test_membership_check_reports_every_problem_at_once():
@@ -71,19 +72,19 @@ def test_company_key_prefers_id_then_code_then_source_ref(data, expected):
 
 
 def test_company_source_ref_without_source_is_refused():
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(CompanySourceRequired) as exc:
         companies.company_key({"source_ref_id": "r", "name": "x"})
     assert "source" in exc.value.errors
 
 
 def test_company_without_any_key_is_refused():
-    with pytest.raises(ValidationError):
+    with pytest.raises(CompanyKeyRequired):
         companies.company_key({"name": "只有名称"})
 
 
 def test_external_origin_from_explicit_object_or_non_manual_source_with_ref():
-    assert external_sync.external_origin({}, {"source": "RB", "remote_id": "r1"}) == \
-        external_sync.ExternalOrigin("RB", "r1")
+    explicit = external_sync.ExternalOrigin("RB", "r1")
+    assert external_sync.external_origin({"source": "X", "source_ref_id": "r9"}, explicit) == explicit
     assert external_sync.external_origin({"source": "RB", "source_ref_id": "r2"}) == \
         external_sync.ExternalOrigin("RB", "r2")
     assert external_sync.external_origin({"source": "manual", "source_ref_id": "r3"}) is None
@@ -113,3 +114,12 @@ def test_idempotency_key_format(key, ok):
 def test_idempotency_keys_are_kept_24_hours():
     now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     assert idempotency.expires_at(now) == now + dt.timedelta(hours=24)
+
+
+def test_a_stored_response_replays_only_for_the_same_user_and_the_same_request():
+    idempotency.check_replay(stored_by="u-1", stored_fingerprint="f", caller="u-1", fingerprint="f")
+    with pytest.raises(KeyReused):
+        idempotency.check_replay(stored_by="u-1", stored_fingerprint="f", caller="u-1", fingerprint="g")
+    with pytest.raises(KeyOfAnotherUser) as other:
+        idempotency.check_replay(stored_by="u-1", stored_fingerprint="f", caller="u-2", fingerprint="f")
+    assert "其他用户" in other.value.message

@@ -19,8 +19,8 @@ def test_the_seed_example_row_becomes_a_create_request():
     assert request == {"name": "上海餐饮", "customerCode": "C-001", "type": "企业", "contactPerson": "张经理",
                        "phoneNumber": "13800138000", "email": "zhang@example.com", "address": "上海",
                        "creditLimit": Decimal(100000), "paymentTerms": 30, "rating": 4}
-    clean, problems = validate_import_row(request)
-    assert problems == {} and clean["phoneNumber"] == "13800138000"
+    clean, problems = validate_import_row(request)  # onto the model's names, the type label onto its code
+    assert problems == {} and clean["primary_contact_phone"] == "13800138000" and clean["type"] == "company"
 
 
 def test_headers_may_come_in_any_order_with_aliases_and_unknown_columns():
@@ -96,3 +96,19 @@ def test_every_importable_export_column_is_read_back_by_the_import():
     header = [c.header for c in sheet.COLUMNS]
     layout = sheet.read_layout(header)
     assert set(layout.fields_by_index.values()) == {c.field for c in sheet.COLUMNS if c.importable}
+
+
+def test_every_importable_column_is_read_back_onto_the_attribute_the_export_writes_it_from():
+    from customer_service.entrypoints.mobile.sheets import EXPORTED
+    assert {api for api, _attribute in EXPORTED} | {"type", "isActive"} == \
+        {c.field for c in sheet.COLUMNS if c.importable}
+    row = {"客户名称": "甲", "客户代码": "C-1", "客户类型": "企业", "联系人": "张", "联系电话": "13800138000",
+           "信用额度": 5, "当前余额": -1, "是否启用": "否", "付款期限": 7, "评级": 2, "行业": "餐饮", "税号": "T"}
+    layout = sheet.read_layout(list(row))
+    request, _ = sheet.row_to_request(layout, list(row.values()))
+    clean, problems = validate_import_row(request)
+    assert problems == {}
+    for api, attribute in EXPORTED:
+        if api in request:
+            assert clean[attribute] == request[api], api
+    assert clean["status"] == "inactive"

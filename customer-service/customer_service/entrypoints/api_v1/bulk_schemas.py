@@ -6,11 +6,26 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields as f
 
-from crm_common.schemas import BaseSchema, in_range, one_of
+from crm_common.schemas import BaseSchema, one_of
 
 from ...domain import bulk as rules
 from ...domain import rules as customer_rules
-from .schemas import CustomerCreateSchema, CustomerSchema, CustomerUpdateSchema
+from ..common import RecordId
+from .schemas import SEED_000_CUSTOMER, CustomerCreateSchema, CustomerSchema, CustomerUpdateSchema
+
+NO_CUSTOMERS = "必须提供至少一个客户"
+NO_IDS = "必须提供至少一个客户ID"
+RECORD_NEEDS_ID = "每个客户记录必须包含ID"
+TOO_MANY = f"每次批量操作最多 {rules.BULK_LIMIT} 条记录"
+
+# The seed's own request examples (seed 000).
+CREATE_EXAMPLE = {"customers": [SEED_000_CUSTOMER, {
+    "name": "客户B", "type": "company", "value_level": "normal", "status": "active",
+    "business_license_number": "91110000123456788X", "industry_type": "制造业", "company_size": "large",
+    "primary_contact_name": "李四", "primary_contact_phone": "13900139000"}]}
+UPDATE_EXAMPLE = {"customers": [{"id": 9, "value_level": "important", "primary_contact_phone": "13800138001"},
+                                {"id": 10, "status": "inactive"}]}
+DELETE_EXAMPLE = {"ids": [9, 10, 11]}
 
 
 def batch_size(empty_message: str):
@@ -18,7 +33,7 @@ def batch_size(empty_message: str):
         if not value:
             raise ma.ValidationError(empty_message)
         if len(value) > rules.BULK_LIMIT:
-            raise ma.ValidationError(f"{rules.TOO_MANY}，本次提交 {len(value)} 条")
+            raise ma.ValidationError(f"{TOO_MANY}，本次提交 {len(value)} 条")
     return check
 
 
@@ -31,20 +46,6 @@ class RawRecord(f.Nested):
         return value
 
 
-class RecordId(f.Integer):
-    """A positive integer id; ``true``/``false`` are not ids."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("strict", True)
-        kwargs.setdefault("validate", in_range(1))
-        super().__init__(**kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
 def _records(schema, empty_message: str):
     return f.List(RawRecord(schema), required=True, validate=batch_size(empty_message),
                   error_messages={"required": empty_message, "null": empty_message,
@@ -53,7 +54,7 @@ def _records(schema, empty_message: str):
 
 
 class BulkCreateRequestSchema(BaseSchema):
-    customers = _records(CustomerCreateSchema, rules.NO_CUSTOMERS)
+    customers = _records(CustomerCreateSchema, NO_CUSTOMERS)
 
 
 class BulkUpdateFieldsSchema(CustomerUpdateSchema):
@@ -67,22 +68,23 @@ class BulkUpdateRecordSchema(BulkUpdateFieldsSchema):
 
 
 class BulkUpdateRequestSchema(BaseSchema):
-    customers = _records(BulkUpdateRecordSchema, rules.NO_CUSTOMERS)
+    customers = _records(BulkUpdateRecordSchema, NO_CUSTOMERS)
 
     @ma.validates_schema
     def every_record_has_an_id(self, data, **_):
         if any(not rules.is_record_id(record.get("id")) for record in data.get("customers") or []):
-            raise ma.ValidationError(rules.RECORD_NEEDS_ID, field_name="id")
+            raise ma.ValidationError(RECORD_NEEDS_ID, field_name="id")
 
 
 class BulkDeleteRequestSchema(BaseSchema):
-    ids = f.List(RecordId(), required=True, validate=batch_size(rules.NO_IDS),
-                 error_messages={"required": rules.NO_IDS, "null": rules.NO_IDS, "invalid": "ids 应为数组"})
+    ids = f.List(RecordId(), required=True, validate=batch_size(NO_IDS),
+                 error_messages={"required": NO_IDS, "null": NO_IDS, "invalid": "ids 应为数组"})
 
 
 class BulkQuerySchema(BaseSchema):
     dry_run = f.Boolean(load_default=False, metadata={
-        "description": "Validate and report exactly what would happen, write nothing"})
+        "description": "Report what would happen (200, `dry_run: true`, the would-be customers without ids) "
+                       "and write nothing"})
 
 
 class IdempotencyHeaderSchema(ma.Schema):
@@ -90,8 +92,8 @@ class IdempotencyHeaderSchema(ma.Schema):
         unknown = ma.EXCLUDE
 
     idempotency_key = f.String(data_key="Idempotency-Key", load_default=None, metadata={
-        "description": "Replays the first response for the same body within 24 h; "
-                       "another body with the same key is refused with 422"})
+        "description": "Replays the first response of the same user's same request within 24 h; "
+                       "another body, or another user, with the same key is refused with 422"})
 
 
 # --- responses ----------------------------------------------------------------------------
@@ -106,12 +108,17 @@ class FailedIdSchema(ma.Schema):
     error = f.String()
 
 
+_DRY_RUN = f.Boolean(metadata={"description": "Present (true) on a dry run only: nothing was written"})
+
+
 class BulkCreateResultSchema(ma.Schema):
     created_count = f.Integer()
     failed_count = f.Integer()
-    created_customers = f.List(f.Nested(CustomerSchema))
+    created_customers = f.List(f.Nested(CustomerSchema), metadata={
+        "description": "On a dry run: the customers that would be created, without `id` (and without "
+                       "`customer_code` when it would be generated)"})
     failed_customers = f.List(f.Nested(FailedRecordSchema))
-    dry_run = f.Boolean(metadata={"description": "Present (true) on a dry run only"})
+    dry_run = _DRY_RUN
 
 
 class BulkUpdateResultSchema(ma.Schema):
@@ -119,7 +126,7 @@ class BulkUpdateResultSchema(ma.Schema):
     failed_count = f.Integer()
     updated_customers = f.List(f.Nested(CustomerSchema))
     failed_customers = f.List(f.Nested(FailedRecordSchema))
-    dry_run = f.Boolean()
+    dry_run = _DRY_RUN
 
 
 class BulkDeleteResultSchema(ma.Schema):
@@ -127,4 +134,4 @@ class BulkDeleteResultSchema(ma.Schema):
     failed_count = f.Integer()
     deleted_ids = f.List(f.Integer())
     failed_ids = f.List(f.Nested(FailedIdSchema))
-    dry_run = f.Boolean()
+    dry_run = _DRY_RUN

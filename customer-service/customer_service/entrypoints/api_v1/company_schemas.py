@@ -4,14 +4,13 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields as f
 
-from crm_common.schemas import BaseSchema, IsoDateTime, in_range, length
+from crm_common.paging import PageQuerySchema, page_schema
+from crm_common.schemas import BaseSchema, IsoDateTime, length
 
 
-class CompanyListQuerySchema(BaseSchema):
-    keyword = f.String(validate=length(1, 100), metadata={"description": "Part of the name or code"})
+class CompanyListQuerySchema(PageQuerySchema, BaseSchema):
+    keyword = f.String(validate=length(1, 100), metadata={"description": "Part of the name or code, any case"})
     source = f.String(validate=length(1, 32))
-    page = f.Integer(load_default=1, validate=in_range(1, 100000))
-    page_size = f.Integer(load_default=20, validate=in_range(1, 100))
 
 
 class CompanySchema(ma.Schema):
@@ -30,11 +29,7 @@ class CompanySchema(ma.Schema):
     created_at = IsoDateTime()
     updated_at = IsoDateTime()
     created_by = f.String(allow_none=True)
+    deleted = f.Constant(False, metadata={"description": "companies are never deleted (incremental sync field)"})
 
 
-class CompanyPageSchema(ma.Schema):
-    items = f.List(f.Nested(CompanySchema))
-    total = f.Integer()
-    page = f.Integer()
-    page_size = f.Integer()
-    total_pages = f.Integer()
+CompanyPageSchema = page_schema(CompanySchema)

@@ -5,15 +5,18 @@ from flask.views import MethodView
 
 from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
+from crm_common.paging import page_body
 from crm_common.schemas import document_errors
 from crm_common.web import Blueprint, reply, request_context
 
-from ...service_layer import external_sync as svc
-from ..deps import uow
+from ...bootstrap import customer_service
+from ...service_layer import queries
 from .external_sync_schemas import ExternalSyncPageSchema, ExternalSyncQuerySchema
+from .wording import V1
 
 blp = Blueprint("external_sync_v1", __name__, url_prefix="/api/v1/external-sync",
                 description="External-sync audit (seed 003): one row per import, SUCCESS or FAILED.")
+V1.install(blp)
 
 
 @blp.route("")
@@ -28,7 +31,8 @@ class ExternalSync(MethodView):
 
         Newest first, paginated (`page`, `page_size` ≤ 100). Callers limited to some
         business domains see the records of customers in those domains only."""
-        ctx = request_context()
-        return reply(svc.query(uow(), ctx, entity_type=query.get("entity_type"),
-                               entity_id=query.get("entity_id"), remote_id=query.get("remote_id"),
-                               source=query.get("source"), page=query["page"], page_size=query["page_size"]))
+        items, total = queries.external_sync_page(
+            customer_service().uow(), request_context(), entity_type=query.get("entity_type"),
+            entity_id=query.get("entity_id"), remote_id=query.get("remote_id"), source=query.get("source"),
+            page=query["page"], page_size=query["page_size"])
+        return reply(page_body(items, total, query["page"], query["page_size"]))

@@ -1,27 +1,13 @@
-"""Schemas of the external-sync audit (seed 003): the query, its rows, and the
-``external_sync`` object that ``POST /api/v1/customers`` accepts."""
+"""Schemas of the external-sync audit (seed 003): the query and its rows."""
 from __future__ import annotations
 
 import marshmallow as ma
 from marshmallow import fields as f
 
+from crm_common.paging import page_schema
 from crm_common.schemas import BaseSchema, IsoDateTime, in_range, length
 
-from .schemas import CreateCustomerRequestSchema
-
 QUERY_NEEDS = "需要 entityType + entityId 或 remoteId"
-
-
-class ExternalSyncInSchema(BaseSchema):
-    source = f.String(required=True, validate=length(1, 32))
-    remote_id = f.String(required=True, validate=length(1, 128))
-
-
-class CreateCustomerWithSyncRequestSchema(CreateCustomerRequestSchema):
-    """``customer`` + optional ``company`` + optional ``external_sync: {source, remote_id}``
-    (or a customer ``source`` other than manual with a ``source_ref_id``): the import is
-    audited in external_sync (SUCCESS with it, FAILED after a rollback)."""
-    external_sync = f.Nested(ExternalSyncInSchema, allow_none=True)
 
 
 _TWINS = {"entityType": "entity_type", "entityId": "entity_id", "remoteId": "remote_id"}
@@ -35,7 +21,7 @@ class ExternalSyncQuerySchema(BaseSchema):
     entity_id = f.String(validate=length(1, 64))
     remote_id = f.String(validate=length(1, 128))
     source = f.String(validate=length(1, 32))
-    page = f.Integer(load_default=1, validate=in_range(1, 100000))
+    page = f.Integer(load_default=1, validate=in_range(1, 1_000_000))
     page_size = f.Integer(load_default=20, validate=in_range(1, 100))
 
     @ma.post_load
@@ -67,9 +53,4 @@ class ExternalSyncSchema(ma.Schema):
     updated_at = IsoDateTime()
 
 
-class ExternalSyncPageSchema(ma.Schema):
-    items = f.List(f.Nested(ExternalSyncSchema))
-    total = f.Integer()
-    page = f.Integer()
-    page_size = f.Integer()
-    total_pages = f.Integer()
+ExternalSyncPageSchema = page_schema(ExternalSyncSchema)

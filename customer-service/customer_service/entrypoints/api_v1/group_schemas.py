@@ -4,13 +4,14 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields as f
 
+from crm_common.paging import PageQuerySchema, page_schema
 from crm_common.schemas import BaseSchema, IsoDateTime, in_range, length
 
 from ...domain.groups import MAX_MEMBERS_PER_REQUEST
-from .bulk_schemas import RecordId
+from ..common import NullMeansDefault, RecordId
 
 
-class GroupCreateSchema(BaseSchema):
+class GroupCreateSchema(NullMeansDefault, BaseSchema):
     name = f.String(required=True, validate=length(1, 100))
     business_domain = f.String(validate=length(1, 64), metadata={
         "description": "Defaults to the caller's only domain, else DEFAULT; must be one the caller may see"})
@@ -24,12 +25,10 @@ class GroupMembersSchema(BaseSchema):
         "description": "The whole new member set (an empty list removes every member)"})
 
 
-class GroupListQuerySchema(BaseSchema):
+class GroupListQuerySchema(PageQuerySchema, BaseSchema):
     businessDomain = f.String(validate=length(1, 64))
     business_domain = f.String(validate=length(1, 64))
-    keyword = f.String(validate=length(1, 100))
-    page = f.Integer(load_default=1, validate=in_range(1, 100000))
-    page_size = f.Integer(load_default=20, validate=in_range(1, 100))
+    keyword = f.String(validate=length(1, 100), metadata={"description": "Part of the name, any case"})
 
 
 class GroupMemberSchema(ma.Schema):
@@ -52,15 +51,12 @@ class GroupSchema(ma.Schema):
     created_at = IsoDateTime()
     updated_at = IsoDateTime()
     created_by = f.String(allow_none=True)
+    deleted = f.Boolean(attribute="is_deleted", metadata={
+        "description": "true for a deleted group (listed only in incremental sync)"})
 
 
 class GroupDetailSchema(GroupSchema):
     members = f.List(f.Nested(GroupMemberSchema))
 
 
-class GroupPageSchema(ma.Schema):
-    items = f.List(f.Nested(GroupSchema))
-    total = f.Integer()
-    page = f.Integer()
-    page_size = f.Integer()
-    total_pages = f.Integer()
+GroupPageSchema = page_schema(GroupSchema)

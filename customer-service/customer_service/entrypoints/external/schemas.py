@@ -9,6 +9,14 @@ from crm_common.schemas import BaseSchema, CalendarDate, WholeNumber, in_range, 
 
 from ...domain import external_customer as rules
 
+# The seed's own request example (seed 002 客户数据录入).
+SEED_EXAMPLE = {
+    "userId": "agent_user_12345", "botId": "bot_001", "nickname": "小张", "name": "张三", "phone": "13800138000",
+    "backup_phone": "13900139000", "wechat": "zhangsan123", "status": 1, "community": "万科城",
+    "business_type": "whole_rent", "room_type": "two_bedroom", "room_tags": "[\"loft\", \"two_bath\"]",
+    "move_in_date": "2024-09-01", "lease_period": 12, "price_range": "5000-8000", "source_channel": "referral",
+    "creator": "外部Agent系统", "internal_notes": "来自Agent系统推送"}
+
 
 class JsonArrayString(ma.fields.String):
     """A JSON array written as a string (``"[\\"loft\\"]"``); a plain array is accepted

@@ -1,30 +1,37 @@
-"""/api/mobile/{factoryId}/customers: the tenant customer API of seed 001 (its nineteen
-non-statistics endpoints; the statistics ones are analytics-service's).
+"""/api/mobile/{factoryId}/customers: the tenant customer API of seed 001 (its non-statistics
+endpoints; the statistics ones are analytics-service's), plus the customer's audit trail.
 
-Every view checks the tenant and the role first (``guard``), validates with the
-schemas, calls one use case and replies in the ``{code, message, data}`` envelope.
-Permissions follow the seed's 权限 lines (``admin`` passes everything)."""
+Every view checks the tenant first (``tenant_first``; the role was checked before it),
+validates with the schemas (camelCase onto the model's names), builds a command, calls its
+handler and replies in the ``{code, message, data}`` envelope; refusals are worded by
+``wording.MOBILE``. Permissions follow the seed's 权限 lines (``admin`` passes everything)."""
 from __future__ import annotations
 
 import datetime as dt
 import functools
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from flask import Response, request
 from flask.views import MethodView
 
-from crm_common import logs
 from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
+from crm_common.errors import ValidationError
 from crm_common.schemas import document_errors
-from crm_common.web import Blueprint, reply, request_context, settings_of
+from crm_common.web import Blueprint, etag_for, if_match_version, reply, request_context
 
-from ...adapters.analytics_client import OrderSummaryClient
-from ...service_layer import excel, imports, money
-from ...service_layer import mobile_customers as svc
-from ..deps import uow
+from ...adapters import excel
+from ...adapters.repository import CustomerFilter
+from ...bootstrap import customer_service
+from ...domain import commands
+from ...domain.errors import CustomerNotFound
+from ...service_layer import bulk, imports, queries
+from ...service_layer import customers as handlers
+from ..common import MAX_ID
+from . import sheets
 from .schemas import (
+    CREATE_EXAMPLE,
+    UPDATE_EXAMPLE,
     ActiveCustomerSchema,
     BalanceQuerySchema,
     BalanceResultSchema,
@@ -39,30 +46,40 @@ from .schemas import (
     IndustryQuerySchema,
     LimitQuerySchema,
     ListQuerySchema,
+    MobileBalanceChangeSchema,
     MobileBooleanEnvelopeSchema,
+    MobileCreditLimitChangeSchema,
     MobileCustomerRequestSchema,
     MobileCustomerUpdateSchema,
     MobileImportFileSchema,
+    MobileRatingChangeSchema,
+    MobileStatusChangeSchema,
     OutstandingBalanceSchema,
+    PageQuerySchema,
     RatingQuerySchema,
     SearchQuerySchema,
     StatusQuerySchema,
     TypeQuerySchema,
-    validate_import_row,
+    page_response,
+    page_response_schema,
 )
+from .wording import MOBILE, MOBILE_ROWS
 
 blp = Blueprint(
     "customers_mobile", __name__, url_prefix="/api/mobile/<factoryId>/customers",
     description="Tenant customer API (seed 001). Envelope `{code, message, data}` with `code` = HTTP "
-                "status; errors add `errors` (field -> messages). Reads: any role of the factory; "
-                "create/update/status/rating/import/export: factory_admin, sales_admin; delete: "
+                "status; errors add `errors` (field -> messages) and `errorCode`. Reads: any role of the "
+                "factory; create/update/status/rating/import/export: factory_admin, sales_admin; delete: "
                 "factory_admin; credit limit, balance, outstanding balances: factory_admin, "
-                "finance_admin. A factory the token lacks is 403; another tenant's customer is 404.")
+                "finance_admin; history: any role of the factory. A factory the token lacks is 403; "
+                "another tenant's customer is 404.")
+MOBILE.install(blp)
 
 TRUNCATED_HEADER = "X-Result-Truncated"
 errors = lambda *codes: document_errors(blp, Surface.MOBILE, *codes)  # noqa: E731
 Envelope = functools.partial(envelope_schema, Surface.MOBILE)
 XLSX_RESPONSE = {"type": "string", "format": "binary"}
+MAX_JSON_IMPORT = 1000
 
 
 def tenant_first(view):
@@ -79,17 +96,22 @@ def _ctx(factory_id: str):
     return request_context(path_factory=factory_id)
 
 
-def _order_summaries(factory_id: str, timeout_setting: str, default: float):
-    settings = settings_of()
-    client = OrderSummaryClient(settings.service_urls["analytics"], factory_id,
-                                authorization=request.headers.get("Authorization"),
-                                timeout=settings.get_float(timeout_setting, default),
-                                extra_headers=logs.trace_headers())
-    return client.summaries
+def customer_id_of(raw: str) -> int:
+    """Ids are strings on this surface: anything but a number is simply not found; a number
+    past the id column's range is 400 naming it."""
+    if not raw.isdigit():
+        raise CustomerNotFound()
+    if len(raw) > 19 or int(raw) > MAX_ID:
+        raise ValidationError(errors={"customerId": [f"取值范围为 1-{MAX_ID}"]})
+    return int(raw)
 
 
 def _listing(items, truncated: bool):
     return reply(items, headers={TRUNCATED_HEADER: "true"} if truncated else None)
+
+
+def _with_etag(customer, message: str | None = None):
+    return reply(customer, message=message, headers={"ETag": etag_for(customer.version)})
 
 
 def _attachment(ascii_name: str, utf8_name: str) -> str:
@@ -97,8 +119,8 @@ def _attachment(ascii_name: str, utf8_name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(utf8_name, safe='')}"
 
 
-def _local_now() -> dt.datetime:
-    return dt.datetime.now(ZoneInfo(settings_of().app_timezone))
+def _stamp() -> str:
+    return dt.datetime.now(customer_service().timezone).strftime("%Y%m%d_%H%M%S")
 
 
 # --- §1 CRUD -------------------------------------------------------------------------------
@@ -117,24 +139,26 @@ class Customers(MethodView):
         createdAt, updatedAt, name, customerCode, type, industry, contactPerson, rating,
         creditLimit, currentBalance, availableCredit, paymentTerms (default createdAt;
         anything else is 400), `sortOrder` asc/desc (default desc). Only live customers
-        of the factory in the caller's business domains."""
-        ctx = _ctx(factoryId)
-        return reply(svc.list_customers(uow(), ctx, page=query["page"], size=query["size"],
-                                        sort_by=query["sortBy"], sort_order=query["sortOrder"]))
+        of the factory in the caller's business domains; each with its computed fields
+        and order figures."""
+        items, total = queries.customer_page(customer_service().uow(), _ctx(factoryId), CustomerFilter(),
+                                             page=query["page"], page_size=query["size"], sort=query["sort"])
+        return reply(page_response(items, total, query["page"], query["size"]))
 
     @authorize("customer.write")
     @tenant_first
-    @blp.arguments(MobileCustomerRequestSchema)
+    @blp.arguments(MobileCustomerRequestSchema, example=CREATE_EXAMPLE)
     @blp.response(200, Envelope(CustomerDTOSchema))
     @errors(400, 401, 403)
     def post(self, body, factoryId):
         """创建客户 (seed 001 §1.1).
 
-        Defaults: currentBalance 0, isActive true, rating 3, paymentTerms 30, creditLimit 0.
-        A customerCode or name already used in the factory is 400 naming the field
-        (`客户代码已存在: <code>`). Emits `customer.created`."""
-        ctx = _ctx(factoryId)
-        return reply(svc.create_customer(uow(), ctx, body), message="客户创建成功")
+        Defaults (also for `null`): currentBalance 0, isActive true, rating 3, paymentTerms
+        30, creditLimit 0. A customerCode or name already used in the factory is 400 naming
+        the field (`客户代码已存在: <code>`); money with more than 2 decimals is 400. The
+        credit limit is audited. Emits `customer.created`."""
+        customer = handlers.create_customer(commands.CreateCustomer(_ctx(factoryId), body), customer_service().uow())
+        return _with_etag(customer, "客户创建成功")
 
 
 @blp.route("/<customerId>")
@@ -142,47 +166,52 @@ class CustomerById(MethodView):
     @authorize("customer.read")
     @tenant_first
     @blp.response(200, Envelope(CustomerDTOSchema))
-    @errors(401, 403, 404)
+    @errors(400, 401, 403, 404)
     def get(self, factoryId, customerId):
-        """获取客户详情 (seed 001 §1.4).
+        """获取客户详情 (seed 001 §1.4). Sends `ETag` (the version).
 
         Computed: availableCredit, creditUtilization, isOverdue, overdueDays, riskLevel
-        (+ label and colour). totalOrders, totalRevenue, lastOrderDate and
-        customerLifetimeValue come from analytics-service; null when it cannot answer."""
-        ctx = _ctx(factoryId)
-        customer_id = svc.parse_customer_id(customerId)
-        summaries = _order_summaries(factoryId, "ORDER_SUMMARY_TIMEOUT", 0.5)
-        return reply(svc.get_customer(uow(), ctx, customer_id, summaries))
+        (+ label and colour), and the order figures totalOrders, totalRevenue, lastOrderDate
+        (from order events, cancelled orders excluded). customerLifetimeValue is
+        analytics-service's estimate, null when it cannot answer in time."""
+        service = customer_service()
+        customer = queries.customer_detail(service.uow(), _ctx(factoryId), customer_id_of(customerId), service.cache)
+        values = service.order_figures(factoryId, request.headers.get("Authorization")).lifetime_values([customer.id])
+        customer.lifetime_value = (values or {}).get(customer.id)
+        return _with_etag(customer)
 
     @authorize("customer.write")
     @tenant_first
-    @blp.arguments(MobileCustomerUpdateSchema)
+    @blp.arguments(MobileCustomerUpdateSchema, example=UPDATE_EXAMPLE)
     @blp.response(200, Envelope(CustomerDTOSchema))
-    @errors(400, 401, 403, 404)
+    @errors(400, 401, 403, 404, 412)
     def put(self, body, factoryId, customerId):
         """更新客户 (seed 001 §1.2).
 
-        Only the fields sent change. System fields (currentBalance, isActive, createdAt,
-        createdBy, updatedAt…) are refused with a pointer to their own endpoint; the
-        customerCode cannot change; changing creditLimit here also needs factory_admin or
-        finance_admin and is audited like PUT /credit-limit. Emits `customer.updated`."""
-        ctx = _ctx(factoryId)
-        customer_id = svc.parse_customer_id(customerId)
-        customer = svc.update_customer(uow(), ctx, customer_id, body)
-        return reply(customer, message="客户更新成功")
+        Only the fields sent change (`null` for creditLimit, paymentTerms or rating leaves
+        it unchanged). System fields (currentBalance, isActive, createdAt, createdBy,
+        updatedAt…) are refused with a pointer to their own endpoint; the customerCode
+        cannot change; changing creditLimit here also needs factory_admin or finance_admin
+        and is audited like PUT /credit-limit. `If-Match: "<version>"` (the `ETag` of the
+        detail) makes it conditional: 412 when the customer changed meanwhile. Emits
+        `customer.updated`."""
+        customer = handlers.update_customer(commands.UpdateCustomer(
+            _ctx(factoryId), customer_id_of(customerId), body, if_match_version()), customer_service().uow())
+        return _with_etag(customer, "客户更新成功")
 
     @authorize("customer.delete")
     @tenant_first
     @blp.response(200, Envelope())
-    @errors(401, 403, 404, 409)
+    @errors(400, 401, 403, 404, 409, 412)
     def delete(self, factoryId, customerId):
         """删除客户 (seed 001 §1.3): soft delete.
 
-        Refused (409) while the customer owes money; the message gives the amount.
-        History (balances, ratings, orders elsewhere) is kept. Emits `customer.deleted`."""
-        ctx = _ctx(factoryId)
-        customer_id = svc.parse_customer_id(customerId)
-        svc.delete_customer(uow(), ctx, customer_id)
+        Refused (409) while the customer owes money (the message gives the amount,
+        `CUSTOMER_HAS_DEBT`) or has an order not yet completed or cancelled (客户有未完成订单，
+        无法删除, `CUSTOMER_HAS_OPEN_ORDERS`). History (balances, ratings, orders elsewhere) is
+        kept. Emits `customer.deleted`."""
+        handlers.delete_customer(commands.DeleteCustomer(_ctx(factoryId), customer_id_of(customerId),
+                                                         if_match_version()), customer_service().uow())
         return reply(None, message="客户删除成功")
 
 
@@ -200,8 +229,8 @@ class ActiveCustomers(MethodView):
 
         Not paged; at most `limit` (default 1000, up to 10000) customers, and the header
         `X-Result-Truncated: true` says when there are more."""
-        ctx = _ctx(factoryId)
-        return _listing(*svc.active_customers(uow(), ctx, query["limit"]))
+        return _listing(*queries.first_by_name(customer_service().uow(), _ctx(factoryId),
+                                               CustomerFilter(status="active"), query["limit"]))
 
 
 @blp.route("/search")
@@ -212,13 +241,13 @@ class SearchCustomers(MethodView):
     @blp.response(200, Envelope(CustomerDTOSchema, many=True))
     @errors(400, 401, 403)
     def get(self, query, factoryId):
-        """搜索客户 (seed 001 §2.2): `keyword` in name, customerCode or contactPerson.
+        """搜索客户 (seed 001 §2.2): `keyword` in name, customerCode or contactPerson, any case.
 
         `%` and `_` in the keyword are literal. Customers named exactly `keyword` come
         first, then the rest by name. At most `limit` results (default 50, up to 200);
         `X-Result-Truncated: true` when more matched."""
-        ctx = _ctx(factoryId)
-        return _listing(*svc.search_customers(uow(), ctx, query["keyword"], query["limit"]))
+        return _listing(*queries.search_customers(customer_service().uow(), _ctx(factoryId), query["keyword"],
+                                                  query["limit"]))
 
 
 @blp.route("/by-type")
@@ -232,8 +261,8 @@ class CustomersByType(MethodView):
         """按客户类型获取客户 (seed 001 §2.3): `type` is 企业/个人/经销商/零售 (else 400).
 
         By name; at most `limit` (default 1000, up to 10000), `X-Result-Truncated` when cut."""
-        ctx = _ctx(factoryId)
-        return _listing(*svc.customers_by_type(uow(), ctx, query["type"], query["limit"]))
+        return _listing(*queries.first_by_name(customer_service().uow(), _ctx(factoryId),
+                                               CustomerFilter(type=query["type"]), query["limit"]))
 
 
 @blp.route("/by-industry")
@@ -247,8 +276,8 @@ class CustomersByIndustry(MethodView):
         """按行业获取客户 (seed 001 §2.4): exact `industry` (e.g. 餐饮).
 
         By name; at most `limit` (default 1000, up to 10000), `X-Result-Truncated` when cut."""
-        ctx = _ctx(factoryId)
-        return _listing(*svc.customers_by_industry(uow(), ctx, query["industry"], query["limit"]))
+        return _listing(*queries.first_by_name(customer_service().uow(), _ctx(factoryId),
+                                               CustomerFilter(industry_type=query["industry"]), query["limit"]))
 
 
 # --- §3 status and rating ------------------------------------------------------------------
@@ -266,9 +295,8 @@ class CustomerStatus(MethodView):
         On the status state machine: enabling moves to active (a blacklisted customer
         cannot be enabled: 409); disabling an active customer moves it to inactive and
         leaves a frozen or blacklisted one as it is. Recorded in the status history."""
-        ctx = _ctx(factoryId)
-        customer_id = svc.parse_customer_id(customerId)
-        customer = svc.set_active(uow(), ctx, customer_id, query["isActive"])
+        customer = handlers.set_active(commands.SetActive(_ctx(factoryId), customer_id_of(customerId),
+                                                          query["isActive"]), customer_service().uow())
         return reply(customer, message="客户状态更新成功")
 
 
@@ -284,9 +312,9 @@ class CustomerRating(MethodView):
 
         ratingNotes becomes `notes` (empty when not sent); each change is written to the
         rating history."""
-        ctx = _ctx(factoryId)
-        customer_id = svc.parse_customer_id(customerId)
-        customer = svc.rate_customer(uow(), ctx, customer_id, query["rating"], query.get("notes"))
+        customer = handlers.rate_customer(commands.RateCustomer(_ctx(factoryId), customer_id_of(customerId),
+                                                                query["rating"], query.get("notes")),
+                                          customer_service().uow())
         return reply(customer, message="客户评级更新成功")
 
 
@@ -300,13 +328,12 @@ class CustomerCreditLimit(MethodView):
     @blp.response(200, Envelope(CreditLimitResultSchema))
     @errors(400, 401, 403, 404)
     def put(self, query, factoryId, customerId):
-        """更新客户信用额度 (seed 001 §4.1): `creditLimit` ≥ 0.
+        """更新客户信用额度 (seed 001 §4.1): `creditLimit` ≥ 0, at most 2 decimals.
 
         Audited (old/new limit, balance, operator). When the current debt exceeds the new
         limit the change is kept and `creditWarning` is true with a `warningMessage`."""
-        ctx = _ctx(factoryId)
-        customer_id = svc.parse_customer_id(customerId)
-        customer = money.set_credit_limit(uow(), ctx, customer_id, query["creditLimit"])
+        customer = handlers.set_credit_limit(commands.SetCreditLimit(
+            _ctx(factoryId), customer_id_of(customerId), query["creditLimit"]), customer_service().uow())
         return reply(customer, message="信用额度更新成功")
 
 
@@ -321,11 +348,11 @@ class CustomerBalance(MethodView):
         """更新客户当前余额 (seed 001 §4.2): `balance`, negative = the customer owes.
 
         Each change is a balance transaction (old, new, amount, operator). `isOverdue`
-        once a debt is older than paymentTerms days; `creditWarning` when the debt exceeds
-        the credit limit."""
-        ctx = _ctx(factoryId)
-        customer_id = svc.parse_customer_id(customerId)
-        customer = money.set_balance(uow(), ctx, customer_id, query["balance"])
+        once the debt is more than paymentTerms days past the last order (without orders:
+        past the day the debt began); `creditWarning` when the debt exceeds the credit
+        limit."""
+        customer = handlers.set_balance(commands.SetBalance(_ctx(factoryId), customer_id_of(customerId),
+                                                            query["balance"]), customer_service().uow())
         return reply(customer, message="客户余额更新成功")
 
 
@@ -345,10 +372,14 @@ class ImportExcel(MethodView):
         most 10000 data rows. Each row is imported on its own: good rows land (each with
         its `customer.created` event) even when others fail, and each failure gives its
         Excel row number, the original data and the reason. Not an .xlsx: 400; over
-        10 MB: 413."""
+        10 MB: 413. A file that cannot be within the caps (its sheet declares more rows, or
+        it would unpack into more than any sheet of 10000 rows) is refused before it is
+        read; reading stops at the first row past the cap."""
         ctx = _ctx(factoryId)
         upload = files["file"]
-        result = imports.import_workbook(uow(), ctx, upload.stream, upload.filename, validate_import_row)
+        sheet = sheets.read_upload(upload.stream, upload.filename)
+        outcome = bulk.import_rows(commands.ImportSheetRows(ctx, sheet.valid), customer_service().uow())
+        result = sheets.import_result(sheet, outcome, MOBILE_ROWS)
         if result["isFullSuccess"]:
             message = "导入成功"
         elif result["successCount"]:
@@ -362,16 +393,22 @@ class ImportExcel(MethodView):
 class ImportJson(MethodView):
     @authorize("customer.write")
     @tenant_first
-    @blp.arguments(MobileCustomerRequestSchema(many=True))
+    @blp.arguments(MobileCustomerRequestSchema(many=True), example=[CREATE_EXAMPLE])
     @blp.response(200, Envelope(CustomerDTOSchema, many=True))
     @errors(400, 401, 403)
     def post(self, body, factoryId):
-        """批量导入客户（JSON格式）(seed 001 §6.4): an array of create requests, at most 1000.
+        """批量导入客户（JSON格式）(seed 001 §6.4): an array of create requests, 1 to 1000.
 
         All or nothing: any invalid item (format, a code or name taken or repeated) is
-        400 with `errors` keyed `<index>.<field>`, and nothing is written."""
-        ctx = _ctx(factoryId)
-        created = imports.import_json(uow(), ctx, body)
+        400 with `errors` keyed `<index>.<field>`, and nothing is written. A body that is
+        not an array is 400."""
+        if not body:
+            raise ValidationError("导入列表不能为空", errors={"_schema": ["导入列表不能为空"]})
+        if len(body) > MAX_JSON_IMPORT:
+            message = f"一次最多导入 {MAX_JSON_IMPORT} 个客户"
+            raise ValidationError(message, errors={"_schema": [message]})
+        created = imports.import_customers(commands.ImportCustomers(_ctx(factoryId), tuple(body)),
+                                           customer_service().uow())
         return reply(created, message=f"成功导入{len(created)}个客户")
 
 
@@ -387,15 +424,13 @@ class ExportExcel(MethodView):
 
         Columns: 客户名称, 客户代码, 客户类型, 行业, 联系人, 联系电话, 邮箱, 地址, 信用额度,
         当前余额, 可用额度, 付款期限, 税号, 评级, 是否启用, 备注, 累计订单数, 累计营收 (order
-        figures from analytics-service, blank when unknown). The file can be imported again
-        as it is. It is made row by row while it is sent (chunked), so memory stays flat
-        and the first bytes leave at once for any number of customers; `X-Total-Count`
-        gives the number of customers when the export began."""
-        ctx = _ctx(factoryId)
-        summaries = _order_summaries(factoryId, "ORDER_SUMMARY_EXPORT_TIMEOUT", 3.0)
-        count, pieces = imports.export_workbook(uow(), ctx, summaries)
-        stamp = _local_now().strftime("%Y%m%d_%H%M%S")
-        return Response(pieces, mimetype=excel.XLSX_MIME, headers={
+        figures from order events). The file can be imported again as it is. It is made row
+        by row while it is sent (chunked), so memory stays flat and the first bytes leave at
+        once for any number of customers; `X-Total-Count` gives the number of customers when
+        the export began."""
+        count, chunks = queries.export_rows(customer_service().uow(), _ctx(factoryId))
+        stamp = _stamp()
+        return Response(sheets.export_file(chunks), mimetype=excel.XLSX_MIME, headers={
             "Content-Disposition": _attachment(f"customers_{stamp}.xlsx", f"客户列表_{stamp}.xlsx"),
             "X-Total-Count": str(count),
             "Cache-Control": "no-store",
@@ -413,7 +448,6 @@ class ImportTemplate(MethodView):
 
         Header row, two sample rows, drop-down lists for 客户类型 and 行业 (and 是否启用,
         评级), and a 填写说明 sheet explaining each field."""
-        _ctx(factoryId)
         return Response(excel.template_bytes(), mimetype=excel.XLSX_MIME, headers={
             "Content-Disposition": _attachment("customer_import_template.xlsx", "客户导入模板.xlsx"),
             "Cache-Control": "no-store",
@@ -433,8 +467,7 @@ class CheckCode(MethodView):
         """检查客户代码是否存在 (seed 001 §7.1): data true = taken, false = available.
 
         Codes of deleted customers stay taken."""
-        ctx = _ctx(factoryId)
-        return reply(svc.code_exists(uow(), ctx, query["customerCode"]))
+        return reply(queries.code_exists(customer_service().uow(), _ctx(factoryId), query["customerCode"]))
 
 
 @blp.route("/outstanding-balance")
@@ -447,9 +480,41 @@ class OutstandingBalance(MethodView):
     def get(self, query, factoryId):
         """获取有欠款的客户 (seed 001 §7.2): currentBalance < 0, largest debt first.
 
-        overdueAmount is the part of the debt charged more than paymentTerms days ago
-        (payments settle the oldest charges first); overdueDays counts from when the
-        oldest open charge fell due. At most `limit` (default 1000, up to 10000),
-        `X-Result-Truncated` when cut."""
-        ctx = _ctx(factoryId)
-        return _listing(*money.outstanding_balances(uow(), ctx, query["limit"]))
+        overdueDays = today - (lastOrderDate + paymentTerms) (a debt without orders counts
+        from the day it began), 0 when not overdue; overdueAmount is the whole debt once it
+        is overdue, else 0 — the same rule as isOverdue and riskLevel everywhere. At most
+        `limit` (default 1000, up to 10000), `X-Result-Truncated` when cut."""
+        return _listing(*queries.debtors(customer_service().uow(), _ctx(factoryId), query["limit"]))
+
+
+# --- the customer's audit trail ---------------------------------------------------------------
+
+def _history_route(path: str, kind: str, item_schema, summary: str):
+    """``GET /{customerId}/<path>``: one kind of the audit trail, seed 001's PageResponse."""
+    Page = page_response_schema(item_schema, f"{item_schema.__name__.removesuffix('Schema')}PageResponseSchema")
+
+    class History(MethodView):
+        @authorize("customer.history.read")
+        @tenant_first
+        @blp.arguments(PageQuerySchema, location="query")
+        @blp.response(200, Envelope(Page))
+        @errors(400, 401, 403, 404)
+        def get(self, query, factoryId, customerId):
+            items, total = queries.customer_history(customer_service().uow(), _ctx(factoryId),
+                                                    customer_id_of(customerId), kind,
+                                                    page=query["page"], page_size=query["size"])
+            return reply(page_response(items, total, query["page"], query["size"]))
+
+    History.get.__doc__ = summary + """
+
+        `page` from 1, `size` ≤ 100 (default 20), newest first; each entry with its operator
+        (`operatorId`, `operatorName`) and time (`changedAt`). A deleted customer's history
+        stays readable (seed 001 §1.3); another tenant's or domain's customer is 404."""
+    History.__name__ = f"Customer{kind.title().replace('_', '')}History"
+    blp.route(f"/<customerId>/{path}")(History)
+
+
+_history_route("status-history", "status", MobileStatusChangeSchema, "客户状态变更记录 (seed 001 §3.1).")
+_history_route("rating-history", "rating", MobileRatingChangeSchema, "客户评级变更记录 (seed 001 §3.2).")
+_history_route("credit-limit-changes", "credit_limit", MobileCreditLimitChangeSchema, "客户信用额度变更记录 (seed 001 §4.1).")
+_history_route("balance-transactions", "balance", MobileBalanceChangeSchema, "客户余额变动记录 (seed 001 §4.2).")

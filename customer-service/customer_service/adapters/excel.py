@@ -1,10 +1,15 @@
-"""Excel files of seed 001 §6: reading an uploaded .xlsx safely (openpyxl), writing the
-import template (openpyxl: drop-downs, comments, a help sheet) and producing the export
-row by row while it is sent (plain SpreadsheetML, see ``ExportWriter``).
+"""Excel files of seed 001 §6: reading an uploaded .xlsx safely, writing the import
+template (openpyxl: drop-downs, comments, a help sheet) and producing the export row by row
+while it is sent (plain SpreadsheetML, see ``ExportWriter``).
 
-Bounded by construction: uploads are spooled with a byte limit and checked as zip
-archives before openpyxl opens them (read-only, streaming); the export holds no more than
-a batch of rows in memory, whatever the number of customers."""
+Bounded by construction. An upload is spooled with a byte limit; as a zip archive it must
+hold a workbook, and no part may unpack into more than any sheet within the import's caps
+could (a zip bomb is refused from the archive's directory, before anything is inflated); a
+sheet whose ``<dimension>`` declares more rows than the cap is refused before it is parsed.
+Rows are then streamed from the first worksheet (openpyxl's worksheet parser, fed by us:
+openpyxl's own read-only workbook scans a sheet without ``<dimension>`` to its end before
+the first row) and reading stops at the first row past the cap. The export holds no more
+than a batch of rows in memory, whatever the number of customers."""
 from __future__ import annotations
 
 import io
@@ -15,10 +20,13 @@ from decimal import Decimal
 from typing import IO, Any, Iterator, Sequence
 from xml.sax.saxutils import escape
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.comments import Comment
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._reader import WorkSheetParser
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from crm_common.errors import BadRequest, PayloadTooLarge
@@ -28,8 +36,10 @@ from ..domain.spreadsheet import Column
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-MAX_UNPACKED_BYTES = 300 * 1024 * 1024  # a 10 MB zip that unpacks beyond this is refused
-MAX_SCANNED_ROWS = 100_000              # blank rows included
+MAX_SCANNED_ROWS = 100_000               # rows read at most (blank ones included)
+MAX_PART_BYTES = 64 * 1024 * 1024        # any part unpacked: far above 10,000 real customer rows
+MAX_UNPACKED_BYTES = 128 * 1024 * 1024   # the whole archive unpacked
+DIMENSION_PEEK_BYTES = 64 * 1024         # <dimension> comes before <sheetData>, near the start
 DATA_SHEET = "客户列表"
 TEMPLATE_SHEET = "客户导入"
 HELP_SHEET = "填写说明"
@@ -37,10 +47,17 @@ _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _REQUIRED_FONT = Font(bold=True, color="FFFF00")
 _HEADER_FILL = PatternFill("solid", fgColor="4472C4")
 _TEXT_FIELDS = {"customerCode", "phoneNumber", "taxNumber"}
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]*\bref=\"(?:[A-Za-z]{1,3}\d+:)?[A-Za-z]{1,3}(\d+)\"")
 NOT_XLSX = "文件不是有效的 .xlsx 文件（请使用 Excel 2007 及以上格式，可先下载导入模板）"
+TOO_LARGE_UNPACKED = "文件解压后过大，无法导入"
+TOO_MANY_ROWS = f"工作表行数超过 {MAX_SCANNED_ROWS} 行，无法导入"
 
 
 # --- reading -----------------------------------------------------------------------------
+
+def _refuse(message: str) -> BadRequest:
+    return BadRequest(message, errors={"file": [message]})
+
 
 def spool_upload(stream: IO[bytes], limit: int = MAX_UPLOAD_BYTES) -> IO[bytes]:
     """Copy an upload into a temporary file, refusing it (413) past ``limit`` bytes."""
@@ -65,48 +82,75 @@ def spool_upload(stream: IO[bytes], limit: int = MAX_UPLOAD_BYTES) -> IO[bytes]:
 
 def check_xlsx_name(filename: str | None) -> None:
     if not filename or not filename.lower().endswith(".xlsx"):
-        raise BadRequest("仅支持 .xlsx 格式的 Excel 文件", errors={"file": ["仅支持 .xlsx 格式的 Excel 文件"]})
+        raise _refuse("仅支持 .xlsx 格式的 Excel 文件")
 
 
-def _check_archive(file: IO[bytes]) -> None:
-    """An .xlsx is a zip holding a workbook part; refuse anything else, and archives that
-    would unpack into far more than any real customer sheet."""
+def _open_archive(file: IO[bytes]) -> zipfile.ZipFile:
+    """The upload as a zip archive holding a workbook, whose parts unpack into no more than
+    ``MAX_PART_BYTES`` each and ``MAX_UNPACKED_BYTES`` together, as its directory declares
+    (``zipfile`` never inflates a part past its declared size)."""
     try:
-        with zipfile.ZipFile(file) as archive:
-            names = set(archive.namelist())
-            unpacked = sum(info.file_size for info in archive.infolist())
+        archive = zipfile.ZipFile(file)
+        infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise BadRequest(NOT_XLSX, errors={"file": [NOT_XLSX]}) from None
+        raise _refuse(NOT_XLSX) from None
+    names = {info.filename for info in infos}
     if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
-        raise BadRequest(NOT_XLSX, errors={"file": [NOT_XLSX]})
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise BadRequest("文件解压后过大，无法导入", errors={"file": ["文件解压后过大，无法导入"]})
-    file.seek(0)
+        raise _refuse(NOT_XLSX)
+    if any(info.file_size > MAX_PART_BYTES for info in infos) or \
+            sum(info.file_size for info in infos) > MAX_UNPACKED_BYTES:
+        raise _refuse(TOO_LARGE_UNPACKED)
+    return archive
 
 
-def read_rows(file: IO[bytes]) -> Iterator[tuple[int, tuple]]:
-    """(Excel row number, cell values) of the first worksheet, from row 1, streaming."""
-    _check_archive(file)
+def _declared_rows(archive: zipfile.ZipFile, name: str) -> int | None:
+    """The last row the sheet's ``<dimension>`` declares, from its first bytes only."""
+    with archive.open(name) as part:
+        head = part.read(DIMENSION_PEEK_BYTES)
+    found = _DIMENSION.search(head)
+    return int(found.group(1)) if found else None
+
+
+def read_rows(file: IO[bytes], *, max_columns: int = spreadsheet.MAX_IMPORT_COLUMNS) -> Iterator[tuple[int, tuple]]:
+    """(Excel row number, the first ``max_columns`` cell values) of each row of the first
+    worksheet that holds anything, streaming; refused (400) past ``MAX_SCANNED_ROWS``."""
+    archive = _open_archive(file)
     try:
-        workbook = load_workbook(file, read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
-        raise BadRequest(NOT_XLSX, errors={"file": [NOT_XLSX]}) from None
-    try:
-        if not workbook.worksheets:
-            raise BadRequest("文件中没有工作表", errors={"file": ["文件中没有工作表"]})
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(min_row=1, max_col=spreadsheet.MAX_IMPORT_COLUMNS, values_only=True)
-        for number, values in enumerate(rows, start=1):
-            if number > MAX_SCANNED_ROWS:
-                raise BadRequest(f"工作表行数超过 {MAX_SCANNED_ROWS} 行，无法导入",
-                                 errors={"file": [f"工作表行数超过 {MAX_SCANNED_ROWS} 行"]})
-            yield number, values
+        reader = ExcelReader(file, read_only=True, data_only=True)
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)
+        target = next((rel.target for _sheet, rel in reader.parser.find_sheets()
+                       if "chartsheet" not in rel.Type and rel.target in reader.valid_files), None)
     except BadRequest:
         raise
-    except Exception:  # noqa: BLE001 - a sheet broken half-way
-        raise BadRequest(NOT_XLSX, errors={"file": [NOT_XLSX]}) from None
+    except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
+        raise _refuse(NOT_XLSX) from None
+    if target is None:
+        raise _refuse("文件中没有工作表")
+    declared = _declared_rows(archive, target)
+    if declared is not None and declared > MAX_SCANNED_ROWS:
+        raise _refuse(TOO_MANY_ROWS)
+    wb = reader.wb
+    try:
+        with archive.open(target) as source:
+            parser = WorkSheetParser(source, reader.shared_strings, data_only=True, epoch=wb.epoch,
+                                     date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
+            for number, cells in parser.parse():
+                if number > MAX_SCANNED_ROWS:
+                    raise _refuse(TOO_MANY_ROWS)
+                values = [None] * max_columns
+                for cell in cells:
+                    if cell["column"] <= max_columns:
+                        values[cell["column"] - 1] = cell["value"]
+                yield number, tuple(values)
+    except BadRequest:
+        raise
+    except Exception:  # noqa: BLE001 - a sheet broken half-way (bad XML, a part that fails its CRC)
+        raise _refuse(NOT_XLSX) from None
     finally:
-        workbook.close()
+        archive.close()
 
 
 # --- writing -----------------------------------------------------------------------------

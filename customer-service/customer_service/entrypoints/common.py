@@ -1,0 +1,72 @@
+"""What every surface's views share: ids in paths bounded by the columns that store them,
+a customer presented with its credit position as of the business's today, and schema
+helpers (null as "use the default", ids)."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import request
+
+from crm_common.errors import ValidationError
+from crm_common.schemas import in_range
+
+from ..bootstrap import customer_service
+from ..domain.model import CreditPosition, Customer
+
+MAX_ID = 2**63 - 1  # BIGINT: every id column
+ID_TOO_LARGE = f"取值范围为 1-{MAX_ID}"
+
+
+def bound_path_ids(blueprint) -> None:
+    """An integer in a path (``<int:customer_id>``) past the id columns' range is 400 naming
+    it, checked after the token and the permission (app-level hooks run first)."""
+    @blueprint.before_request
+    def _ids_in_range():
+        for name, value in (request.view_args or {}).items():
+            if isinstance(value, int) and not 1 <= value <= MAX_ID:
+                raise ValidationError(errors={name: [ID_TOO_LARGE]})
+
+
+class RecordId(ma.fields.Integer):
+    """An id in a body: a positive integer within the id columns' range (never a boolean)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("strict", True)
+        kwargs.setdefault("validate", in_range(1, MAX_ID))
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class NullMeansDefault(ma.Schema):
+    """JSON ``null`` for an optional field that cannot be empty (one with a default) is the
+    same as leaving it out: a create takes the default, an update keeps the value. Fields
+    declared ``allow_none`` keep ``null`` (it clears them); required ones still refuse it."""
+
+    @ma.pre_load(pass_collection=False)
+    def drop_null_defaults(self, data, **_):
+        if not isinstance(data, dict):
+            return data
+        droppable = {f.data_key or name for name, f in self.load_fields.items() if not f.allow_none and not f.required}
+        return {key: value for key, value in data.items() if not (value is None and key in droppable)}
+
+
+class Presented:
+    """A customer as responses show it: its own attributes, plus its credit position as of
+    the business's today (``available_credit``, ``is_overdue``, ``risk_level``...)."""
+
+    def __init__(self, customer: Customer):
+        service = customer_service()
+        self.customer = customer
+        self.position: CreditPosition = customer.credit_position(service.today(), service.timezone)
+
+    def __getattr__(self, name):
+        if name in CreditPosition.__dataclass_fields__:
+            return getattr(self.position, name)
+        return getattr(self.customer, name)
+
+
+def present(obj):
+    return obj if isinstance(obj, (Presented, dict)) else Presented(obj)
