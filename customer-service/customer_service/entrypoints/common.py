@@ -40,6 +40,17 @@ class RecordId(ma.fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class ArrayBody(ma.Schema):
+    """Loaded with ``many=True`` (a JSON array body), anything but an array (``false``,
+    ``null``, ``1``, an object) is 400 before any item is looked at."""
+
+    @ma.pre_load(pass_collection=True)
+    def refuse_what_is_not_an_array(self, data, many, **_):
+        if many and not isinstance(data, list):
+            raise ma.ValidationError("请求体应为 JSON 数组", field_name="_schema")
+        return data
+
+
 class NullMeansDefault(ma.Schema):
     """JSON ``null`` for an optional field that cannot be empty (one with a default) is the
     same as leaving it out: a create takes the default, an update keeps the value. Fields

@@ -15,7 +15,7 @@ from crm_common.web import flatten_messages
 
 from ...domain import rules
 from ...service_layer.queries import Sort
-from ..common import NullMeansDefault, present
+from ..common import ArrayBody, NullMeansDefault, present
 from ..wording import field_names
 
 TYPE_LABELS = tuple(rules.TYPE_BY_LABEL)
@@ -66,7 +66,7 @@ class ActiveFlag(f.Boolean):
         return "active" if super()._deserialize(value, attr, data, **kwargs) else "inactive"
 
 
-class _Stripped(NullMeansDefault, BaseSchema):
+class _Stripped(ArrayBody, NullMeansDefault, BaseSchema):
     """Trims surrounding whitespace of every string, so ``"  "`` counts as empty."""
 
     @ma.pre_load
