@@ -77,3 +77,22 @@ def test_domain_scope_filters_lists_and_refuses_foreign_domains(client, headers_
     assert names == ["仓储客户"]
     refused = _create(client, agent, "越权客户", business_domain="COLD_CHAIN")
     assert refused.status_code == 403 and refused.get_json()["error_code"] == "FORBIDDEN"
+
+
+def test_updated_at_is_the_writing_transactions_start_on_the_database_clock(app, client, headers_for, factory):
+    """What keyset pages of incremental sync rely on (crm_common.paging): every row one
+    transaction writes carries the same instant, taken from PostgreSQL's ``now()``."""
+    h = headers_for(factories=[factory])
+    created = client.post("/api/v1/customers/bulk-create/", headers=h,
+                          json={"customers": [{"name": f"时钟{n}"} for n in range(3)]}).get_json()["data"]
+    stamps = {(c["created_at"], c["updated_at"]) for c in created["created_customers"]}
+    assert len(stamps) == 1 and len({*next(iter(stamps))}) == 1
+    with service_of(app).engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT DISTINCT updated_at FROM customers WHERE factory_id = :f"),
+                              {"f": factory}).scalars().all()
+        outbox = conn.execute(sa.text("SELECT min(created_at) FROM outbox WHERE payload LIKE :p"),
+                              {"p": f'%"factory_id":"{factory}"%'}).scalar()
+    assert len(stored) == 1 and stored[0] <= outbox  # the transaction began before it wrote its events
+    cid = created["created_customers"][0]["id"]
+    updated = client.put(f"/api/v1/customers/{cid}", headers=h, json={"notes": "后来"}).get_json()["data"]
+    assert updated["updated_at"] > updated["created_at"]

@@ -363,3 +363,29 @@ def test_a_code_taken_behind_the_imports_back_fails_only_its_row(mobile_app, api
     assert codes == ["C-RACE", "R-0", "R-1", "R-2", "R-4", "R-5"]
     events = rows(mobile_app, "SELECT count(*) FROM outbox WHERE payload LIKE :p", p=f'%"factory_id":"{factory}"%')
     assert events[0][0] == 6
+
+
+def test_a_sheet_within_the_size_caps_is_read_only_up_to_the_first_row_past_the_cap(api, headers_for, factory):
+    """1,000,000 rows of one cell (51 MiB unpacked, no <dimension>): reading stops at row
+    10,002 (the header and 10,000 data rows are allowed) instead of parsing them all."""
+    header = "<row>" + "".join(f'<c t="inlineStr"><is><t>{h}</t></is></c>' for h in HEADER) + "</row>"
+    row = '<row><c t="inlineStr"><is><t>甲</t></is></c></row>'.encode() * 10_000
+    buffer = io.BytesIO(xlsx([HEADER]))
+    with zipfile.ZipFile(buffer) as source:
+        parts = {name: source.read(name) for name in source.namelist() if name != "xl/worksheets/sheet1.xml"}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+                        + header.encode())
+            for _ in range(100):
+                sheet.write(row)
+            sheet.write(b"</sheetData></worksheet>")
+    cpu = time.process_time()
+    resp = api.post(f"{base(factory)}/import", headers=headers_for(factories=[factory]),
+                    content_type="multipart/form-data", data={"file": (io.BytesIO(out.getvalue()), "many.xlsx")})
+    spent = time.process_time() - cpu
+    assert resp.status_code == 400 and "10000" in resp.get_json()["message"], resp.get_json()
+    assert spent < 2.0, spent
