@@ -1,7 +1,8 @@
 """Issue 13, customer-service, through the gateway: input that cannot be valid is a 400 in
-the surface's envelope naming the field (integers past the id columns' range, scalar bodies
-where an array is expected), a million-row spreadsheet is refused in a fraction of a second
-of worker CPU and leaves the workers free, and the tenant API's PUT honours ``If-Match``."""
+the surface's envelope naming the field (integers in bodies and queries past their columns'
+range, scalar bodies where an array is expected; an id in a path past 64 bits names nothing:
+404), a million-row spreadsheet is refused in a fraction of a second of worker CPU and leaves
+the workers free, and the tenant API's PUT honours ``If-Match``."""
 from __future__ import annotations
 
 import os
@@ -30,21 +31,20 @@ def refused(resp, field: str) -> dict:
     return resp.json()
 
 
-def test_integers_past_the_columns_range_are_400_naming_the_field(client_for, factory):
+def test_integers_past_the_columns_range_are_400_naming_the_field_and_path_ids_name_nothing(client_for, factory):
     api = client_for(factories=[factory])
-    assert refused(api.get(f"/api/v1/customers/{TOO_BIG}"), "customer_id")["code"] == 4000
-    refused(api.put(f"/api/v1/customers/{TOO_BIG}", json={"notes": "x"}), "customer_id")
-    refused(api.get(f"/api/v1/customers/{TOO_BIG}/order-eligibility"), "customer_id")
-    refused(api.get(f"/api/v1/customer-groups/{TOO_BIG}"), "group_id")
-    refused(api.get(f"/api/v1/companies/{TOO_BIG}"), "company_id")
-    assert refused(api.get(f"{mobile(factory)}/{TOO_BIG}"), "customerId")["code"] == 400
-    refused(api.put(f"{mobile(factory)}/{TOO_BIG}/rating", params={"rating": 3}), "customerId")
+    # A path id past 64 bits names no row (crm_common's int converter): 404, never a 500.
+    for path in (f"/api/v1/customers/{TOO_BIG}", f"/api/v1/customers/{TOO_BIG}/order-eligibility",
+                 f"/api/v1/customer-groups/{TOO_BIG}", f"/api/v1/companies/{TOO_BIG}", f"{mobile(factory)}/{TOO_BIG}"):
+        assert api.get(path).status_code == 404, path
+    assert api.put(f"/api/v1/customers/{TOO_BIG}", json={"notes": "x"}).json()["code"] == 4040
+    assert api.put(f"{mobile(factory)}/{TOO_BIG}/rating", params={"rating": 3}).json()["code"] == 404
     refused(api.post("/api/v1/customers/bulk-delete/", json={"ids": [2**63]}), "ids.0")
     refused(api.post("/api/v1/companies", json={"id": 2**64, "name": "x"}), "id")
     refused(api.get("/api/v1/customers", params={"page": TOO_BIG}), "page")
     refused(api.get(mobile(factory), params={"page": TOO_BIG}), "page")
     refused(api.post(mobile(factory), json={"name": "x", "customerCode": "X", "type": "企业", "contactPerson": "张",
-                                            "phoneNumber": "13800138000", "creditLimit": 10**30}), "creditLimit")
+                                            "phoneNumber": "13800138000", "creditLimit": 10**20}), "creditLimit")
 
 
 @pytest.mark.parametrize("body", ["false", "true", "null", "1", '{"name": "x"}'])

@@ -148,10 +148,8 @@ def test_detail_computes_credit_and_risk_and_asks_analytics_for_order_figures(cl
         (False, 0, "NORMAL", "正常客户")
     # no orders exist for this customer
     assert (data["totalOrders"], data["totalRevenue"], data["lastOrderDate"]) == (0, 0, None)
-    for bad in ("abc", "0", "999999999999", "1e3"):
+    for bad in ("abc", "0", "999999999999", "1e3", "12345678901234567890"):
         assert error(api.get(f"{base(factory)}/{bad}"), 404)
-    # an id past the id column's range is no id at all: 400 naming it (issue 13)
-    assert "customerId" in error(api.get(f"{base(factory)}/12345678901234567890"), 400)["errors"]
 
 
 def test_detail_and_export_show_the_order_figures_analytics_holds(client_for, factory):

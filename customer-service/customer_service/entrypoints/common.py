@@ -1,29 +1,16 @@
-"""What every surface's views share: ids in paths bounded by the columns that store them,
-a customer presented with its credit position as of the business's today, and schema
-helpers (null as "use the default", ids)."""
+"""What every surface's views share: a customer presented with its credit position as of
+the business's today, and schema helpers (ids bounded by their columns, null as "use the
+default", array bodies). Ids in paths are bounded by crm_common's ``int`` converter."""
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import request
 
-from crm_common.errors import ValidationError
 from crm_common.schemas import in_range
 
 from ..bootstrap import customer_service
 from ..domain.model import CreditPosition, Customer
 
 MAX_ID = 2**63 - 1  # BIGINT: every id column
-ID_TOO_LARGE = f"取值范围为 1-{MAX_ID}"
-
-
-def bound_path_ids(blueprint) -> None:
-    """An integer in a path (``<int:customer_id>``) past the id columns' range is 400 naming
-    it, checked after the token and the permission (app-level hooks run first)."""
-    @blueprint.before_request
-    def _ids_in_range():
-        for name, value in (request.view_args or {}).items():
-            if isinstance(value, int) and not 1 <= value <= MAX_ID:
-                raise ValidationError(errors={name: [ID_TOO_LARGE]})
 
 
 class RecordId(ma.fields.Integer):

@@ -96,3 +96,16 @@ def test_updated_at_is_the_writing_transactions_start_on_the_database_clock(app,
     cid = created["created_customers"][0]["id"]
     updated = client.put(f"/api/v1/customers/{cid}", headers=h, json={"notes": "后来"}).get_json()["data"]
     assert updated["updated_at"] > updated["created_at"]
+
+
+def test_the_snapshot_carries_each_customer_as_its_events_do(app, client, headers_for, factory):
+    h = headers_for(factories=[factory])
+    cid = _create(client, h, "快照", credit_limit=1234.5).get_json()["data"]["id"]
+    resp = client.get("/internal/customers/snapshot", query_string={"after_id": cid - 1, "limit": 1},
+                      headers=headers_for())
+    assert resp.status_code == 200, resp.get_json()
+    [item] = resp.get_json()["data"]["items"]
+    with service_of(app).engine.connect() as conn:
+        payload = conn.execute(sa.text("SELECT payload FROM outbox WHERE aggregate_id = :id"), {"id": str(cid)}).scalar()
+    assert item == json.loads(payload)["data"]
+    assert client.get("/internal/customers/snapshot", headers=headers_for(factories=[factory])).status_code == 403

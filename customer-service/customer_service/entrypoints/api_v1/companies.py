@@ -14,7 +14,6 @@ from ...bootstrap import customer_service
 from ...domain import commands
 from ...service_layer import companies as handlers
 from ...service_layer import queries
-from ..common import bound_path_ids
 from .company_schemas import CompanyListQuerySchema, CompanyPageSchema, CompanySchema
 from .schemas import CompanyInSchema
 from .wording import V1
@@ -23,7 +22,6 @@ blp = Blueprint("companies_v1", __name__, url_prefix="/api/v1/companies",
                 description="Companies (seed 003). Reads: any role of the tenant; writes: admin, "
                             "factory_admin, sales_admin.")
 V1.install(blp)
-bound_path_ids(blp)
 
 V1Company = envelope_schema(Surface.V1, CompanySchema)
 errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731

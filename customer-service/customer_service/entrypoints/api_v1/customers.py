@@ -19,7 +19,6 @@ from ...domain import commands
 from ...domain.external_sync import ExternalOrigin
 from ...service_layer import customers as handlers
 from ...service_layer import queries
-from ..common import bound_path_ids
 from .schemas import (
     CREATE_EXAMPLE,
     STATUS_EXAMPLE,
@@ -44,7 +43,6 @@ blp = Blueprint("customers_v1", __name__, url_prefix="/api/v1/customers",
                 description="Customers (internal admin API, seeds 003/004). Reads: any role of the "
                             "tenant; writes: admin, factory_admin, sales_admin; delete: admin, factory_admin.")
 V1.install(blp)
-bound_path_ids(blp)
 
 V1Customer = envelope_schema(Surface.V1, CustomerSchema)
 errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731

@@ -13,7 +13,6 @@ from ...bootstrap import customer_service
 from ...domain import commands
 from ...service_layer import groups as handlers
 from ...service_layer import queries
-from ..common import bound_path_ids
 from .group_schemas import (
     GroupCreateSchema,
     GroupDetailSchema,
@@ -28,7 +27,6 @@ blp = Blueprint("customer_groups_v1", __name__, url_prefix="/api/v1/customer-gro
                 description="Customer groups (seed 003). Reads: any role of the tenant; writes: admin, "
                             "factory_admin, sales_admin.")
 V1.install(blp)
-bound_path_ids(blp)
 
 errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 

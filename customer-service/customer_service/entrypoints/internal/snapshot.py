@@ -15,7 +15,7 @@ from crm_common.authz import authorize
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.errors import Forbidden
 from crm_common.events import json_dumps
-from crm_common.schemas import BaseSchema, document_errors, in_range
+from crm_common.schemas import BaseSchema, Money, document_errors, in_range
 from crm_common.web import Blueprint, current_principal, reply
 
 from ...bootstrap import customer_service
@@ -36,8 +36,25 @@ class SnapshotQuerySchema(BaseSchema):
     limit = f.Integer(load_default=500, validate=in_range(1, MAX_LIMIT))
 
 
+def _as_rendered(field: f.Field) -> f.Field:
+    """A field of the event data as its JSON rendering shows it (times and dates as ISO
+    8601 text, amounts as numbers): the rows are rendered like the events' data."""
+    if isinstance(field, (f.DateTime, f.Date)):
+        kind = "date-time" if isinstance(field, f.DateTime) else "date"
+        return f.String(allow_none=field.allow_none, metadata={**field.metadata, "format": kind})
+    if isinstance(field, f.Decimal):
+        return Money(allow_none=field.allow_none, metadata=field.metadata)
+    return type(field)(allow_none=field.allow_none, metadata=field.metadata)
+
+
+# The customer as its events carry it (``events.CustomerEventData``), rendered.
+SnapshotCustomerSchema = ma.Schema.from_dict(
+    {name: _as_rendered(field) for name, field in CustomerEventData._declared_fields.items()},
+    name="SnapshotCustomerSchema")
+
+
 class SnapshotPageSchema(ma.Schema):
-    items = f.List(f.Nested(CustomerEventData))
+    items = f.List(f.Nested(SnapshotCustomerSchema))
     next_after_id = f.Integer(allow_none=True, metadata={"description": "`after_id` of the next page; null at the end"})
 
 

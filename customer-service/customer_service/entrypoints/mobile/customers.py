@@ -97,12 +97,10 @@ def _ctx(factory_id: str):
 
 
 def customer_id_of(raw: str) -> int:
-    """Ids are strings on this surface: anything but a number is simply not found; a number
-    past the id column's range is 400 naming it."""
-    if not raw.isdigit():
+    """Ids are strings on this surface: anything but a number within the id column's range
+    names no customer (404, as crm_common's ``int`` path converter answers elsewhere)."""
+    if not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_ID:
         raise CustomerNotFound()
-    if len(raw) > 19 or int(raw) > MAX_ID:
-        raise ValidationError(errors={"customerId": [f"取值范围为 1-{MAX_ID}"]})
     return int(raw)
 
 
