@@ -115,6 +115,7 @@ class V1ErrorSchema(ma.Schema):
     message = ma.fields.String()
     error_code = ma.fields.String()
     errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+    data = _Any(allow_none=True, metadata={"description": "a batch where every record failed: the per-record detail"})
 
 
 class MobileErrorSchema(ma.Schema):
@@ -122,6 +123,7 @@ class MobileErrorSchema(ma.Schema):
     message = ma.fields.String()
     data = _Any(allow_none=True)
     errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+    errorCode = ma.fields.String(metadata={"description": "the business error code, when there is one"})
 
 
 class ExternalErrorSchema(ma.Schema):

@@ -129,6 +129,8 @@ class BulkCreate(MethodView):
     @blp.response(201, envelope_schema(Surface.V1, BulkCreateResultSchema))
     @blp.alt_response(207, schema=envelope_schema(Surface.V1, BulkCreateResultSchema),
                       description="Partial success (code 2070): see failed_customers")
+    @blp.alt_response(200, schema=envelope_schema(Surface.V1, BulkCreateResultSchema),
+                      description="A dry run (`?dry_run=true`): what would happen; nothing written")
     @errors(400, 401, 403, 409, 413, 422)
     @authorize("customer.bulk")
     def post(self, body, dry_run, idempotency_key):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from urllib.parse import quote
 
 from flask import Response, request
@@ -80,6 +81,7 @@ errors = lambda *codes: document_errors(blp, Surface.MOBILE, *codes)  # noqa: E7
 Envelope = functools.partial(envelope_schema, Surface.MOBILE)
 XLSX_RESPONSE = {"type": "string", "format": "binary"}
 MAX_JSON_IMPORT = 1000
+ID_TEXT = re.compile(r"[0-9]{1,19}")  # ASCII digits only: "³".isdigit() is true, int("³") fails
 
 
 def tenant_first(view):
@@ -99,7 +101,7 @@ def _ctx(factory_id: str):
 def customer_id_of(raw: str) -> int:
     """Ids are strings on this surface: anything but a number within the id column's range
     names no customer (404, as crm_common's ``int`` path converter answers elsewhere)."""
-    if not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_ID:
+    if not ID_TEXT.fullmatch(raw) or int(raw) > MAX_ID:
         raise CustomerNotFound()
     return int(raw)
 
