@@ -20,6 +20,9 @@ metadata = sa.MetaData(naming_convention={
 })
 Money = sa.Numeric(18, 2)
 LIVE = "deleted_at IS NULL"
+# Written by the unit of work as the database's now() (the transaction's start: keyset pages
+# of incremental sync rely on it) and read back in the same statement (RETURNING).
+STAMPED = {"server_default": sa.FetchedValue(), "server_onupdate": sa.FetchedValue()}
 
 companies = sa.Table(
     "companies", metadata,
@@ -36,8 +39,8 @@ companies = sa.Table(
     sa.Column("contact_name", sa.String(64), nullable=True),
     sa.Column("contact_phone", sa.String(32), nullable=True),
     sa.Column("version", sa.Integer, nullable=False, default=1),
-    sa.Column("created_at", UtcDateTime, nullable=False, default=utcnow),
-    sa.Column("updated_at", UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Column("created_at", UtcDateTime, nullable=False, **STAMPED),
+    sa.Column("updated_at", UtcDateTime, nullable=False, **STAMPED),
     sa.Column("created_by", sa.String(64), nullable=True),
     sa.Index("uq_companies_factory_code", "factory_id", "company_code", unique=True,
              postgresql_where=sa.text("company_code IS NOT NULL"), sqlite_where=sa.text("company_code IS NOT NULL")),
@@ -97,10 +100,10 @@ customers = sa.Table(
     sa.Column("last_payment_date", sa.Date, nullable=True),
     # audit and concurrency
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    sa.Column("created_at", UtcDateTime, nullable=False, **STAMPED),
     sa.Column("created_by", sa.String(64), nullable=True),
     sa.Column("created_by_name", sa.String(100), nullable=True),
-    sa.Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", UtcDateTime, nullable=False, **STAMPED),
     sa.Column("updated_by", sa.String(64), nullable=True),
     sa.Column("updated_by_name", sa.String(100), nullable=True),
     sa.Column("status_changed_at", UtcDateTime, nullable=True),
@@ -155,8 +158,8 @@ customer_groups = sa.Table(
     sa.Column("description", sa.String(500), nullable=True),
     sa.Column("max_member", sa.Integer, nullable=True),
     sa.Column("version", sa.Integer, nullable=False, default=1),
-    sa.Column("created_at", UtcDateTime, nullable=False, default=utcnow),
-    sa.Column("updated_at", UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Column("created_at", UtcDateTime, nullable=False, **STAMPED),
+    sa.Column("updated_at", UtcDateTime, nullable=False, **STAMPED),
     sa.Column("created_by", sa.String(64), nullable=True),
     sa.Column("deleted_at", UtcDateTime, nullable=True),
     sa.Index("uq_customer_groups_factory_name_live", "factory_id", "name", unique=True,
@@ -318,10 +321,10 @@ def start_mappers() -> None:
     global _mapped
     if _mapped:
         return
-    mapper_registry.map_imperatively(model.Company, companies)
+    mapper_registry.map_imperatively(model.Company, companies, eager_defaults=True)
     mapper_registry.map_imperatively(model.OrderSummary, customer_orders)
     mapper_registry.map_imperatively(
-        model.Customer, customers,
+        model.Customer, customers, eager_defaults=True,  # the stamps come back with RETURNING
         version_id_col=customers.c.version,  # optimistic concurrency: stale writes fail
         properties={
             # selectin: the company of a page is loaded for its rows only, not joined before OFFSET
@@ -330,5 +333,5 @@ def start_mappers() -> None:
             "orders": relationship(model.OrderSummary, lazy="joined", uselist=False, viewonly=True),
         },
     )
-    mapper_registry.map_imperatively(model.CustomerGroup, customer_groups)
+    mapper_registry.map_imperatively(model.CustomerGroup, customer_groups, eager_defaults=True)
     _mapped = True

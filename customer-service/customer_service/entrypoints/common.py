@@ -1,5 +1,5 @@
-"""What every surface's views share: a customer presented with its credit position as of
-the business's today, and schema helpers (ids bounded by their columns, null as "use the
+"""What every surface's views share: a customer with its credit position as of the
+business's today, and schema helpers (ids bounded by their columns, null as "use the
 default", array bodies). Ids in paths are bounded by crm_common's ``int`` converter."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import marshmallow as ma
 from crm_common.schemas import in_range
 
 from ..bootstrap import customer_service
-from ..domain.model import CreditPosition, Customer
+from ..domain.model import Customer
 
 MAX_ID = 2**63 - 1  # BIGINT: every id column
 
@@ -51,20 +51,10 @@ class NullMeansDefault(ma.Schema):
         return {key: value for key, value in data.items() if not (value is None and key in droppable)}
 
 
-class Presented:
-    """A customer as responses show it: its own attributes, plus its credit position as of
-    the business's today (``available_credit``, ``is_overdue``, ``risk_level``...)."""
-
-    def __init__(self, customer: Customer):
+def with_position(customer: Customer) -> Customer:
+    """The customer with ``position``: its credit position (``domain.model.CreditPosition``:
+    overdue, risk...) as of the business's today, what responses show of it."""
+    if getattr(customer, "position", None) is None:
         service = customer_service()
-        self.customer = customer
-        self.position: CreditPosition = customer.credit_position(service.today(), service.timezone)
-
-    def __getattr__(self, name):
-        if name in CreditPosition.__dataclass_fields__:
-            return getattr(self.position, name)
-        return getattr(self.customer, name)
-
-
-def present(obj):
-    return obj if isinstance(obj, (Presented, dict)) else Presented(obj)
+        customer.position = customer.credit_position(service.today(), service.timezone)
+    return customer

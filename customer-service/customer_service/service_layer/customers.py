@@ -247,9 +247,9 @@ def identity_refusals(uow: CustomerUnitOfWork, ctx: RequestContext,
     taken by a live customer (customers identified by an external ``userId`` aside), or
     either taken by an earlier customer of the mapping (``earlier``: its key). Friendly
     refusals before the unique indexes, which stay the real guarantee."""
-    named = [c.name for c in customers.values() if c.name and c.external_user_id is None]
-    names = uow.customers.names_taken(ctx.factory_id, named) if named else set()
-    codes = uow.customers.codes_taken(ctx.factory_id, [c.customer_code for c in customers.values()])
+    names, codes = uow.customers.identities_taken(
+        ctx.factory_id, [c.name for c in customers.values() if c.name and c.external_user_id is None],
+        [c.customer_code for c in customers.values()])
     first_code: dict[str, Hashable] = {}
     first_name: dict[str, Hashable] = {}
     refused: dict[Hashable, DomainError] = {}

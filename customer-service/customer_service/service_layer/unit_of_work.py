@@ -2,9 +2,10 @@
 roll back, outbox rows in the same transaction) plus this service's repositories, the
 transaction's clock, and the read cache.
 
-- ``now()`` is the time the transaction started on the database's clock (PostgreSQL
-  ``now()``), and every customer, company and group written gets it as ``updated_at``:
-  keyset pages of incremental sync (``crm_common.paging``) rely on it.
+- every customer, company and group written gets the database's ``now()`` (the
+  transaction's start) as ``updated_at``: keyset pages of incremental sync
+  (``crm_common.paging``) rely on it; ``now()`` is the time of what handlers stamp
+  themselves.
 - ``flush()`` turns a unique-index refusal into ``UniqueViolation`` naming the identity
   that was taken; handlers word it as the matching refusal.
 - With the read cache configured, every customer the transaction touched is marked stale
@@ -63,36 +64,32 @@ def _identity(constraint: str) -> str | None:
 
 
 def transaction_now(session) -> dt.datetime:
-    """The transaction's start on the database's clock (PostgreSQL); the process clock on
-    SQLite (one writer at a time, where keyset pages need no horizon). Asked once per
-    transaction."""
+    """The time of what handlers stamp themselves (status changes, debts, the audit trail):
+    taken once per transaction."""
     cached = session.info.get(CLOCK)
     if cached is None:
-        if session.get_bind().dialect.name == "postgresql":
-            cached = session.execute(sa.text("SELECT now()")).scalar_one()
-        else:
-            cached = utcnow()
-        session.info[CLOCK] = cached
+        cached = session.info[CLOCK] = utcnow()
     return cached
 
 
 def stamp_on_flush(session) -> None:
-    """Every customer, company and group this session writes gets the transaction's time as
-    ``updated_at`` (and ``created_at`` when new), whoever changed it and however."""
+    """Every customer, company and group this session writes gets ``updated_at`` (and
+    ``created_at`` when new) from the database: PostgreSQL's ``now()``, the transaction's
+    start, read back by the same statement; on SQLite (one writer at a time) the
+    transaction's time above."""
     if session.info.get("stamping"):
         return
     session.info["stamping"] = True
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
 
     @sa_event.listens_for(session, "before_flush")
     def _stamp(sess, _context, _instances):
-        moment = None
+        moment = sa.func.now() if on_postgresql else transaction_now(sess)
         for obj in sess.new:
             if isinstance(obj, STAMPED):
-                moment = moment or transaction_now(sess)
                 obj.created_at = obj.updated_at = moment
         for obj in sess.dirty:
             if isinstance(obj, STAMPED) and sess.is_modified(obj, include_collections=False):
-                moment = moment or transaction_now(sess)
                 obj.updated_at = moment
 
     @sa_event.listens_for(session, "after_transaction_end")

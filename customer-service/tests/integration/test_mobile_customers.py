@@ -349,7 +349,7 @@ def test_a_code_taken_behind_the_imports_back_fails_only_its_row(mobile_app, api
     from customer_service.adapters.repository import CustomerRepository
     h = headers_for(factories=[factory])
     create(api, h, factory, customerCode="C-RACE")
-    monkeypatch.setattr(CustomerRepository, "codes_taken", lambda *_args: set())  # the check saw it free
+    monkeypatch.setattr(CustomerRepository, "identities_taken", lambda *_args: (set(), set()))  # saw it free
     rows_ = [HEADER] + [[f"并发{i}", "C-RACE" if i == 3 else f"R-{i}", "企业", "张", "13800138000", None, None,
                          None, None, None] for i in range(6)]
     resp = api.post(f"{base(factory)}/import", headers=h, content_type="multipart/form-data",

@@ -53,6 +53,9 @@ class FakeCustomers:
         return {c.name for c in self.uow.rows.values() if c.factory_id == factory_id and c.deleted_at is None
                 and c.external_user_id is None and c.id != exclude_id} & set(names)
 
+    def identities_taken(self, factory_id, names, codes):
+        return self.names_taken(factory_id, names), self.codes_taken(factory_id, codes)
+
     def codes_taken(self, factory_id, codes):
         return {c.customer_code for c in self.uow.rows.values() if c.factory_id == factory_id} & set(codes)
 

@@ -1,6 +1,6 @@
 """Schemas of the internal /api/v1 customer surface (snake_case, seeds 000/003/004): requests
-load onto the model's field names; responses dump customers presented with their credit
-position (``entrypoints.common.Presented``)."""
+load onto the model's field names; responses dump customers with their credit position
+(``entrypoints.common.with_position``)."""
 from __future__ import annotations
 
 import marshmallow as ma
@@ -10,7 +10,7 @@ from crm_common.paging import PageQuerySchema, page_schema
 from crm_common.schemas import BaseSchema, ExactMoney, IsoDateTime, Money, in_range, length, one_of, phone
 
 from ...domain import rules
-from ..common import NullMeansDefault, RecordId, present
+from ..common import NullMeansDefault, RecordId, with_position
 
 MAX_MONEY = 10**15
 
@@ -183,9 +183,9 @@ class CustomerSchema(ma.Schema):
     current_balance = Money()
     available_credit = Money()
     credit_utilization = Money(allow_none=True)
-    risk_level = f.String(metadata={"enum": list(rules.RISK_LEVELS)})
-    is_overdue = f.Boolean()
-    overdue_days = f.Integer()
+    risk_level = f.String(attribute="position.risk_level", metadata={"enum": list(rules.RISK_LEVELS)})
+    is_overdue = f.Boolean(attribute="position.is_overdue")
+    overdue_days = f.Integer(attribute="position.overdue_days")
     payment_terms = f.Integer()
     rating = f.Integer()
     rating_notes = f.String(allow_none=True)
@@ -222,7 +222,7 @@ class CustomerSchema(ma.Schema):
 
     @ma.pre_dump
     def with_credit_position(self, customer, **_):
-        return present(customer)
+        return with_position(customer)
 
 
 CustomerPageSchema = page_schema(CustomerSchema)

@@ -1,7 +1,7 @@
 """Schemas of the tenant customer API (seed 001): camelCase on the wire, the model's names
 inside (marshmallow ``data_key``), in both directions. Requests load onto the model's
 attributes (the type label onto its code, ``isActive`` onto the status); the CustomerDTO
-dumps a customer presented with its credit position and its order figures."""
+dumps a customer with its credit position and its order figures."""
 from __future__ import annotations
 
 import math
@@ -15,7 +15,7 @@ from crm_common.web import flatten_messages
 
 from ...domain import rules
 from ...service_layer.queries import Sort
-from ..common import ArrayBody, NullMeansDefault, present
+from ..common import ArrayBody, NullMeansDefault, with_position
 from ..wording import field_names
 
 TYPE_LABELS = tuple(rules.TYPE_BY_LABEL)
@@ -262,7 +262,8 @@ class CustomerDTOSchema(ma.Schema):
     available_credit = Money(data_key="availableCredit", metadata={"description": "creditLimit - abs(currentBalance)"})
     credit_utilization = Money(data_key="creditUtilization", allow_none=True,
                                metadata={"description": "信用额度使用率 (%)，无额度时为 null"})
-    exceeds_credit_limit = f.Boolean(data_key="creditWarning", metadata={"description": "当前欠款超过信用额度（风险预警）"})
+    exceeds_credit_limit = f.Boolean(data_key="creditWarning", attribute="position.exceeds_credit_limit",
+                                     metadata={"description": "当前欠款超过信用额度（风险预警）"})
     warning_message = f.Method("warning", data_key="warningMessage", allow_none=True)
     payment_terms = f.Integer(data_key="paymentTerms")
     tax_number = f.String(data_key="taxNumber", allow_none=True)
@@ -272,12 +273,14 @@ class CustomerDTOSchema(ma.Schema):
     status = f.String(metadata={"enum": list(rules.STATUSES)})
     notes = f.String(allow_none=True)
     business_domain = f.String(data_key="businessDomain")
-    risk_level = f.String(data_key="riskLevel", metadata={"enum": list(rules.RISK_LEVELS)})
-    risk_level_label = f.Function(lambda c: rules.RISK_LEVELS[c.risk_level]["label"], data_key="riskLevelLabel")
-    risk_level_color = f.Function(lambda c: rules.RISK_LEVELS[c.risk_level]["color"], data_key="riskLevelColor")
-    is_overdue = f.Boolean(data_key="isOverdue", metadata={
+    risk_level = f.String(data_key="riskLevel", attribute="position.risk_level",
+                          metadata={"enum": list(rules.RISK_LEVELS)})
+    risk_level_label = f.Function(lambda c: rules.RISK_LEVELS[c.position.risk_level]["label"], data_key="riskLevelLabel")
+    risk_level_color = f.Function(lambda c: rules.RISK_LEVELS[c.position.risk_level]["color"], data_key="riskLevelColor")
+    is_overdue = f.Boolean(data_key="isOverdue", attribute="position.is_overdue", metadata={
         "description": "欠款且已超过最后订单日期 + paymentTerms 天（无订单时从欠款产生之日起算）"})
-    overdue_days = f.Integer(data_key="overdueDays", metadata={"description": "today - (lastOrderDate + paymentTerms)"})
+    overdue_days = f.Integer(data_key="overdueDays", attribute="position.overdue_days",
+                             metadata={"description": "today - (lastOrderDate + paymentTerms)"})
     last_payment_date = f.Date(data_key="lastPaymentDate", allow_none=True)
     total_orders = f.Integer(data_key="totalOrders", attribute="order_summary.total_orders",
                              metadata={"description": "历史订单数（不含已取消）"})
@@ -293,11 +296,11 @@ class CustomerDTOSchema(ma.Schema):
 
     @ma.pre_dump
     def with_credit_position(self, customer, **_):
-        return present(customer)
+        return with_position(customer)
 
     def warning(self, c) -> str | None:
         """Seed 001 §4 风险预警: the debt exceeds the credit limit."""
-        if not c.exceeds_credit_limit:
+        if not c.position.exceeds_credit_limit:
             return None
         return (f"当前欠款 {money_text(rules.debt(c.current_balance))} 元已超过信用额度 "
                 f"{money_text(c.credit_limit)} 元，请关注回款风险")
@@ -319,7 +322,8 @@ BalanceResultSchema = dto_part("BalanceResultSchema", "id", "credit_limit", "cur
 
 class OutstandingBalanceSchema(CustomerDTOSchema):
     """Seed 001 §7.2: a debtor with the overdue part of its debt."""
-    overdue_amount = Money(data_key="overdueAmount", metadata={"description": "逾期金额：逾期时为全部欠款"})
+    overdue_amount = Money(data_key="overdueAmount", attribute="position.overdue_amount",
+                           metadata={"description": "逾期金额：逾期时为全部欠款"})
 
     class Meta:
         fields = ("id", "name", "customer_code", "current_balance", "credit_limit", "overdue_amount", "overdue_days",
