@@ -55,10 +55,10 @@ def visible_groups(ctx: RequestContext, groups: list[dict]) -> list[dict]:
 
 
 def customer_detail(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: int,
-                    cache: CustomerCache | None = None) -> Customer:
-    """The customer with its company, order summary and the groups the caller may see,
-    through the read cache when there is one. A cached customer is checked against the
-    caller's tenant and domains exactly as the query would."""
+                    cache: CustomerCache | None = None, *, groups: bool = True) -> Customer:
+    """The customer with its company, order summary and (``groups``) the groups the caller
+    may see, through the read cache when there is one. A cached customer is checked against
+    the caller's tenant and domains exactly as the query would."""
     lookup = cache.get(ctx.factory_id, customer_id) if cache is not None else None
     if lookup is not None and lookup.customer is not None:
         customer = lookup.customer
@@ -67,7 +67,9 @@ def customer_detail(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: i
     else:
         with uow:
             customer = load(uow, ctx, customer_id, for_update=False)
-            customer.groups = uow.customers.groups_of([customer.id]).get(customer.id, [])
+            # The cache keeps the whole detail, groups included, for every reader.
+            wanted = groups or cache is not None
+            customer.groups = uow.customers.groups_of([customer.id]).get(customer.id, []) if wanted else []
         if cache is not None:
             cache.fill(customer, lookup.stamp)  # skipped when a write invalidated it meanwhile
     customer.groups = visible_groups(ctx, customer.groups)

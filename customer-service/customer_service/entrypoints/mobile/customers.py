@@ -175,7 +175,8 @@ class CustomerById(MethodView):
         (from order events, cancelled orders excluded). customerLifetimeValue is
         analytics-service's estimate, null when it cannot answer in time."""
         service = customer_service()
-        customer = queries.customer_detail(service.uow(), _ctx(factoryId), customer_id_of(customerId), service.cache)
+        customer = queries.customer_detail(service.uow(), _ctx(factoryId), customer_id_of(customerId), service.cache,
+                                           groups=False)  # the seed's CustomerDTO shows no groups
         values = service.order_figures(factoryId, request.headers.get("Authorization")).lifetime_values([customer.id])
         customer.lifetime_value = (values or {}).get(customer.id)
         return _with_etag(customer)
