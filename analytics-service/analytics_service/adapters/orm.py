@@ -135,7 +135,3 @@ event_sources = sa.Table(
     sa.Column("last_applied_at", UtcDateTime, nullable=True),
     sa.Column("events_applied", sa.BigInteger, nullable=False, default=0),
 )
-
-
-def start_mappers() -> None:
-    """The read model is queried with SQLAlchemy Core: nothing to map."""

@@ -1,14 +1,19 @@
-"""What views need from the app: a fresh unit of work and the service's settings."""
+"""What views need from the composition root: a fresh unit of work and the service's
+settings (``bootstrap.current()``)."""
 from __future__ import annotations
 
-from flask import current_app
+from ..bootstrap import current
+from ..service_layer.unit_of_work import AnalyticsUnitOfWork
 
-from crm_common.web import settings_of
 
-
-def uow():
-    return current_app.extensions["uow_factory"]()
+def uow() -> AnalyticsUnitOfWork:
+    return current().unit_of_work()
 
 
 def timezone() -> str:
-    return settings_of().app_timezone
+    return current().timezone
+
+
+def backlog() -> dict | None:
+    """The consumer queue's backlog as RabbitMQ reports it (``None`` when unknown)."""
+    return current().queue_backlog()

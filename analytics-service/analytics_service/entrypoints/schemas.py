@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields as f
 
+from crm_common import paging
 from crm_common.envelopes import Surface, envelope_schema
 from crm_common.schemas import BaseSchema, IsoDateTime, Money, in_range, length, one_of
 
@@ -230,8 +231,10 @@ V1OrderSummaries = dict_envelope(Surface.V1, "V1OrderSummariesEnvelope", f.Neste
 # --- /api/v1/analytics analyses --------------------------------------------------------------
 
 class PageQuerySchema(BaseSchema):
-    page = f.Integer(load_default=1, validate=in_range(1, 100000))
-    page_size = f.Integer(load_default=20, validate=in_range(1, 100))
+    """Offset pages of CONTRACT §4 (these lists are computed, not incrementally synced)."""
+    page = f.Integer(load_default=1, validate=in_range(1, 100000), metadata={"description": "从 1 开始"})
+    page_size = f.Integer(load_default=paging.DEFAULT_PAGE_SIZE, validate=in_range(1, paging.MAX_PAGE_SIZE),
+                          metadata={"description": f"每页条数，最多 {paging.MAX_PAGE_SIZE}"})
 
 
 class RfmQuerySchema(PageQuerySchema):
@@ -264,12 +267,7 @@ class RatingScoreSchema(ma.Schema):
     inputs = f.Nested(RatingInputsSchema)
 
 
-class RatingScorePageSchema(ma.Schema):
-    items = f.List(f.Nested(RatingScoreSchema))
-    total = f.Integer()
-    page = f.Integer()
-    page_size = f.Integer()
-    total_pages = f.Integer()
+RatingScorePageSchema = paging.page_schema(RatingScoreSchema)
 
 
 class RfmCustomerSchema(ma.Schema):
@@ -287,8 +285,7 @@ class RfmCustomerSchema(ma.Schema):
     segment = f.String()
 
 
-class RfmSchema(RatingScorePageSchema):
-    items = f.List(f.Nested(RfmCustomerSchema))
+class RfmSchema(paging.page_schema(RfmCustomerSchema)):
     segments = f.Dict(keys=f.String(), values=f.Integer())
     customers_without_orders = f.Integer()
 

@@ -4,14 +4,15 @@ model's freshness."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 from decimal import Decimal
 
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
 from crm_common.errors import NotFound
+from crm_common.paging import page_body
 
 from ..adapters import queries as q
+from ..adapters.repositories import Freshness
 from ..domain import customers as customer_rules
 from ..domain import orders as order_rules
 from ..domain import rating as rating_rules
@@ -19,14 +20,12 @@ from ..domain import rfm as rfm_rules
 from ..domain import viewings as viewing_rules
 from .statistics import NOT_FOUND_MESSAGE
 
-FRESHNESS_SOURCES = ("customer-service", "viewing-service", "orders")
-
 
 def _page(items: list, page: int, page_size: int) -> dict:
-    total = len(items)
+    """One offset page of a list computed in full (every customer's score is needed anyway
+    for the tenant averages and the RFM cuts)."""
     start = (page - 1) * page_size
-    return {"items": items[start:start + page_size], "total": total, "page": page, "page_size": page_size,
-            "total_pages": math.ceil(total / page_size) if total else 0}
+    return page_body(items[start:start + page_size], len(items), page, page_size)
 
 
 # --- rating score ------------------------------------------------------------------------------
@@ -143,7 +142,7 @@ def freshness(uow, backlog: dict | None, now: dt.datetime | None = None) -> dict
     with uow:
         sources = q.event_sources(uow.session)
     out = []
-    for name in FRESHNESS_SOURCES:
+    for name in Freshness.SOURCES:
         row = sources.get(name)
         occurred = row.last_occurred_at if row else None
         applied = row.last_applied_at if row else None

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
-
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
 from crm_common.errors import ValidationError
-from crm_common.events import json_dumps, make_event
+from crm_common.events import make_event
 
-from ..adapters import orm
 from ..domain import orders as order_rules
-from .projection import PRODUCER, note_source, write_orders
+from .unit_of_work import AnalyticsUnitOfWork
+
+PRODUCER = "analytics-service"
 
 
 def order_event_data(factory_id: str, order: order_rules.Order, version: int) -> dict:
@@ -57,27 +56,48 @@ def build_orders(payload: list[dict]) -> list[order_rules.Order]:
     return built
 
 
-def record_orders(uow, ctx: RequestContext, payload: list[dict], now: dt.datetime | None = None) -> dict:
+def store_orders(uow: AnalyticsUnitOfWork, factory_id: str, orders: list[order_rules.Order], *, source: str,
+                 versions: dict[str, int] | None = None,
+                 now: dt.datetime | None = None) -> dict[str, tuple[int, int, bool]]:
+    """Upsert orders of one tenant by order id (their lines replaced) and recount their
+    customers' totals, inside the caller's unit of work.
+
+    ``versions`` (order id -> version) makes it conditional: an order is written only when
+    its version is newer than the stored one (events). Without it every order is written
+    and its version goes up by one (the API). Returns order id -> (row id, version, created)."""
+    now = now or utcnow()
+    ids = [order.order_id for order in orders]
+    affected = sorted({order.customer_id for order in orders} | uow.orders.customers_of(factory_id, ids))
+    uow.orders.lock_customers(factory_id, affected)
+    existing = uow.orders.versions(factory_id, ids, lock=True)
+    todo = [(order, versions[order.order_id] if versions else existing.get(order.order_id, (0, 0))[1] + 1)
+            for order in orders
+            if versions is None or existing.get(order.order_id, (0, 0))[1] < versions[order.order_id]]
+    if not todo:
+        return {}
+    pks = uow.orders.save(factory_id, todo, source=source, now=now)
+    uow.orders.refresh_totals(factory_id, affected)
+    return {order.order_id: (pks[order.order_id], version, order.order_id not in existing) for order, version in todo}
+
+
+def record_orders(uow: AnalyticsUnitOfWork, ctx: RequestContext, payload: list[dict],
+                  now: dt.datetime | None = None) -> dict:
     """Upsert a batch (≤ 1000) of orders of the request's tenant; same order id again
     replaces the order and its lines (never a duplicate)."""
     orders = build_orders(payload)
     now = now or utcnow()
     with uow:
-        written = write_orders(uow.session, ctx.factory_id, orders, source="api", now=now)
-        events = []
+        written = store_orders(uow, ctx.factory_id, orders, source="api", now=now)
+        last = None
         for order in orders:
             pk, version, _created = written[order.order_id]
-            event = make_event(event_type="order.recorded", producer=PRODUCER, aggregate_type="order",
-                               aggregate_id=pk, aggregate_version=version, factory_id=ctx.factory_id,
-                               trace_id=ctx.trace_id, actor=ctx.actor,
-                               data=order_event_data(ctx.factory_id, order, version), occurred_at=now)
-            events.append({"event_id": event["event_id"], "event_type": event["event_type"],
-                           "aggregate_type": "order", "aggregate_id": str(pk), "aggregate_version": version,
-                           "payload": json_dumps(event), "created_at": now, "attempts": 0})
-        if events:
-            uow.session.execute(sa.insert(orm.outbox), events)
-        note_source(uow.session, "orders", event_id=events[-1]["event_id"] if events else None,
-                    event_type="order.recorded", occurred_at=now, count=len(events))
+            last = make_event(event_type="order.recorded", producer=PRODUCER, aggregate_type="order",
+                              aggregate_id=pk, aggregate_version=version, factory_id=ctx.factory_id,
+                              trace_id=ctx.trace_id, actor=ctx.actor,
+                              data=order_event_data(ctx.factory_id, order, version), occurred_at=now)
+            uow.add_event(last)
+        uow.freshness.note(uow.freshness.ORDERS, event_id=last and last["event_id"], event_type="order.recorded",
+                           occurred_at=now, count=len(orders))
         uow.commit()
     created = sum(1 for _pk, _v, is_new in written.values() if is_new)
     return {"received": len(orders), "created": created, "updated": len(orders) - created,

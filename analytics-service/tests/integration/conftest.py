@@ -8,8 +8,10 @@ import pytest
 
 from analytics_service.adapters import orm
 from analytics_service.app import create_app
-from analytics_service.cli import CONSUMER, SERVICE_DIR
-from analytics_service.service_layer.projection import handle_event
+from analytics_service.bootstrap import CONSUMER
+from analytics_service.cli import SERVICE_DIR
+from analytics_service.service_layer.projection import handlers
+from analytics_service.service_layer.unit_of_work import AnalyticsUnitOfWork
 from crm_common.config import Settings
 from crm_common.consumer import EventConsumer
 from crm_common.db import make_engine, make_session_factory
@@ -41,7 +43,13 @@ def app(database_url):
 def consumer(engine):
     return EventConsumer(name=CONSUMER, queue=CONSUMER, bindings=[], amqp_url="amqp://unused",
                          session_factory=make_session_factory(engine), processed=orm.processed_events,
-                         versions=orm.applied_versions, handler=handle_event)
+                         versions=orm.applied_versions, handler=handlers,
+                         unit_of_work=AnalyticsUnitOfWork.joining)
+
+
+@pytest.fixture(scope="session")
+def unit_of_work(engine):
+    return lambda: AnalyticsUnitOfWork(make_session_factory(engine))
 
 
 @pytest.fixture

@@ -1,0 +1,174 @@
+"""Where analytics' facts are written: the read model (customers, viewing records), the
+order facts and the freshness bookkeeping. The unit of work hands these to the handlers;
+nothing else writes these tables (the rebuild replaces the read model through
+``ReadModel.replace``)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from crm_common.db import upsert, utcnow
+
+from ..domain import orders as order_rules
+from . import orm
+
+
+def _newer(table, excluded):
+    """An existing row is replaced only by a strictly newer version of it."""
+    return table.c.version < excluded.version
+
+
+def _chunks(items: list, size: int = 2000):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class ReadModel:
+    """Customers and viewing records as their owners last described them."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def apply_customers(self, rows: list[dict]) -> None:
+        if rows:
+            upsert(self.session, orm.customers, rows, index_elements=["id"],
+                   update=[k for k in rows[0] if k != "id"], where=_newer)
+
+    def apply_viewing_records(self, rows: list[dict]) -> None:
+        if rows:
+            upsert(self.session, orm.viewing_records, rows, index_elements=["id"],
+                   update=[k for k in rows[0] if k != "id"], where=_newer)
+
+    def lock_versions(self) -> None:
+        """Hold ``applied_versions`` exclusively until commit (the consumer waits)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(sa.text("LOCK TABLE applied_versions IN EXCLUSIVE MODE"))
+
+    def replace(self, table: sa.Table, aggregate_type: str, rows: list[dict], *, consumer: str,
+                started: dt.datetime) -> dict:
+        """Replace ``table`` by a snapshot of its owner, within the caller's transaction.
+
+        Each snapshot row replaces the read-model row and becomes the aggregate's applied
+        version, unless the consumer applied a strictly newer version (kept); rows absent
+        from the snapshot go, unless the consumer applied them after ``started``."""
+        av = orm.applied_versions.c
+        applied = {r.aggregate_id: (r.version, r.updated_at) for r in self.session.execute(
+            sa.select(av.aggregate_id, av.version, av.updated_at)
+            .where(av.consumer == consumer, av.aggregate_type == aggregate_type))}
+        snapshot_ids = {str(row["id"]) for row in rows}
+        write = [row for row in rows if applied.get(str(row["id"]), (-1, None))[0] <= row["version"]]
+        existing = {str(i) for i in self.session.scalars(sa.select(table.c.id))}
+        gone = [i for i in existing - snapshot_ids if not (i in applied and applied[i][1] >= started)]
+        id_type = table.c.id.type.python_type
+        for chunk in _chunks(gone):
+            self.session.execute(sa.delete(table).where(table.c.id.in_([id_type(i) for i in chunk])))
+        for chunk in _chunks(write):
+            self.session.execute(sa.delete(table).where(table.c.id.in_([row["id"] for row in chunk])))
+            self.session.execute(sa.insert(table), chunk)
+        stale = [str(row["id"]) for row in write if str(row["id"]) in applied]
+        for chunk in _chunks(stale):
+            self.session.execute(sa.delete(orm.applied_versions).where(
+                av.consumer == consumer, av.aggregate_type == aggregate_type, av.aggregate_id.in_(chunk)))
+        now = utcnow()
+        versions = [{"consumer": consumer, "aggregate_type": aggregate_type, "aggregate_id": str(row["id"]),
+                     "version": row["version"], "occurred_at": None, "updated_at": now} for row in write]
+        for chunk in _chunks(versions):
+            self.session.execute(sa.insert(orm.applied_versions), chunk)
+        return {"snapshot": len(rows), "written": len(write), "kept_newer": len(rows) - len(write),
+                "removed": len(gone)}
+
+
+class Orders:
+    """Order facts per tenant, with their lines, and the per-customer totals kept in step."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def lock_customers(self, factory_id: str, customer_ids: list[int]) -> None:
+        """Serialise order writes per customer (PostgreSQL advisory locks, in id order, held
+        to commit) so that each recount of a customer's totals sees the others' orders."""
+        if self.session.get_bind().dialect.name != "postgresql" or not customer_ids:
+            return
+        self.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:f || ':' || c::text, 0)) "
+                                     "FROM unnest(CAST(:ids AS bigint[])) AS c ORDER BY c"),
+                             {"f": factory_id, "ids": sorted(set(customer_ids))})
+
+    def customers_of(self, factory_id: str, order_ids: list[str]) -> set[int]:
+        o = orm.orders.c
+        return set(self.session.scalars(sa.select(o.customer_id).where(
+            o.factory_id == factory_id, o.order_id.in_(order_ids))))
+
+    def versions(self, factory_id: str, order_ids: list[str], *, lock: bool = False) -> dict[str, tuple[int, int]]:
+        """order id -> (row id, version) of the stored ones."""
+        o = orm.orders.c
+        stmt = sa.select(o.order_id, o.id, o.version).where(o.factory_id == factory_id, o.order_id.in_(order_ids))
+        return {r.order_id: (r.id, r.version) for r in self.session.execute(stmt.with_for_update() if lock else stmt)}
+
+    def save(self, factory_id: str, orders: list[tuple[order_rules.Order, int]], *, source: str,
+             now: dt.datetime) -> dict[str, int]:
+        """Insert or replace these (order, version) pairs and their lines; order id -> row id."""
+        if not orders:
+            return {}
+        rows = [{**_order_row(factory_id, order, source=source, now=now), "version": version}
+                for order, version in orders]
+        upsert(self.session, orm.orders, rows, index_elements=["factory_id", "order_id"],
+               update=[k for k in rows[0] if k not in ("factory_id", "order_id", "created_at")])
+        o = orm.orders.c
+        pks = dict(self.session.execute(sa.select(o.order_id, o.id).where(
+            o.factory_id == factory_id, o.order_id.in_([order.order_id for order, _v in orders]))).all())
+        self.session.execute(sa.delete(orm.order_items).where(orm.order_items.c.order_pk.in_(list(pks.values()))))
+        lines = [{"order_pk": pks[order.order_id], "factory_id": factory_id, "customer_id": order.customer_id,
+                  "line_no": n, "product_name": line.product_name, "quantity": line.quantity,
+                  "unit_price": line.unit_price, "subtotal": line.subtotal, "counted": order.counts}
+                 for order, _v in orders for n, line in enumerate(order.items, start=1)]
+        if lines:
+            self.session.execute(sa.insert(orm.order_items), lines)
+        return pks
+
+    def refresh_totals(self, factory_id: str, customer_ids: list[int]) -> None:
+        """Recount ``customer_order_totals`` of these customers from their counted orders."""
+        if not customer_ids:
+            return
+        o, t = orm.orders.c, orm.customer_order_totals
+        rows = [dict(r._mapping) for r in self.session.execute(
+            sa.select(o.factory_id, o.customer_id, sa.func.count().label("total_orders"),
+                      sa.func.sum(o.total_amount).label("total_revenue"),
+                      sa.func.min(o.order_date).label("first_order_date"),
+                      sa.func.max(o.order_date).label("last_order_date"))
+            .where(o.factory_id == factory_id, o.counted.is_(True), o.customer_id.in_(customer_ids))
+            .group_by(o.factory_id, o.customer_id))]
+        self.session.execute(sa.delete(t).where(t.c.factory_id == factory_id, t.c.customer_id.in_(customer_ids)))
+        if rows:
+            self.session.execute(sa.insert(t), rows)
+
+
+def _order_row(factory_id: str, order: order_rules.Order, *, source: str, now: dt.datetime) -> dict:
+    return {
+        "factory_id": factory_id, "order_id": order.order_id, "customer_id": order.customer_id,
+        "order_date": order.order_date, "total_amount": order.total_amount, "status": order.status,
+        "payment_status": order.payment_status, "due_date": order.due_date, "paid_date": order.paid_date,
+        "payment_days": order.payment_days, "late_days": order.late_days, "counted": order.counts,
+        "source": source, "created_at": now, "updated_at": now,
+    }
+
+
+class Freshness:
+    """The newest fact applied per source (one small row per source)."""
+
+    CUSTOMERS, VIEWINGS, ORDERS = "customer-service", "viewing-service", "orders"
+    SOURCES = (CUSTOMERS, VIEWINGS, ORDERS)
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def note(self, source: str, *, event_id: str | None, event_type: str | None,
+             occurred_at: dt.datetime | None, count: int = 1) -> None:
+        es = orm.event_sources
+        now = utcnow()
+        upsert(self.session, es, {"producer": source, "last_event_id": event_id, "last_event_type": event_type,
+                                  "last_occurred_at": occurred_at, "last_applied_at": now, "events_applied": count},
+               index_elements=["producer"],
+               update=["last_event_id", "last_event_type", "last_occurred_at", "last_applied_at"],
+               set_={"events_applied": es.c.events_applied + count})
