@@ -19,6 +19,7 @@ from crm_common.web import add_ready_check
 from crm_common.workers import consumer_command
 
 from .adapters import broker, orm
+from .adapters.customer_service import CustomerService
 from .service_layer.projection import handlers
 from .service_layer.unit_of_work import AnalyticsUnitOfWork
 
@@ -34,6 +35,7 @@ class Analytics:
     engine: Engine
     unit_of_work: Callable[[], AnalyticsUnitOfWork]
     queue_backlog: Callable[[], dict | None]
+    customer_service: CustomerService      # the owner of customers, asked on a caller's behalf
 
     @property
     def timezone(self) -> str:
@@ -44,7 +46,12 @@ def bootstrap(settings: Settings | None = None) -> Analytics:
     settings = settings or Settings.from_env(SERVICE)
     engine, unit_of_work = build_uow_factory(settings, AnalyticsUnitOfWork)
     return Analytics(settings=settings, engine=engine, unit_of_work=unit_of_work,
-                     queue_backlog=partial(broker.queue_backlog, settings.amqp_url))
+                     queue_backlog=partial(broker.queue_backlog, settings.amqp_url),
+                     customer_service=CustomerService(
+                         settings.service_urls["customer"],
+                         timeout=settings.get_float("CUSTOMER_SERVICE_TIMEOUT", 2.0),
+                         budget=settings.get_float("ORDER_ELIGIBILITY_BUDGET", 10.0),
+                         concurrency=settings.get_int("ORDER_ELIGIBILITY_CONCURRENCY", 8)))
 
 
 def install(app: Flask, analytics: Analytics) -> None:

@@ -13,6 +13,7 @@ from crm_common.workers import relay_command
 from .adapters import orm
 from .adapters.snapshots import CUSTOMERS_PATH, VIEWING_RECORDS_PATH, admin_tokens, snapshot_pages
 from .bootstrap import CONSUMER, SERVICE, bootstrap, consume_command
+from .contracts import CATALOG
 from .service_layer import rebuild as rebuilding
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
@@ -41,11 +42,23 @@ def rebuild_command(argv: list[str]) -> int:
     return 0
 
 
+def event_schemas_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="analytics-service event-schemas",
+        description="Write the JSON Schema (draft 2020-12) of every event this service publishes "
+                    "(analytics_service/contracts.py), one file per event type and version.")
+    parser.add_argument("--out", type=Path, default=SERVICE_DIR / "event-schemas")
+    args = parser.parse_args(argv)
+    for path in CATALOG.write(args.out):
+        print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     return service_main(service=SERVICE, app_path="analytics_service.app:create_app()",
                         service_dir=SERVICE_DIR, default_port=8003,
                         extra={"relay": relay_command(SERVICE, orm.outbox), "consume": consume_command(),
-                               "rebuild": rebuild_command}, argv=argv)
+                               "rebuild": rebuild_command, "event-schemas": event_schemas_command}, argv=argv)
 
 
 if __name__ == "__main__":

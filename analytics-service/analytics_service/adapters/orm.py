@@ -3,8 +3,9 @@
 - ``customers`` and ``viewing_records``: the read model, projected from customer-service's
   and viewing-service's events (or rebuilt from their snapshots); deleted customers stay,
   with ``deleted_at``, so that versions keep ordering events.
-- ``orders`` and ``order_items``: order facts, owned here (``POST /api/v1/analytics/orders``
-  and ``order.recorded`` events); ``customer_order_totals`` sums them per customer.
+- ``orders`` and ``order_items``: order facts, owned here (``/api/v1/analytics/orders`` and
+  other producers' order events), with the override an order was recorded under;
+  ``customer_order_totals`` sums them per customer.
 - ``event_sources``: the newest event applied per producer (freshness).
 - outbox and consumer bookkeeping (``processed_events``, ``applied_versions``).
 """
@@ -91,6 +92,13 @@ orders = sa.Table(
     sa.Column("late_days", sa.Integer, nullable=True),     # paid_date - due_date (≤ 0 on time)
     sa.Column("counted", sa.Boolean, nullable=False, default=True),  # not cancelled
     sa.Column("source", sa.String(64), nullable=False, default="api"),
+    # An override that let the order past overridable refusals (seed 001's overdue and
+    # high-risk rules): which rules, why, who, when.
+    sa.Column("override_rules", sa.String(200), nullable=True),  # comma-separated rule names
+    sa.Column("override_reason", sa.String(500), nullable=True),
+    sa.Column("override_by", sa.String(128), nullable=True),
+    sa.Column("override_by_name", sa.String(128), nullable=True),
+    sa.Column("override_at", UtcDateTime, nullable=True),
     sa.Column("version", sa.BigInteger, nullable=False, default=1),
     sa.Column("created_at", UtcDateTime, nullable=False, default=utcnow),
     sa.Column("updated_at", UtcDateTime, nullable=False, default=utcnow),

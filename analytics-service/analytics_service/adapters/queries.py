@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from crm_common.auth import DomainScope
 
+from ..domain import orders as order_rules
 from ..domain.orders import OrderTotals, ProductFigure
 from . import orm
 
@@ -34,27 +35,16 @@ def customer(session: Session, factory_id: str, customer_id: int, scope: DomainS
         live_customers(factory_id, scope), C.id == customer_id)).first()
 
 
+def knows_customer(session: Session, customer_id: int) -> bool:
+    """Whether the read model has this customer at all (any tenant, deleted or not)."""
+    return session.execute(sa.select(C.id).where(C.id == customer_id)).first() is not None
+
+
 def visible_customer_ids(session: Session, factory_id: str, ids: Iterable[int], scope: DomainScope | None) -> set[int]:
     return set(session.scalars(sa.select(C.id).where(live_customers(factory_id, scope), C.id.in_(list(ids)))))
 
 
 # --- orders ----------------------------------------------------------------------------------
-
-def _totals_columns(today: dt.date):
-    overdue = sa.and_(O.paid_date.is_(None), O.due_date < today)
-    return [
-        sa.func.count().label("total_orders"),
-        sa.func.coalesce(sa.func.sum(O.total_amount), 0).label("total_revenue"),
-        sa.func.min(O.order_date).label("first_order_date"),
-        sa.func.max(O.order_date).label("last_order_date"),
-        sa.func.count(O.paid_date).label("paid_orders"),
-        sa.func.coalesce(sa.func.sum(O.payment_days), 0).label("total_payment_days"),
-        sa.func.coalesce(sa.func.sum(sa.case((O.late_days <= 0, 1), else_=0)), 0).label("on_time_paid_orders"),
-        sa.func.max(O.late_days).label("max_late_days"),
-        sa.func.coalesce(sa.func.sum(sa.case((overdue, 1), else_=0)), 0).label("unpaid_overdue_orders"),
-        sa.func.min(sa.case((overdue, O.due_date), else_=None)).label("oldest_overdue_due_date"),
-    ]
-
 
 def _totals(row) -> OrderTotals:
     return OrderTotals(total_orders=int(row.total_orders), total_revenue=Decimal(row.total_revenue),
@@ -75,7 +65,8 @@ def _as_date(value) -> dt.date | None:
 def order_totals(session: Session, factory_id: str, today: dt.date,
                  customer_ids: Iterable[int] | None = None) -> dict[int, OrderTotals]:
     """Per customer, over counted (not cancelled) orders: one grouped query."""
-    stmt = sa.select(O.customer_id, *_totals_columns(today)).where(O.factory_id == factory_id, O.counted.is_(True))
+    stmt = sa.select(O.customer_id, *order_rules.order_totals_sql(O, today)).where(O.factory_id == factory_id,
+                                                                               O.counted.is_(True))
     if customer_ids is not None:
         stmt = stmt.where(O.customer_id.in_(list(customer_ids)))
     return {int(row.customer_id): _totals(row) for row in session.execute(stmt.group_by(O.customer_id))}

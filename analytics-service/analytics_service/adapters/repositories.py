@@ -5,6 +5,7 @@ nothing else writes these tables (the rebuild replaces the read model through
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -40,6 +41,16 @@ class ReadModel:
         if rows:
             upsert(self.session, orm.viewing_records, rows, index_elements=["id"],
                    update=[k for k in rows[0] if k != "id"], where=_newer)
+
+    def customer_scopes(self, customer_ids) -> dict[int, tuple[str, str | None]]:
+        """customer id -> (tenant, business domain) of the customers the read model knows,
+        deleted ones included (their orders stay readable)."""
+        c = orm.customers.c
+        ids = sorted(set(customer_ids))
+        if not ids:
+            return {}
+        return {r.id: (r.factory_id, r.business_domain) for r in self.session.execute(
+            sa.select(c.id, c.factory_id, c.business_domain).where(c.id.in_(ids)))}
 
     def lock_versions(self) -> None:
         """Hold ``applied_versions`` exclusively until commit (the consumer waits)."""
@@ -86,7 +97,7 @@ class Orders:
     def __init__(self, session: Session):
         self.session = session
 
-    def lock_customers(self, factory_id: str, customer_ids: list[int]) -> None:
+    def lock_customers(self, factory_id: str, customer_ids) -> None:
         """Serialise order writes per customer (PostgreSQL advisory locks, in id order, held
         to commit) so that each recount of a customer's totals sees the others' orders."""
         if self.session.get_bind().dialect.name != "postgresql" or not customer_ids:
@@ -95,16 +106,26 @@ class Orders:
                                      "FROM unnest(CAST(:ids AS bigint[])) AS c ORDER BY c"),
                              {"f": factory_id, "ids": sorted(set(customer_ids))})
 
-    def customers_of(self, factory_id: str, order_ids: list[str]) -> set[int]:
+    def get_many(self, factory_id: str, order_ids, *, lock: bool = False) -> dict[str, order_rules.RecordedOrder]:
+        """The stored orders among ``order_ids`` with their lines (``lock``: FOR UPDATE)."""
         o = orm.orders.c
-        return set(self.session.scalars(sa.select(o.customer_id).where(
-            o.factory_id == factory_id, o.order_id.in_(order_ids))))
+        order_ids = list(order_ids)
+        if not order_ids:
+            return {}
+        stmt = sa.select(orm.orders).where(o.factory_id == factory_id, o.order_id.in_(order_ids))
+        rows = self.session.execute(stmt.with_for_update() if lock else stmt).all()
+        lines: dict[int, list] = {}
+        if rows:
+            i = orm.order_items.c
+            for line in self.session.execute(sa.select(i.order_pk, i.product_name, i.quantity, i.unit_price, i.subtotal)
+                                             .where(i.order_pk.in_([r.id for r in rows]))
+                                             .order_by(i.order_pk, i.line_no)):
+                lines.setdefault(line.order_pk, []).append(order_rules.OrderLine(
+                    line.product_name, Decimal(line.quantity), Decimal(line.unit_price), Decimal(line.subtotal)))
+        return {r.order_id: _recorded(r, lines.get(r.id, [])) for r in rows}
 
-    def versions(self, factory_id: str, order_ids: list[str], *, lock: bool = False) -> dict[str, tuple[int, int]]:
-        """order id -> (row id, version) of the stored ones."""
-        o = orm.orders.c
-        stmt = sa.select(o.order_id, o.id, o.version).where(o.factory_id == factory_id, o.order_id.in_(order_ids))
-        return {r.order_id: (r.id, r.version) for r in self.session.execute(stmt.with_for_update() if lock else stmt)}
+    def get(self, factory_id: str, order_id: str, *, lock: bool = False) -> order_rules.RecordedOrder | None:
+        return self.get_many(factory_id, [order_id], lock=lock).get(order_id)
 
     def save(self, factory_id: str, orders: list[tuple[order_rules.Order, int]], *, source: str,
              now: dt.datetime) -> dict[str, int]:
@@ -127,8 +148,9 @@ class Orders:
             self.session.execute(sa.insert(orm.order_items), lines)
         return pks
 
-    def refresh_totals(self, factory_id: str, customer_ids: list[int]) -> None:
+    def refresh_totals(self, factory_id: str, customer_ids) -> None:
         """Recount ``customer_order_totals`` of these customers from their counted orders."""
+        customer_ids = sorted(set(customer_ids))
         if not customer_ids:
             return
         o, t = orm.orders.c, orm.customer_order_totals
@@ -145,13 +167,33 @@ class Orders:
 
 
 def _order_row(factory_id: str, order: order_rules.Order, *, source: str, now: dt.datetime) -> dict:
+    override = order.override
     return {
         "factory_id": factory_id, "order_id": order.order_id, "customer_id": order.customer_id,
         "order_date": order.order_date, "total_amount": order.total_amount, "status": order.status,
         "payment_status": order.payment_status, "due_date": order.due_date, "paid_date": order.paid_date,
         "payment_days": order.payment_days, "late_days": order.late_days, "counted": order.counts,
         "source": source, "created_at": now, "updated_at": now,
+        "override_rules": ",".join(override.rules) if override else None,
+        "override_reason": override.reason if override else None,
+        "override_by": override.operator_id if override else None,
+        "override_by_name": override.operator_name if override else None,
+        "override_at": override.at if override else None,
     }
+
+
+def _recorded(row, lines: list[order_rules.OrderLine]) -> order_rules.RecordedOrder:
+    override = None
+    if row.override_rules:
+        override = order_rules.Override(rules=tuple(row.override_rules.split(",")), reason=row.override_reason or "",
+                                        operator_id=row.override_by or "", operator_name=row.override_by_name or "",
+                                        at=row.override_at)
+    order = order_rules.Order(
+        order_id=row.order_id, customer_id=int(row.customer_id), order_date=row.order_date,
+        total_amount=Decimal(row.total_amount), status=row.status, payment_status=row.payment_status,
+        due_date=row.due_date, paid_date=row.paid_date, items=tuple(lines), override=override)
+    return order_rules.RecordedOrder(order=order, pk=int(row.id), version=int(row.version), source=row.source,
+                                     created_at=row.created_at, updated_at=row.updated_at)
 
 
 class Freshness:

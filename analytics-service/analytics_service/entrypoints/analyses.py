@@ -11,7 +11,7 @@ from crm_common.schemas import document_errors
 from crm_common.web import Blueprint, reply, request_context
 
 from ..service_layer import analyses as svc
-from .deps import backlog, timezone, uow
+from .deps import backlog, owner, timezone, uow
 from .schemas import PageQuerySchema, RfmQuerySchema, V1CreditRisk, V1Freshness, V1RatingScore, V1RatingScores, V1Rfm
 
 blp = Blueprint("analytics_analyses", __name__, url_prefix="/api/v1/analytics",
@@ -22,14 +22,14 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 @blp.route("/customers/<int:customer_id>/rating-score", methods=["GET"])
 @blp.response(200, V1RatingScore)
-@errors(401, 403, 404)
+@errors(401, 403, 404, 503)
 @authorize("analytics.read")
 def rating_score(customer_id):
     """客户评级算法 for one customer: the four weighted parts (order amount 30, payment
     timeliness 40, order frequency 20, cooperation years 10), their total and the stars
     the total earns (≥90: 5, 70–89: 4, 50–69: 3, 30–49: 2, <30: 1)."""
     ctx = request_context()
-    return reply(svc.rating_score(uow(), ctx, customer_id, timezone=timezone()))
+    return reply(svc.rating_score(uow(), owner(ctx), ctx, customer_id, timezone=timezone()))
 
 
 @blp.route("/rating-scores", methods=["GET"])

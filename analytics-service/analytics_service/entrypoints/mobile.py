@@ -12,7 +12,7 @@ from crm_common.schemas import document_errors
 from crm_common.web import Blueprint, reply, request_context
 
 from ..service_layer import statistics as svc
-from .deps import timezone, uow
+from .deps import owner, timezone, uow
 from .schemas import MobileDistribution, MobileOverall, MobilePurchases, MobileStatistics, MobileVip, VipQuerySchema
 
 blp = Blueprint("mobile_statistics", __name__, url_prefix="/api/mobile/<factory_id>/customers",
@@ -23,24 +23,24 @@ errors = lambda *codes: document_errors(blp, Surface.MOBILE, *codes)  # noqa: E7
 
 @blp.route("/<int:customer_id>/statistics", methods=["GET"])
 @blp.response(200, MobileStatistics)
-@errors(401, 403, 404)
+@errors(401, 403, 404, 503)
 @authorize("statistics.customer.read")
 def customer_statistics(factory_id, customer_id):
     """获取客户统计信息 (§5.1): orders, revenue, dates, frequency (orders per month),
     products (top five by revenue), payment behaviour, credit utilisation and the estimated
     lifetime value. Cancelled orders do not count."""
     ctx = request_context(factory_id)
-    return reply(svc.customer_statistics(uow(), ctx, customer_id, timezone=timezone()))
+    return reply(svc.customer_statistics(uow(), owner(ctx), ctx, customer_id, timezone=timezone()))
 
 
 @blp.route("/<int:customer_id>/purchase-history", methods=["GET"])
 @blp.response(200, MobilePurchases)
-@errors(401, 403, 404)
+@errors(401, 403, 404, 503)
 @authorize("statistics.customer.read")
 def purchase_history(factory_id, customer_id):
     """获取客户购买历史 (§5.2): every order of the customer, newest first, with its products."""
     ctx = request_context(factory_id)
-    return reply(svc.purchase_history(uow(), ctx, customer_id))
+    return reply(svc.purchase_history(uow(), owner(ctx), ctx, customer_id))
 
 
 @blp.route("/rating-distribution", methods=["GET"])

@@ -7,12 +7,9 @@ from marshmallow import fields as f
 
 from crm_common import paging
 from crm_common.envelopes import Surface, envelope_schema
-from crm_common.schemas import BaseSchema, IsoDateTime, Money, in_range, length, one_of
+from crm_common.schemas import BaseSchema, IsoDateTime, Money, in_range, one_of
 
-from ..domain import orders as order_rules
 from ..domain import rfm as rfm_rules
-
-MAX_IDS = 1000
 
 
 class CustomerId(f.Field):
@@ -35,7 +32,7 @@ class CustomerId(f.Field):
         return None if value is None else str(value)
 
 
-def _batch_size(limit: int, what: str):
+def batch_size(limit: int, what: str):
     def check(values):
         if len(values) > limit:
             raise ma.ValidationError(f"每批最多 {limit} 个{what}，本次提交了 {len(values)} 个")
@@ -170,62 +167,6 @@ class ExternalStatisticsSchema(ma.Schema):
 
 
 ExternalStatistics = envelope_schema(Surface.EXTERNAL, ExternalStatisticsSchema)
-
-
-# --- /api/v1/analytics/orders --------------------------------------------------------------
-
-class OrderItemInSchema(BaseSchema):
-    product_name = f.String(required=True, validate=length(1, 200))
-    quantity = Money(places=3, required=True, validate=in_range(0.001, 10**12))
-    unit_price = Money(required=True, validate=in_range(0, 10**15))
-    subtotal = Money(validate=in_range(0, 10**15), metadata={"description": "默认 数量 × 单价"})
-
-
-class OrderInSchema(BaseSchema):
-    order_id = f.String(required=True, validate=length(1, 64))
-    customer_id = CustomerId(required=True)
-    order_date = f.Date(required=True)
-    total_amount = Money(validate=in_range(0, 10**15), metadata={"description": "默认 明细小计之和"})
-    status = f.String(load_default="COMPLETED", validate=one_of(order_rules.ORDER_STATUSES, "订单状态"))
-    payment_status = f.String(validate=one_of(order_rules.PAYMENT_STATUSES, "付款状态"),
-                              metadata={"description": "默认: 有 paid_date 为 PAID，否则 UNPAID"})
-    due_date = f.Date(metadata={"description": "默认 下单日期 + 30 天"})
-    paid_date = f.Date(allow_none=True)
-    items = f.List(f.Nested(OrderItemInSchema), load_default=list)
-
-
-class OrderBatchSchema(BaseSchema):
-    orders = f.List(f.Nested(OrderInSchema), required=True,
-                    validate=_batch_size(order_rules.MAX_BATCH, "订单"))
-
-
-class RecordedOrderSchema(ma.Schema):
-    order_id = f.String()
-    version = f.Integer()
-
-
-class OrderBatchResultSchema(ma.Schema):
-    received = f.Integer()
-    created = f.Integer()
-    updated = f.Integer()
-    orders = f.List(f.Nested(RecordedOrderSchema))
-
-
-V1OrderBatch = envelope_schema(Surface.V1, OrderBatchResultSchema)
-
-
-class OrderSummariesRequestSchema(BaseSchema):
-    customer_ids = f.List(CustomerId(), required=True, validate=_batch_size(MAX_IDS, "客户ID"))
-
-
-class OrderSummarySchema(ma.Schema):
-    total_orders = f.Integer(data_key="totalOrders")
-    total_revenue = Money(data_key="totalRevenue")
-    last_order_date = f.Date(allow_none=True, data_key="lastOrderDate")
-    customer_lifetime_value = Money(allow_none=True, data_key="customerLifetimeValue")
-
-
-V1OrderSummaries = dict_envelope(Surface.V1, "V1OrderSummariesEnvelope", f.Nested(OrderSummarySchema))
 
 
 # --- /api/v1/analytics analyses --------------------------------------------------------------

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
-from crm_common.errors import NotFound
 from crm_common.paging import page_body
 
 from ..adapters import queries as q
@@ -18,7 +17,8 @@ from ..domain import orders as order_rules
 from ..domain import rating as rating_rules
 from ..domain import rfm as rfm_rules
 from ..domain import viewings as viewing_rules
-from .statistics import NOT_FOUND_MESSAGE
+from .owner import CustomerOwner
+from .statistics import visible_customer
 
 
 def _page(items: list, page: int, page_size: int) -> dict:
@@ -72,14 +72,15 @@ def _score(customer, inputs: dict, avg_revenue, avg_frequency) -> dict:
                        "factory_avg_revenue": r(avg_revenue), "factory_avg_frequency": r(avg_frequency)}}
 
 
-def rating_score(uow, ctx: RequestContext, customer_id: int, *, timezone: str, now: dt.datetime | None = None) -> dict:
+def rating_score(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int, *, timezone: str,
+                 now: dt.datetime | None = None) -> dict:
     today = viewing_rules.local_today(timezone, now)
     with uow:
         totals, _everyone, visible = _tenant_buyers(uow.session, ctx, today)
-    if customer_id not in visible:
-        raise NotFound(NOT_FOUND_MESSAGE)
+    # A customer the read model does not know yet (created a moment ago) is asked of its owner.
+    customer = visible.get(customer_id) or visible_customer(uow, owner, ctx, customer_id)
     avg_revenue, avg_frequency = _factory_averages(totals, today)
-    return _score(visible[customer_id], _score_inputs(totals.get(customer_id), today), avg_revenue, avg_frequency)
+    return _score(customer, _score_inputs(totals.get(customer_id), today), avg_revenue, avg_frequency)
 
 
 def rating_scores(uow, ctx: RequestContext, *, page: int, page_size: int, timezone: str,

@@ -15,9 +15,10 @@ from crm_common import logs
 from crm_common.db import utcnow
 from crm_common.events import EventHandlers, InvalidEvent
 
+from ..contracts import PRODUCER
 from ..domain import customers as customer_rules
 from ..domain import orders as order_rules
-from .orders import PRODUCER, store_orders
+from .orders import apply_order_event
 from .unit_of_work import AnalyticsUnitOfWork
 
 log = logs.get_logger("analytics.projection")
@@ -121,8 +122,9 @@ def _check(row: dict, kind: str) -> dict:
     return row
 
 
-def order_from_data(data: dict):
-    """An ``order.recorded`` data object as a domain ``Order`` (InvalidEvent if malformed)."""
+def order_from_data(data: dict) -> order_rules.Order:
+    """An order event's ``data`` (``contracts.OrderEventData``) as a domain ``Order``
+    (InvalidEvent if malformed or against the order rules)."""
     try:
         return order_rules.build_order(
             order_id=str(data["order_id"]), customer_id=_int(data["customer_id"]),
@@ -135,8 +137,8 @@ def order_from_data(data: dict):
                     "unit_price": _decimal(i["unit_price"]),
                     "subtotal": None if i.get("subtotal") is None else _decimal(i["subtotal"])}
                    for i in data.get("items") or []])
-    except (KeyError, TypeError) as exc:
-        raise InvalidEvent(f"order data lacks {exc}") from exc
+    except (KeyError, TypeError, ArithmeticError) as exc:
+        raise InvalidEvent(f"order data lacks or garbles {exc}") from exc
     except order_rules.OrderRejected as exc:
         raise InvalidEvent(f"order rejected: {exc}") from exc
 
@@ -176,7 +178,7 @@ def apply_order(uow: AnalyticsUnitOfWork, event: dict) -> None:
     tenant = data.get("factory_id") or event.get("factory_id")
     if not tenant:
         raise InvalidEvent("order event lacks factory_id")
-    store_orders(uow, str(tenant), [order], source=str(event.get("producer") or "event"),
-                 versions={order.order_id: int(event["aggregate_version"])})
+    apply_order_event(uow, str(tenant), order, int(event["aggregate_version"]),
+                      source=str(event.get("producer") or "event"))
     uow.freshness.note(uow.freshness.ORDERS, event_id=str(event["event_id"]), event_type=event["event_type"],
                        occurred_at=_occurred(event))

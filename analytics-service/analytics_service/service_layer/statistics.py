@@ -16,26 +16,40 @@ from ..adapters import queries as q
 from ..domain import customers as customer_rules
 from ..domain import orders as order_rules
 from ..domain import viewings as viewing_rules
+from .owner import CustomerOwner, OwnerUnavailable, unavailable
 
-NOT_FOUND_MESSAGE = "客户不存在或已被删除"
+NOT_FOUND_MESSAGE = "客户 {id} 不存在或已被删除"
 RATINGS_DESC = ("5", "4", "3", "2", "1")
 RATINGS_ASC = ("1", "2", "3", "4", "5")
 
 
-def _visible_customer(session, ctx: RequestContext, customer_id: int):
-    row = q.customer(session, ctx.factory_id, customer_id, ctx.scope)
-    if row is None:
-        raise NotFound(NOT_FOUND_MESSAGE)
-    return row
+def visible_customer(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int):
+    """The customer figures are about: the read model's row when it is in the caller's
+    tenant and domains; 404 when the read model has it otherwise (deleted, another tenant's
+    or domain's); and for a customer the read model does not know yet (created a moment
+    ago), the owner's answer for this caller — never "deleted" for a customer that exists."""
+    with uow:
+        row = q.customer(uow.session, ctx.factory_id, customer_id, ctx.scope)
+        known = row is not None or q.knows_customer(uow.session, customer_id)
+    if row is not None:
+        return row
+    if not known:
+        try:
+            owned = owner.customer(customer_id)
+        except OwnerUnavailable as exc:
+            raise unavailable(exc) from exc
+        if owned is not None:
+            return owned
+    raise NotFound(NOT_FOUND_MESSAGE.format(id=customer_id), error_code="CUSTOMER_NOT_FOUND")
 
 
 # --- seed 001 §5.1, §5.2 --------------------------------------------------------------------
 
-def customer_statistics(uow, ctx: RequestContext, customer_id: int, *, timezone: str,
+def customer_statistics(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int, *, timezone: str,
                         now: dt.datetime | None = None) -> dict:
     today = viewing_rules.local_today(timezone, now)
+    c = visible_customer(uow, owner, ctx, customer_id)
     with uow:
-        c = _visible_customer(uow.session, ctx, customer_id)
         totals = q.order_totals(uow.session, ctx.factory_id, today, [customer_id]).get(customer_id, order_rules.OrderTotals())
         products = q.products(uow.session, ctx.factory_id, customer_id)
     return order_rules.customer_statistics(
@@ -43,9 +57,9 @@ def customer_statistics(uow, ctx: RequestContext, customer_id: int, *, timezone:
         customer_rules.credit_utilization(c.credit_limit, c.current_balance))
 
 
-def purchase_history(uow, ctx: RequestContext, customer_id: int) -> list[dict]:
+def purchase_history(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int) -> list[dict]:
+    visible_customer(uow, owner, ctx, customer_id)
     with uow:
-        _visible_customer(uow.session, ctx, customer_id)
         return q.purchase_history(uow.session, ctx.factory_id, customer_id)
 
 

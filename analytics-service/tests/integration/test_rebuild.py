@@ -15,11 +15,11 @@ def _snapshot(*rows):
     return lambda: iter([list(rows)])
 
 
-def test_rebuild_replaces_rows_removes_strays_keeps_newer_and_orders(consumer, engine, unit_of_work, factory,
+def test_rebuild_replaces_rows_removes_strays_keeps_newer_and_orders(consumer, customers, engine, unit_of_work, factory,
                                                                       api_for):
     kept, fixed, stray, fresh = (new_customer_id() for _ in range(4))
     for cid in (kept, fixed, stray):
-        consumer.apply(customer_event(factory, cid, 1, rating=3))
+        customers.add(factory, cid, rating=3)
     consumer.apply(customer_event(factory, kept, 5, rating=5))     # the consumer is ahead of the snapshot
     with engine.begin() as conn:                                     # a projection bug to repair
         conn.execute(sa.update(orm.customers).where(orm.customers.c.id == fixed).values(rating=1))
