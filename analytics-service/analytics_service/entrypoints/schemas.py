@@ -7,9 +7,10 @@ from marshmallow import fields as f
 
 from crm_common import paging
 from crm_common.envelopes import Surface, envelope_schema
-from crm_common.schemas import BaseSchema, IsoDateTime, Money, in_range, one_of
+from crm_common.schemas import BaseSchema, CalendarDate, IsoDateTime, Money, in_range, one_of
 
 from ..domain import rfm as rfm_rules
+from ..domain import viewings as viewing_rules
 
 
 class CustomerId(f.Field):
@@ -143,9 +144,14 @@ MobileDistribution = dict_envelope(Surface.MOBILE, "MobileDistributionEnvelope",
 
 # --- /api/external/statistics (seed 002 §4) -------------------------------------------------
 
+_PERIOD = ma.validate.Range(viewing_rules.EARLIEST_DATE, viewing_rules.LATEST_DATE,
+                            error=f"日期应在 {viewing_rules.EARLIEST_DATE} 到 {viewing_rules.LATEST_DATE} 之间")
+
+
 class StatisticsQuerySchema(BaseSchema):
-    date_from = f.Date(metadata={"description": "开始日期 YYYY-MM-DD（含）"})
-    date_to = f.Date(metadata={"description": "结束日期 YYYY-MM-DD（含）"})
+    date_from = CalendarDate(validate=_PERIOD, metadata={
+        "description": f"开始日期 YYYY-MM-DD（含），{viewing_rules.EARLIEST_DATE} 到 {viewing_rules.LATEST_DATE}"})
+    date_to = CalendarDate(validate=_PERIOD, metadata={"description": "结束日期 YYYY-MM-DD（含）"})
 
     @ma.validates_schema
     def ordered(self, data, **_):
