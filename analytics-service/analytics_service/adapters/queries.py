@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from crm_common.auth import DomainScope
 
+from ..domain import customers as customer_rules
 from ..domain import orders as order_rules
 from ..domain.orders import OrderTotals, ProductFigure
 from . import orm
@@ -135,33 +136,28 @@ def order_summaries(session: Session, factory_id: str, customer_ids: list[int]) 
 
 # --- customers -------------------------------------------------------------------------------
 
-def customer_groups(session: Session, factory_id: str, scope: DomainScope | None, *, now: dt.datetime,
-                    month_start: dt.datetime) -> list:
-    """One scan of the tenant's customers, grouped by (type, industry, rating), with every
-    sum the overall statistics need."""
-    util = sa.case((C.credit_limit > 0, sa.func.abs(C.current_balance) * sa.literal(1.0, sa.Numeric) / C.credit_limit),
-                   else_=0)
-    overdue = sa.and_(C.debt_due_at.is_not(None), C.debt_due_at < now)
-    one = lambda cond: sa.func.sum(sa.case((cond, 1), else_=0))  # noqa: E731
-    return session.execute(
-        sa.select(C.type, C.industry_type, C.rating,
-                  sa.func.count().label("customers"),
-                  one(C.status == "active").label("active"),
-                  one(C.created_at >= month_start).label("new_this_month"),
-                  sa.func.sum(C.credit_limit).label("credit_limit"),
-                  sa.func.sum(C.current_balance).label("current_balance"),
-                  sa.func.sum(C.credit_limit - sa.func.abs(C.current_balance)).label("available_credit"),
-                  one(C.current_balance < 0).label("with_outstanding"),
-                  sa.func.sum(util).label("utilization_sum"),
-                  one(C.credit_limit > 0).label("with_credit_limit"),
-                  one(sa.or_(C.rating <= 2, overdue)).label("at_risk"))
-        .where(live_customers(factory_id, scope))
-        .group_by(C.type, C.industry_type, C.rating)).all()
+def summary_groups(session: Session, factory_id: str, scope: DomainScope | None) -> list:
+    """The tenant's kept summary groups (``customer_summaries``) in the caller's domains."""
+    S = orm.customer_summaries.c
+    stmt = sa.select(orm.customer_summaries).where(S.factory_id == factory_id, S.customers > 0)
+    if scope is not None and not scope.everything:
+        stmt = stmt.where(S.business_domain.in_(sorted(scope.codes)))
+    return session.execute(stmt).all()
 
 
-def count_by(session: Session, factory_id: str, scope: DomainScope | None, column) -> dict:
-    return dict(session.execute(sa.select(column, sa.func.count()).where(live_customers(factory_id, scope))
-                                .group_by(column)).all())
+def new_customers(session: Session, factory_id: str, scope: DomainScope | None, since: dt.datetime) -> int:
+    """Live customers created at or after ``since`` (index ix_customers_live_factory_created)."""
+    return session.execute(sa.select(sa.func.count()).where(
+        live_customers(factory_id, scope), C.created_at >= since)).scalar_one()
+
+
+def overdue_debtors_above_two_stars(session: Session, factory_id: str, scope: DomainScope | None,
+                                    now: dt.datetime) -> int:
+    """Live 3-5 star customers whose debt is past its terms (ix_customers_live_factory_debt_due):
+    the at-risk customers the summary's 1-2 star counts do not already hold."""
+    return session.execute(sa.select(sa.func.count()).where(
+        live_customers(factory_id, scope), C.rating > 2,
+        customer_rules.is_overdue_debt_sql(C.debt_due_at, now))).scalar_one()
 
 
 def credit_rows(session: Session, factory_id: str, scope: DomainScope | None) -> list:

@@ -5,6 +5,8 @@ nothing else writes these tables (the rebuild replaces the read model through
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict, astuple
+from dataclasses import fields as dataclass_fields
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from crm_common.db import upsert, utcnow
 
+from ..domain import customers as customer_rules
 from ..domain import orders as order_rules
 from . import orm
 
@@ -33,9 +36,57 @@ class ReadModel:
         self.session = session
 
     def apply_customers(self, rows: list[dict]) -> None:
-        if rows:
-            upsert(self.session, orm.customers, rows, index_elements=["id"],
-                   update=[k for k in rows[0] if k != "id"], where=_newer)
+        """Write customer rows that are newer than the stored ones, and add what they change
+        to their tenants' summaries, in the caller's transaction: the stored rows are read
+        under a row lock, so the summary moves by exactly what each write changed."""
+        newest: dict[int, dict] = {}
+        for row in rows:
+            if row["id"] not in newest or newest[row["id"]]["version"] < row["version"]:
+                newest[row["id"]] = row
+        if not newest:
+            return
+        c = orm.customers.c
+        old = {r.id: r._mapping for r in self.session.execute(
+            sa.select(c.id, c.factory_id, c.business_domain, c.type, c.industry_type, c.rating, c.status,
+                      c.credit_limit, c.current_balance, c.deleted_at, c.version)
+            .where(c.id.in_(sorted(newest))).order_by(c.id).with_for_update())}
+        written = [row for cid, row in sorted(newest.items()) if cid not in old or old[cid]["version"] < row["version"]]
+        if not written:
+            return
+        upsert(self.session, orm.customers, written, index_elements=["id"],
+               update=[k for k in written[0] if k != "id"], where=_newer)
+        deltas: dict[customer_rules.SummaryKey, customer_rules.CustomerFigures] = {}
+        for row in written:
+            for state, sign in ((old.get(row["id"]), -1), (row, 1)):
+                part = customer_rules.contribution(state) if state is not None else None
+                if part is not None:
+                    key, figures = part
+                    deltas[key] = deltas.get(key, customer_rules.CustomerFigures()) + (figures if sign > 0 else -figures)
+        self._add_to_summaries(deltas)
+
+    def _add_to_summaries(self, deltas: dict) -> None:
+        rows = [{**asdict(key), **asdict(figures)} for key, figures in sorted(
+            deltas.items(), key=lambda kv: astuple(kv[0])) if not figures.empty]
+        if not rows:
+            return
+        sums = [f.name for f in dataclass_fields(customer_rules.CustomerFigures)]
+        upsert(self.session, orm.customer_summaries, rows,
+               index_elements=[f.name for f in dataclass_fields(customer_rules.SummaryKey)],
+               set_=lambda table, excluded: {name: table.c[name] + excluded[name] for name in sums})
+
+    def recompute_summaries(self, factory_ids: list[str] | None = None) -> None:
+        """The summaries from the customers themselves (the SQL form of the same sums): after
+        a rebuild replaced the read model, or to check the kept ones."""
+        s, c = orm.customer_summaries, orm.customers.c
+        keys = customer_rules.summary_key_sql(c)
+        select = sa.select(*keys, *customer_rules.customer_figures_sql(c)).where(c.deleted_at.is_(None))
+        delete = sa.delete(s)
+        if factory_ids is not None:
+            select = select.where(c.factory_id.in_(factory_ids))
+            delete = delete.where(s.c.factory_id.in_(factory_ids))
+        self.session.execute(delete)
+        self.session.execute(sa.insert(s).from_select([col.name for col in s.columns],
+                                                      select.group_by(*keys)))
 
     def apply_viewing_records(self, rows: list[dict]) -> None:
         if rows:

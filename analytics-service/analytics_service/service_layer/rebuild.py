@@ -57,6 +57,8 @@ def rebuild(uow: AnalyticsUnitOfWork, chosen: list[Source], *, consumer: str) ->
         for source in chosen:
             report[source.name] = uow.read_model.replace(source.table, source.aggregate_type, fetched[source.name],
                                                          consumer=consumer, started=started)
+        if any(source.table is orm.customers for source in chosen):
+            uow.read_model.recompute_summaries()
         uow.commit()
     log.info("rebuild_done", **report)
     return report

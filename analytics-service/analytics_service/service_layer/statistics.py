@@ -65,81 +65,82 @@ def purchase_history(uow, owner: CustomerOwner, ctx: RequestContext, customer_id
 
 # --- seed 001 §5.3, §5.4, §7.3–7.5 -----------------------------------------------------------
 
-def overall_statistics(uow, ctx: RequestContext, *, timezone: str, now: dt.datetime | None = None) -> dict:
-    now = now or utcnow()
-    with uow:
-        groups = q.customer_groups(uow.session, ctx.factory_id, ctx.scope, now=now,
-                                   month_start=viewing_rules.month_start(timezone, now))
-    total = active = new = outstanding = at_risk = with_limit = 0
-    credit = balance = available = util_sum = Decimal(0)
-    types = {label: 0 for label in customer_rules.CUSTOMER_TYPES.values()}
-    industries: dict[str, int] = {}
-    ratings = {key: 0 for key in RATINGS_DESC}
+def _sum(groups, key: str, label=lambda v: v) -> dict:
+    """Customers per value of ``key`` over the summary groups."""
+    out: dict = {}
     for g in groups:
-        n = int(g.customers)
-        total += n
-        active += int(g.active)
-        new += int(g.new_this_month)
-        outstanding += int(g.with_outstanding)
-        at_risk += int(g.at_risk)
-        with_limit += int(g.with_credit_limit)
-        credit += Decimal(g.credit_limit)
-        balance += Decimal(g.current_balance)
-        available += Decimal(g.available_credit)
-        util_sum += Decimal(str(g.utilization_sum))
-        label = customer_rules.type_label(g.type)
-        types[label] = types.get(label, 0) + n
-        industry = customer_rules.industry_label(g.industry_type)
-        industries[industry] = industries.get(industry, 0) + n
-        ratings[str(g.rating)] = ratings.get(str(g.rating), 0) + n
-    return {
-        "total_customers": total,
-        "active_customers": active,
-        "inactive_customers": total - active,
-        "new_customers_this_month": new,
-        "type_distribution": types,
-        "industry_distribution": _by_count(industries),
-        "rating_distribution": ratings,
-        "financial_summary": {
-            "total_credit_limit": credit,
-            "total_current_balance": balance,
-            "total_available_credit": available,
-            "customers_with_outstanding": outstanding,
-            "avg_credit_utilization": order_rules.round2(util_sum * 100 / with_limit) if with_limit else Decimal(0),
-        },
-        "vip_customers": ratings.get("5", 0),
-        "at_risk_customers": at_risk,
-    }
-
-
-def _by_count(counts: dict[str, int]) -> dict[str, int]:
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def rating_distribution(uow, ctx: RequestContext) -> dict[str, int]:
-    with uow:
-        counts = q.count_by(uow.session, ctx.factory_id, ctx.scope, q.C.rating)
-    return {key: int(counts.get(int(key), 0)) for key in RATINGS_ASC}
-
-
-def type_distribution(uow, ctx: RequestContext) -> dict[str, int]:
-    with uow:
-        counts = q.count_by(uow.session, ctx.factory_id, ctx.scope, q.C.type)
-    out = {label: 0 for label in customer_rules.CUSTOMER_TYPES.values()}
-    for code, n in counts.items():
-        label = customer_rules.type_label(code)
-        out[label] = out.get(label, 0) + int(n)
+        name = label(getattr(g, key))
+        out[name] = out.get(name, 0) + int(g.customers)
     return out
 
 
-def industry_distribution(uow, ctx: RequestContext) -> dict[str, int]:
+def overall_statistics(uow, ctx: RequestContext, *, timezone: str, now: dt.datetime | None = None) -> dict:
+    """§5.4 from the tenant's kept summary (a few hundred rows at most, whatever the number
+    of customers) plus the two clock-dependent counts, each from an index."""
+    now = now or utcnow()
     with uow:
-        counts = q.count_by(uow.session, ctx.factory_id, ctx.scope, q.C.industry_type)
-    out: dict[str, int] = {}
-    for industry, n in counts.items():
-        label = customer_rules.industry_label(industry)
-        out[label] = out.get(label, 0) + int(n)
-    return _by_count(out)
+        groups = q.summary_groups(uow.session, ctx.factory_id, ctx.scope)
+        new = q.new_customers(uow.session, ctx.factory_id, ctx.scope, viewing_rules.month_start(timezone, now))
+        overdue = q.overdue_debtors_above_two_stars(uow.session, ctx.factory_id, ctx.scope, now)
+    f = sum((customer_rules.CustomerFigures(
+        int(g.customers), int(g.active), int(g.with_outstanding), int(g.with_credit_limit), Decimal(g.credit_limit),
+        Decimal(g.current_balance), Decimal(g.available_credit), Decimal(g.utilization_sum)) for g in groups),
+        customer_rules.CustomerFigures())
+    ratings = _ratings(groups, RATINGS_DESC)
+    return {
+        "total_customers": f.customers,
+        "active_customers": f.active,
+        "inactive_customers": f.customers - f.active,
+        "new_customers_this_month": new,
+        "type_distribution": _types(groups),
+        "industry_distribution": _industries(groups),
+        "rating_distribution": ratings,
+        "financial_summary": {
+            "total_credit_limit": f.credit_limit,
+            "total_current_balance": f.current_balance,
+            "total_available_credit": f.available_credit,
+            "customers_with_outstanding": f.with_outstanding,
+            "avg_credit_utilization": order_rules.round2(f.utilization_sum * 100 / f.with_credit_limit)
+            if f.with_credit_limit else Decimal(0),
+        },
+        "vip_customers": ratings["5"],
+        # 风险客户: 1-2 stars (from the summary) or debt past its terms (the rest, by index).
+        "at_risk_customers": ratings["1"] + ratings["2"] + overdue,
+    }
+
+
+def _ratings(groups, order: tuple[str, ...]) -> dict[str, int]:
+    counts = _sum(groups, "rating", str)
+    return {key: counts.get(key, 0) for key in order}
+
+
+def _types(groups) -> dict[str, int]:
+    """企业/个人/经销商/零售 always present; no or an unknown type: 其他."""
+    return {**{label: 0 for label in customer_rules.CUSTOMER_TYPES.values()},
+            **_sum(groups, "type", lambda code: customer_rules.type_label(code or None))}
+
+
+def _industries(groups) -> dict[str, int]:
+    """Most first (ties by name); no industry: 其他."""
+    counts = _sum(groups, "industry_type", lambda v: customer_rules.industry_label(v or None))
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _groups(uow, ctx: RequestContext) -> list:
+    with uow:
+        return q.summary_groups(uow.session, ctx.factory_id, ctx.scope)
+
+
+def rating_distribution(uow, ctx: RequestContext) -> dict[str, int]:
+    return _ratings(_groups(uow, ctx), RATINGS_ASC)
+
+
+def type_distribution(uow, ctx: RequestContext) -> dict[str, int]:
+    return _types(_groups(uow, ctx))
+
+
+def industry_distribution(uow, ctx: RequestContext) -> dict[str, int]:
+    return _industries(_groups(uow, ctx))
 
 
 def vip_customers(uow, ctx: RequestContext, limit: int) -> list[dict]:

@@ -245,14 +245,15 @@ def insert_ignore(session, table: sa.Table, values: dict | list[dict], index_ele
 
 
 def upsert(session, table: sa.Table, values: dict | list[dict], *, index_elements: list,
-           set_: dict | None = None, update: Iterable[str] | None = None, where=None) -> int:
+           set_: dict | Callable | None = None, update: Iterable[str] | None = None, where=None) -> int:
     """INSERT ... ON CONFLICT (index_elements) DO UPDATE. ``update`` names columns taken from
-    the proposed row (``excluded``); ``set_`` gives explicit expressions; ``where(table,
-    excluded)`` can make the update conditional (e.g. only a newer version). Returns the
-    rows inserted or updated."""
+    the proposed row (``excluded``); ``set_`` gives explicit expressions, or is
+    ``set_(table, excluded)`` returning them (e.g. ``x = table.x + excluded.x`` to add);
+    ``where(table, excluded)`` can make the update conditional (e.g. only a newer version).
+    Returns the rows inserted or updated."""
     stmt = _insert_for(session)(table).values(values)
     assignments = {name: stmt.excluded[name] for name in (update or ())}
-    assignments.update(set_ or {})
+    assignments.update((set_(table, stmt.excluded) if callable(set_) else set_) or {})
     kwargs = {"index_elements": index_elements, "set_": assignments}
     if where is not None:
         kwargs["where"] = where(table, stmt.excluded)
