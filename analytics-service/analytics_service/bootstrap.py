@@ -20,7 +20,7 @@ from crm_common.workers import consumer_command
 
 from .adapters import broker, orm
 from .adapters.customer_service import CustomerService
-from .service_layer.projection import handlers
+from .service_layer.projection import apply_many, handlers
 from .service_layer.unit_of_work import AnalyticsUnitOfWork
 
 SERVICE = "analytics"
@@ -67,6 +67,12 @@ def current() -> Analytics:
     return current_app.extensions[EXTENSION]
 
 
+# Deliveries applied together when a backlog drains (CONSUMER_BATCH_SIZE overrides): set-based,
+# one statement per table for the batch (projection.apply_many); a batch that fails is
+# applied again event by event, so that a poison event fails alone.
+CONSUMER_BATCH_SIZE = 200
+
+
 def consume_command() -> Callable[[list[str]], int]:
     """``analytics-service consume``: the read model's queue, bound to the event types the
     projection handles; each handler gets the unit of work joined to the consumer's
@@ -74,4 +80,6 @@ def consume_command() -> Callable[[list[str]], int]:
     return consumer_command(SERVICE, name=CONSUMER, queue=broker.QUEUE, bindings=handlers.bindings,
                             processed=orm.processed_events, versions=orm.applied_versions,
                             handler_factory=lambda _settings: handlers,
-                            unit_of_work=lambda _settings: AnalyticsUnitOfWork.joining)
+                            handler_many_factory=lambda _settings: apply_many,
+                            unit_of_work=lambda _settings: AnalyticsUnitOfWork.joining,
+                            batch_size=CONSUMER_BATCH_SIZE)

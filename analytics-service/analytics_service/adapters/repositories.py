@@ -89,9 +89,14 @@ class ReadModel:
                                                       select.group_by(*keys)))
 
     def apply_viewing_records(self, rows: list[dict]) -> None:
-        if rows:
-            upsert(self.session, orm.viewing_records, rows, index_elements=["id"],
-                   update=[k for k in rows[0] if k != "id"], where=_newer)
+        newest: dict[str, dict] = {}
+        for row in rows:
+            if row["id"] not in newest or newest[row["id"]]["version"] < row["version"]:
+                newest[row["id"]] = row
+        if newest:
+            written = [newest[key] for key in sorted(newest)]
+            upsert(self.session, orm.viewing_records, written, index_elements=["id"],
+                   update=[k for k in written[0] if k != "id"], where=_newer)
 
     def customer_scopes(self, customer_ids) -> dict[int, tuple[str, str | None]]:
         """customer id -> (tenant, business domain) of the customers the read model knows,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
+from typing import Callable
 
 from crm_common import logs
 from crm_common.db import utcnow
@@ -149,36 +150,66 @@ def _occurred(event: dict) -> dt.datetime | None:
 
 # --- the consumer's handlers -------------------------------------------------------------------
 
-@handlers.on("customer.created", "customer.updated", "customer.deleted")
-def apply_customer(uow: AnalyticsUnitOfWork, event: dict) -> None:
-    data = {**event["data"], "id": event["data"].get("id", event["aggregate_id"])}
-    row = _check(customer_row(data, int(event["aggregate_version"]), event.get("factory_id")), "customer")
-    uow.read_model.apply_customers([row])
-    uow.freshness.note(uow.freshness.CUSTOMERS, event_id=str(event["event_id"]), event_type=event["event_type"],
-                       occurred_at=_occurred(event))
+# Each applier takes a list of events of the types it is registered for: the consumer hands
+# it one event (``handlers``, event by event) or all those of a batch (``apply_many``, the
+# set-based path: one statement per table for the whole batch).
+APPLIERS: list[tuple[frozenset[str], Callable[[AnalyticsUnitOfWork, list[dict]], None]]] = []
 
 
-@handlers.on("viewing.recorded", "viewing.updated")
-def apply_viewing_record(uow: AnalyticsUnitOfWork, event: dict) -> None:
-    data = {**event["data"], "id": event["data"].get("id", event["aggregate_id"])}
-    row = _check(viewing_row(data, int(event["aggregate_version"]), event.get("factory_id")), "viewing")
-    uow.read_model.apply_viewing_records([row])
-    uow.freshness.note(uow.freshness.VIEWINGS, event_id=str(event["event_id"]), event_type=event["event_type"],
-                       occurred_at=_occurred(event))
+def handles(*event_types: str):
+    def register(apply: Callable[[AnalyticsUnitOfWork, list[dict]], None]):
+        handlers.on(*event_types)(lambda uow, event: apply(uow, [event]))
+        APPLIERS.append((frozenset(event_types), apply))
+        return apply
+    return register
 
 
-@handlers.on("order.recorded", "order.updated")
-def apply_order(uow: AnalyticsUnitOfWork, event: dict) -> None:
+def apply_many(uow: AnalyticsUnitOfWork, events: list[dict]) -> None:
+    """A batch of events, each kind by its applier (events of different aggregates commute;
+    the consumer hands over only the newest event of each aggregate)."""
+    for event_types, apply in APPLIERS:
+        chunk = [event for event in events if event["event_type"] in event_types]
+        if chunk:
+            apply(uow, chunk)
+
+
+def _note(uow: AnalyticsUnitOfWork, source: str, events: list[dict]) -> None:
+    last = max(events, key=lambda e: str(e.get("occurred_at") or ""))
+    uow.freshness.note(source, event_id=str(last["event_id"]), event_type=str(last["event_type"]),
+                       occurred_at=_occurred(last), count=len(events))
+
+
+def _with_id(event: dict) -> dict:
+    return {**event["data"], "id": event["data"].get("id", event["aggregate_id"])}
+
+
+@handles("customer.created", "customer.updated", "customer.deleted")
+def apply_customers(uow: AnalyticsUnitOfWork, events: list[dict]) -> None:
+    uow.read_model.apply_customers([
+        _check(customer_row(_with_id(e), int(e["aggregate_version"]), e.get("factory_id")), "customer")
+        for e in events])
+    _note(uow, uow.freshness.CUSTOMERS, events)
+
+
+@handles("viewing.recorded", "viewing.updated")
+def apply_viewing_records(uow: AnalyticsUnitOfWork, events: list[dict]) -> None:
+    uow.read_model.apply_viewing_records([
+        _check(viewing_row(_with_id(e), int(e["aggregate_version"]), e.get("factory_id")), "viewing")
+        for e in events])
+    _note(uow, uow.freshness.VIEWINGS, events)
+
+
+@handles("order.recorded", "order.updated")
+def apply_orders(uow: AnalyticsUnitOfWork, events: list[dict]) -> None:
     """Orders another producer (an ERP) records, applied by version. Our own order events
     are skipped: their facts were written when the request was accepted."""
-    if event.get("producer") == PRODUCER:
-        return
-    data = event["data"]
-    order = order_from_data(data)
-    tenant = data.get("factory_id") or event.get("factory_id")
-    if not tenant:
-        raise InvalidEvent("order event lacks factory_id")
-    apply_order_event(uow, str(tenant), order, int(event["aggregate_version"]),
-                      source=str(event.get("producer") or "event"))
-    uow.freshness.note(uow.freshness.ORDERS, event_id=str(event["event_id"]), event_type=event["event_type"],
-                       occurred_at=_occurred(event))
+    theirs = [event for event in events if event.get("producer") != PRODUCER]
+    for event in theirs:
+        data = event["data"]
+        tenant = data.get("factory_id") or event.get("factory_id")
+        if not tenant:
+            raise InvalidEvent("order event lacks factory_id")
+        apply_order_event(uow, str(tenant), order_from_data(data), int(event["aggregate_version"]),
+                          source=str(event.get("producer") or "event"))
+    if theirs:
+        _note(uow, uow.freshness.ORDERS, theirs)

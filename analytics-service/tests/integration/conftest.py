@@ -10,7 +10,7 @@ from analytics_service.adapters import orm
 from analytics_service.app import create_app
 from analytics_service.bootstrap import CONSUMER
 from analytics_service.cli import SERVICE_DIR
-from analytics_service.service_layer.projection import handlers
+from analytics_service.service_layer.projection import apply_many, handlers
 from analytics_service.service_layer.unit_of_work import AnalyticsUnitOfWork
 from crm_common.config import Settings
 from crm_common.consumer import EventConsumer
@@ -85,6 +85,15 @@ def consumer(engine):
                          session_factory=make_session_factory(engine), processed=orm.processed_events,
                          versions=orm.applied_versions, handler=handlers,
                          unit_of_work=AnalyticsUnitOfWork.joining)
+
+
+@pytest.fixture(scope="session")
+def batch_consumer(engine):
+    """The consumer as ``analytics-service consume`` runs it on a backlog: set-based batches."""
+    return EventConsumer(name=CONSUMER, queue=CONSUMER, bindings=[], amqp_url="amqp://unused",
+                         session_factory=make_session_factory(engine), processed=orm.processed_events,
+                         versions=orm.applied_versions, handler=handlers, handler_many=apply_many,
+                         unit_of_work=AnalyticsUnitOfWork.joining, batch_size=200, prefetch=200)
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ keeps (incrementally, event by event) against the same sums recomputed from the 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import random
+import uuid
 from decimal import Decimal as D
 
 import sqlalchemy as sa
@@ -88,13 +88,13 @@ def _kept(engine, factory) -> dict:
             sa.select(s).where(s.c.factory_id == factory, s.c.customers > 0).order_by(*s.primary_key.columns))}
 
 
-def test_the_summaries_kept_event_by_event_equal_the_sums_recomputed_from_the_customers(
-        consumer, engine, unit_of_work, factory):
-    rnd = random.Random(19)
-    ids = [new_customer_id() for _ in range(12)]
+def customer_history(factory: str, seed: int, ids: list[int], steps: int = 120) -> list[dict]:
+    """Random changes of a few customers (rating, status, type, industry, domain, credit,
+    deletions), versioned per customer."""
+    rnd = random.Random(seed)
     versions = {cid: 0 for cid in ids}
     events = []
-    for step in range(120):
+    for step in range(steps):
         cid = rnd.choice(ids)
         versions[cid] += 1
         limit = rnd.choice((D(0), D(3), D(1000), D("99.99")))
@@ -104,10 +104,20 @@ def test_the_summaries_kept_event_by_event_equal_the_sums_recomputed_from_the_cu
             business_domain=rnd.choice(("D1", "D2")), credit_limit=limit,
             current_balance=-rnd.choice((D(0), D(1), D("0.07"), D(2000))),
             deleted_at=NOW.isoformat() if step % 17 == 16 else None))
-    # Out of order and twice: only the newest version of each customer may count, once.
-    shuffled = events + list(reversed(events))
-    rnd.shuffle(shuffled)
-    for event in itertools.chain(shuffled):
+    return events
+
+
+def shuffled_twice(events: list[dict], seed: int) -> list[dict]:
+    """Out of order and twice: only the newest version of each customer may count, once."""
+    replay = events + list(reversed(events))
+    random.Random(seed).shuffle(replay)
+    return replay
+
+
+def test_the_summaries_kept_event_by_event_equal_the_sums_recomputed_from_the_customers(
+        consumer, engine, unit_of_work, factory):
+    events = customer_history(factory, 19, [new_customer_id() for _ in range(12)])
+    for event in shuffled_twice(events, 19):
         consumer.apply(event)
     kept = _kept(engine, factory)
     uow = unit_of_work()
@@ -131,3 +141,24 @@ def test_the_summaries_kept_event_by_event_equal_the_sums_recomputed_from_the_cu
     assert kept == {(k.factory_id, k.business_domain, k.type, k.industry_type, k.rating):
                     (f.customers, f.active, f.with_outstanding, f.with_credit_limit, f.credit_limit, f.current_balance,
                      f.available_credit, f.utilization_sum) for k, f in expected.items()}
+
+
+def test_set_based_batches_give_exactly_what_one_event_at_a_time_gives(consumer, batch_consumer, engine):
+    one_by_one, batched = "FONE" + uuid.uuid4().hex[:6], "FMANY" + uuid.uuid4().hex[:6]
+    ids, twins = [new_customer_id() for _ in range(15)], [new_customer_id() for _ in range(15)]
+    for event in shuffled_twice(customer_history(one_by_one, 23, ids), 23):
+        consumer.apply(event)
+    replay = shuffled_twice(customer_history(batched, 23, twins), 23)
+    outcomes = []
+    for start in range(0, len(replay), 50):
+        outcomes += batch_consumer.apply_batch(replay[start:start + 50])
+    assert outcomes.count("applied") >= len(ids) and "duplicate" in outcomes and "stale" in outcomes
+    without_tenant = lambda kept: {key[1:]: value for key, value in kept.items()}  # noqa: E731
+    assert without_tenant(_kept(engine, one_by_one)) == without_tenant(_kept(engine, batched))
+    C = orm.customers.c
+    columns = [C.rating, C.status, C.type, C.industry_type, C.business_domain, C.credit_limit, C.current_balance,
+               C.deleted_at, C.version]
+    with engine.connect() as conn:
+        rows = lambda f, name: {name.get(r[0], r[0]): tuple(r[1:]) for r in conn.execute(  # noqa: E731
+            sa.select(C.id, *columns).where(C.factory_id == f))}
+        assert rows(one_by_one, {}) == rows(batched, dict(zip(twins, ids)))
