@@ -145,19 +145,18 @@ def summary_groups(session: Session, factory_id: str, scope: DomainScope | None)
     return session.execute(stmt).all()
 
 
-def new_customers(session: Session, factory_id: str, scope: DomainScope | None, since: dt.datetime) -> int:
-    """Live customers created at or after ``since`` (index ix_customers_live_factory_created)."""
-    return session.execute(sa.select(sa.func.count()).where(
-        live_customers(factory_id, scope), C.created_at >= since)).scalar_one()
-
-
-def overdue_debtors_above_two_stars(session: Session, factory_id: str, scope: DomainScope | None,
-                                    now: dt.datetime) -> int:
-    """Live 3-5 star customers whose debt is past its terms (ix_customers_live_factory_debt_due):
-    the at-risk customers the summary's 1-2 star counts do not already hold."""
-    return session.execute(sa.select(sa.func.count()).where(
-        live_customers(factory_id, scope), C.rating > 2,
-        customer_rules.is_overdue_debt_sql(C.debt_due_at, now))).scalar_one()
+def clock_counts(session: Session, factory_id: str, scope: DomainScope | None, *, since: dt.datetime,
+                 now: dt.datetime) -> tuple[int, int]:
+    """The two figures of §5.4 that move with the clock, in one round trip, each counted from
+    its partial index: live customers created at or after ``since``, and live 3-5 star
+    customers whose debt is past its terms (the at-risk customers that the summary's 1-2 star
+    counts do not already hold)."""
+    count = lambda *where: sa.select(sa.func.count()).where(  # noqa: E731
+        live_customers(factory_id, scope), *where).scalar_subquery()
+    row = session.execute(sa.select(
+        count(C.created_at >= since).label("new"),
+        count(C.rating > 2, customer_rules.is_overdue_debt_sql(C.debt_due_at, now)).label("overdue"))).one()
+    return int(row.new), int(row.overdue)
 
 
 def credit_rows(session: Session, factory_id: str, scope: DomainScope | None) -> list:

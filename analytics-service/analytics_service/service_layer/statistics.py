@@ -6,7 +6,9 @@ them (camelCase on /api/mobile)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import fields as dataclass_fields
 from decimal import Decimal
+from typing import Callable
 
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
@@ -21,26 +23,35 @@ from .owner import CustomerOwner, OwnerUnavailable, unavailable
 NOT_FOUND_MESSAGE = "客户 {id} 不存在或已被删除"
 RATINGS_DESC = ("5", "4", "3", "2", "1")
 RATINGS_ASC = ("1", "2", "3", "4", "5")
+FIGURES = [field.name for field in dataclass_fields(customer_rules.CustomerFigures)]
 
 
-def visible_customer(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int):
-    """The customer figures are about: the read model's row when it is in the caller's
-    tenant and domains; 404 when the read model has it otherwise (deleted, another tenant's
-    or domain's); and for a customer the read model does not know yet (created a moment
-    ago), the owner's answer for this caller — never "deleted" for a customer that exists."""
+def read_about(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int,
+               read: Callable[[object], object] = lambda session: None) -> tuple[object, object]:
+    """(the customer, ``read(session)``) for a customer the caller may see: the read model's
+    row when it is in the caller's tenant and domains (one unit of work for both); 404 when
+    the read model has it otherwise (deleted, another tenant's or domain's); and for a
+    customer the read model does not know yet (created a moment ago), the owner's answer for
+    this caller — never "deleted" for a customer that exists."""
     with uow:
         row = q.customer(uow.session, ctx.factory_id, customer_id, ctx.scope)
-        known = row is not None or q.knows_customer(uow.session, customer_id)
-    if row is not None:
-        return row
+        if row is not None:
+            return row, read(uow.session)
+        known = q.knows_customer(uow.session, customer_id)
+    owned = None
     if not known:
         try:
             owned = owner.customer(customer_id)
         except OwnerUnavailable as exc:
             raise unavailable(exc) from exc
-        if owned is not None:
-            return owned
-    raise NotFound(NOT_FOUND_MESSAGE.format(id=customer_id), error_code="CUSTOMER_NOT_FOUND")
+    if owned is None:
+        raise NotFound(NOT_FOUND_MESSAGE.format(id=customer_id), error_code="CUSTOMER_NOT_FOUND")
+    with uow:
+        return owned, read(uow.session)
+
+
+def visible_customer(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int):
+    return read_about(uow, owner, ctx, customer_id)[0]
 
 
 # --- seed 001 §5.1, §5.2 --------------------------------------------------------------------
@@ -48,19 +59,17 @@ def visible_customer(uow, owner: CustomerOwner, ctx: RequestContext, customer_id
 def customer_statistics(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int, *, timezone: str,
                         now: dt.datetime | None = None) -> dict:
     today = viewing_rules.local_today(timezone, now)
-    c = visible_customer(uow, owner, ctx, customer_id)
-    with uow:
-        totals = q.order_totals(uow.session, ctx.factory_id, today, [customer_id]).get(customer_id, order_rules.OrderTotals())
-        products = q.products(uow.session, ctx.factory_id, customer_id)
+    c, (totals, products) = read_about(uow, owner, ctx, customer_id, lambda session: (
+        q.order_totals(session, ctx.factory_id, today, [customer_id]).get(customer_id, order_rules.OrderTotals()),
+        q.products(session, ctx.factory_id, customer_id)))
     return order_rules.customer_statistics(
         c.id, totals, products, c.credit_limit, c.current_balance, today,
         customer_rules.credit_utilization(c.credit_limit, c.current_balance))
 
 
 def purchase_history(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int) -> list[dict]:
-    visible_customer(uow, owner, ctx, customer_id)
-    with uow:
-        return q.purchase_history(uow.session, ctx.factory_id, customer_id)
+    return read_about(uow, owner, ctx, customer_id,
+                      lambda session: q.purchase_history(session, ctx.factory_id, customer_id))[1]
 
 
 # --- seed 001 §5.3, §5.4, §7.3–7.5 -----------------------------------------------------------
@@ -80,12 +89,9 @@ def overall_statistics(uow, ctx: RequestContext, *, timezone: str, now: dt.datet
     now = now or utcnow()
     with uow:
         groups = q.summary_groups(uow.session, ctx.factory_id, ctx.scope)
-        new = q.new_customers(uow.session, ctx.factory_id, ctx.scope, viewing_rules.month_start(timezone, now))
-        overdue = q.overdue_debtors_above_two_stars(uow.session, ctx.factory_id, ctx.scope, now)
-    f = sum((customer_rules.CustomerFigures(
-        int(g.customers), int(g.active), int(g.with_outstanding), int(g.with_credit_limit), Decimal(g.credit_limit),
-        Decimal(g.current_balance), Decimal(g.available_credit), Decimal(g.utilization_sum)) for g in groups),
-        customer_rules.CustomerFigures())
+        new, overdue = q.clock_counts(uow.session, ctx.factory_id, ctx.scope,
+                                      since=viewing_rules.month_start(timezone, now), now=now)
+    f = customer_rules.CustomerFigures(*(sum(getattr(g, name) for g in groups) for name in FIGURES))
     ratings = _ratings(groups, RATINGS_DESC)
     return {
         "total_customers": f.customers,
