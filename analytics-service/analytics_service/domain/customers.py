@@ -62,8 +62,11 @@ def is_at_risk(rating: int, overdue: bool) -> bool:
     return rating <= 2 or overdue
 
 
-def is_at_risk_sql(rating, overdue) -> sa.ColumnElement:
-    return sa.or_(rating <= 2, overdue)
+def at_risk_count(one_or_two_stars: int, overdue_with_more_stars: int) -> int:
+    """How many customers ``is_at_risk``, counted without a scan: the 1-2 star customers (from
+    the summary) plus those with 3-5 stars whose debt is past its terms (from an index) —
+    nobody twice."""
+    return one_or_two_stars + overdue_with_more_stars
 
 
 def utilization_fraction(credit_limit: Decimal, current_balance: Decimal) -> Decimal:

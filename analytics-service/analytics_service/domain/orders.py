@@ -70,10 +70,6 @@ def counts_towards_figures(status: str) -> bool:
     return status != CANCELLED
 
 
-def counts_towards_figures_sql(status) -> sa.ColumnElement:
-    return status != CANCELLED
-
-
 def may_become(current: str, new: str) -> bool:
     return new == current or new in TRANSITIONS[current]
 

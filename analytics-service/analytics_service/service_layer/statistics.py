@@ -110,8 +110,7 @@ def overall_statistics(uow, ctx: RequestContext, *, timezone: str, now: dt.datet
             if f.with_credit_limit else Decimal(0),
         },
         "vip_customers": ratings["5"],
-        # 风险客户: 1-2 stars (from the summary) or debt past its terms (the rest, by index).
-        "at_risk_customers": ratings["1"] + ratings["2"] + overdue,
+        "at_risk_customers": customer_rules.at_risk_count(ratings["1"] + ratings["2"], overdue),
     }
 
 

@@ -33,7 +33,7 @@ CUSTOMERS = [
 ]
 
 
-def test_utilisation_and_at_risk_agree_with_their_sql_forms(customers, engine, factory):
+def test_utilisation_and_at_risk_agree_with_their_sql_forms(customers, engine, unit_of_work, factory):
     ids = []
     for status, limit, balance, rating, due in CUSTOMERS:
         cid = customers.add(factory, status=status, credit_limit=limit, current_balance=balance, rating=rating)
@@ -45,12 +45,20 @@ def test_utilisation_and_at_risk_agree_with_their_sql_forms(customers, engine, f
     with engine.connect() as conn:
         rows = {r.id: r for r in conn.execute(sa.select(
             C.id, customer_rules.utilization_fraction_sql(C.credit_limit, C.current_balance).label("utilization"),
-            customer_rules.is_at_risk_sql(C.rating, customer_rules.is_overdue_debt_sql(C.debt_due_at, NOW))
-            .label("at_risk")).where(C.id.in_(ids)))}
+            customer_rules.is_overdue_debt_sql(C.debt_due_at, NOW).label("overdue")).where(C.id.in_(ids)))}
+    at_risk = 0
     for cid, (status, limit, balance, rating, due) in zip(ids, CUSTOMERS):
         due_at = None if due is None else NOW + dt.timedelta(days=due)
         assert rows[cid].utilization == customer_rules.utilization_fraction(limit, balance), (limit, balance)
-        assert rows[cid].at_risk == customer_rules.is_at_risk(rating, customer_rules.is_overdue_debt(due_at, NOW))
+        assert rows[cid].overdue == customer_rules.is_overdue_debt(due_at, NOW)
+        at_risk += customer_rules.is_at_risk(rating, customer_rules.is_overdue_debt(due_at, NOW))
+    # 风险客户 counted without a scan (the summary's 1-2 stars + the index's overdue 3-5 stars).
+    uow = unit_of_work()
+    with uow:
+        groups = q.summary_groups(uow.session, factory, None)
+        _new, overdue = q.clock_counts(uow.session, factory, None, since=NOW, now=NOW)
+    low = sum(g.customers for g in groups if g.rating <= 2)
+    assert customer_rules.at_risk_count(low, overdue) == at_risk == 3
 
 
 ORDERS = [  # status, days before TODAY ordered, days to pay (None: unpaid), due after (days), amount

@@ -166,11 +166,12 @@ class EventConsumer:
         now = utcnow()
         insert = _insert_for(session)
         p = self.processed
-        fresh = set(session.execute(insert(p).values([
-            {"consumer": self.name, "event_id": event_id, "event_type": str(events[i]["event_type"]),
-             "aggregate_id": str(events[i]["aggregate_id"]), "aggregate_version": int(events[i]["aggregate_version"]),
-             "applied": True, "processed_at": now} for event_id, i in first.items()])
-            .on_conflict_do_nothing(index_elements=[p.c.consumer, p.c.event_id]).returning(p.c.event_id)).scalars())
+        # executemany with RETURNING: one statement compiled once, the rows sent in pages.
+        fresh = set(session.execute(
+            insert(p).on_conflict_do_nothing(index_elements=[p.c.consumer, p.c.event_id]).returning(p.c.event_id),
+            [{"consumer": self.name, "event_id": event_id, "event_type": str(events[i]["event_type"]),
+              "aggregate_id": str(events[i]["aggregate_id"]), "aggregate_version": int(events[i]["aggregate_version"]),
+              "applied": True, "processed_at": now} for event_id, i in first.items()]).scalars())
         if self.versions is None:  # every event applies, once per event_id
             for event_id, i in first.items():
                 if event_id in fresh:
@@ -187,15 +188,16 @@ class EventConsumer:
         v = self.versions
         advanced = set()
         if newest:
-            stmt = insert(v).values([
-                {"consumer": self.name, "aggregate_type": key[0], "aggregate_id": key[1],
-                 "version": int(events[i]["aggregate_version"]), "occurred_at": events[i].get("occurred_at"),
-                 "updated_at": now} for key, i in sorted(newest.items())])
-            advanced = {tuple(row) for row in session.execute(stmt.on_conflict_do_update(
+            stmt = insert(v)
+            stmt = stmt.on_conflict_do_update(
                 index_elements=[v.c.consumer, v.c.aggregate_type, v.c.aggregate_id],
                 set_={"version": stmt.excluded.version, "occurred_at": stmt.excluded.occurred_at,
                       "updated_at": stmt.excluded.updated_at},
-                where=v.c.version < stmt.excluded.version).returning(v.c.aggregate_type, v.c.aggregate_id))}
+                where=v.c.version < stmt.excluded.version).returning(v.c.aggregate_type, v.c.aggregate_id)
+            advanced = {tuple(row) for row in session.execute(stmt, [
+                {"consumer": self.name, "aggregate_type": key[0], "aggregate_id": key[1],
+                 "version": int(events[i]["aggregate_version"]), "occurred_at": events[i].get("occurred_at"),
+                 "updated_at": now} for key, i in sorted(newest.items())])}
         for key, i in newest.items():
             if key in advanced:
                 outcomes[i] = "applied"
