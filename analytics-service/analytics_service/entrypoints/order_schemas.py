@@ -6,7 +6,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields as f
 
-from crm_common.envelopes import Surface, envelope_schema
+from crm_common.envelopes import Surface, V1ErrorSchema, envelope_schema
 from crm_common.schemas import BaseSchema, CalendarDate, IsoDateTime, Money, length, one_of
 
 from ..domain import eligibility as eligibility_rules
@@ -151,6 +151,12 @@ class OrderSummarySchema(ma.Schema):
     total_revenue = Money(data_key="totalRevenue")
     last_order_date = f.Date(allow_none=True, data_key="lastOrderDate")
     customer_lifetime_value = Money(allow_none=True, data_key="customerLifetimeValue")
+
+
+class V1OrderBatchErrorSchema(V1ErrorSchema):
+    """A 400: a malformed batch (``errors`` names the fields), or every order failed (then
+    ``data`` holds each order's outcome)."""
+    data = f.Nested(OrderBatchResultSchema, allow_none=True)
 
 
 V1Order = envelope_schema(Surface.V1, OrderSchema)

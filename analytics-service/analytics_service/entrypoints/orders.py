@@ -32,6 +32,7 @@ from .order_schemas import (
     OrderSummariesRequestSchema,
     V1Order,
     V1OrderBatch,
+    V1OrderBatchErrorSchema,
     V1OrderSummaries,
 )
 
@@ -91,7 +92,9 @@ def _outcome_view(outcome: svc.OrderOutcome) -> dict:
 @blp.arguments(OrderBatchSchema, example=BATCH_EXAMPLE)
 @blp.response(200, V1OrderBatch)
 @blp.alt_response(207, schema=V1OrderBatch, description="Some orders failed: each one's outcome says why")
-@errors(400, 401, 403, 503)
+@blp.alt_response(400, schema=V1OrderBatchErrorSchema,
+                  description="A malformed batch (`errors`), or every order failed (`data`: each one's outcome)")
+@errors(401, 403, 503)
 @authorize("order.write")
 def record_orders(body):
     """Record a batch of up to 1,000 orders of the tenant with their items, amounts, due and
@@ -148,7 +151,7 @@ def put_order(body, order_id):
 
 @blp.route("/orders/<path:order_id>", methods=["GET"])
 @blp.response(200, V1Order)
-@errors(401, 403, 404)
+@errors(400, 401, 403, 404)
 @authorize("order.read")
 def get_order(order_id):
     """One order of the tenant: its facts, status and the statuses it may move to, payment,

@@ -28,7 +28,9 @@ def order(**kw):
     (json.dumps({"orders": [order(total_amount=10**13)]}), "orders.0.total_amount"),
     (json.dumps({"orders": [order(total_amount=0.125)]}), "orders.0.total_amount"),
     ('{"orders": [{"order_id": "BAD-1", "customer_id": "1", "order_date": "2026-01-05", "total_amount": '
-     + "9" * 4000 + "}]}", "orders.0.total_amount"),
+     + "9" * 25 + "}]}", "orders.0.total_amount"),
+    ('{"orders": [{"order_id": "BAD-1", "customer_id": "1", "order_date": "2026-01-05", "total_amount": '
+     + "9" * 4000 + "}]}", "_schema"),
     ('{"orders": [{"order_id": "BAD-1", "customer_id": "1", "order_date": "2026-01-05", "total_amount": '
      + "9" * 5000 + "}]}", "_schema"),
     (json.dumps({"orders": [order(order_id="A\u0000B")]}), "orders.0.order_id"),

@@ -122,6 +122,7 @@ class MobileErrorSchema(ma.Schema):
     message = ma.fields.String()
     data = _Any(allow_none=True)
     errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+    errorCode = ma.fields.String()  # error_body sends it whenever an error names its code
 
 
 class ExternalErrorSchema(ma.Schema):
