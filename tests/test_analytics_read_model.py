@@ -539,6 +539,7 @@ def test_rebuilding_the_read_model_from_the_owners_gives_the_same_figures(stack,
                              "IN (SELECT id FROM viewing_records WHERE factory_id = :f)"), {"f": factory})
         conn.execute(sa.text("DELETE FROM viewing_records WHERE factory_id = :f"), {"f": factory})
         conn.execute(sa.text("DELETE FROM customers WHERE factory_id = :f"), {"f": factory})
+        conn.execute(sa.text("DELETE FROM customer_summaries WHERE factory_id = :f"), {"f": factory})
         conn.execute(sa.text("DELETE FROM applied_versions WHERE aggregate_type = 'customer' "
                              "AND aggregate_id = ANY(:ids)"), {"ids": tenant_ids})
     assert data_of(manager.get(overall))["totalCustomers"] == 0 and external()["viewing_count"] == 0
