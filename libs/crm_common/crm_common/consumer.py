@@ -291,12 +291,15 @@ class EventConsumer:
             FAILED.labels(self.queue, "handler").inc(len(batch))
             log.exception("event_batch_failed", queue=self.queue, error=type(exc).__name__, size=len(batch))
             outcomes = [exc] * len(batch)
-        failed = []
+        failed = [tag for (tag, _event), outcome in zip(batch, outcomes) if isinstance(outcome, Exception)]
+        if not failed:
+            # Every delivery of this channel up to the last one is settled: one ack for all.
+            channel.basic_ack(batch[-1][0], multiple=True)
         for (tag, event), outcome in zip(batch, outcomes):
             if isinstance(outcome, Exception):
-                failed.append(tag)
                 continue
-            channel.basic_ack(tag)
+            if failed:
+                channel.basic_ack(tag)
             CONSUMED.labels(self.queue, outcome).inc()
             self._bind(event)
             self._observe_lag(event)
