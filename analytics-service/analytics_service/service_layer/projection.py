@@ -12,7 +12,6 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Callable
 
-from crm_common import logs
 from crm_common.db import utcnow
 from crm_common.events import EventHandlers, InvalidEvent
 
@@ -21,8 +20,6 @@ from ..domain import customers as customer_rules
 from ..domain import orders as order_rules
 from .orders import apply_order_event
 from .unit_of_work import AnalyticsUnitOfWork
-
-log = logs.get_logger("analytics.projection")
 
 handlers = EventHandlers()
 
