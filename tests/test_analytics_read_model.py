@@ -23,7 +23,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from crm_testing import make_token
+from crm_testing import make_token, wait_for
 
 from .event_replay import events_of, publish, wait_applied
 
@@ -422,6 +422,21 @@ def assert_every_figure(t: Tenant, ids: dict[str, int], client_for) -> None:
 
 
 # --- the tests -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", autouse=True)
+def events_flowing(stack):
+    """The timed tests below measure how fast a write reaches the figures, not how long the
+    stack's relays and consumers take to start (their processes are not waited for): one
+    customer goes through first, with a generous bound."""
+    factory = f"W{uuid.uuid4().hex[:8].upper()}"
+    admin = requests.Session()
+    admin.headers["Authorization"] = f"Bearer {make_token(roles=['admin'], factories=[factory])}"
+    created = admin.post(f"{stack.gateway}/api/v1/customers", json={"customer": {"name": f"warm-{factory}"}},
+                         timeout=30)
+    assert created.status_code == 201, created.text
+    overall = f"{stack.gateway}/api/mobile/{factory}/customers/overall-statistics"
+    assert wait_for(lambda: data_of(admin.get(overall, timeout=30))["totalCustomers"] == 1, timeout=60)
+
 
 def test_every_statistics_endpoint_shows_the_figures_of_the_writes_within_two_seconds(stack, client_for, factory):
     t, ids = build_tenant(stack, client_for, factory)
