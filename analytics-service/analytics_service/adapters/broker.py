@@ -10,7 +10,6 @@ import pika
 from crm_common.broker import connection_parameters
 
 QUEUE = "analytics-service.read-model"
-BINDINGS = ["customer.*", "viewing.*", "order.*"]
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, dict | None]] = {}
 

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from crm_common.auth import DomainScope
 
+from ..domain import customers as customer_rules
+from ..domain import orders as order_rules
 from ..domain.orders import OrderTotals, ProductFigure
 from . import orm
 
@@ -34,27 +36,16 @@ def customer(session: Session, factory_id: str, customer_id: int, scope: DomainS
         live_customers(factory_id, scope), C.id == customer_id)).first()
 
 
+def knows_customer(session: Session, customer_id: int) -> bool:
+    """Whether the read model has this customer at all (any tenant, deleted or not)."""
+    return session.execute(sa.select(C.id).where(C.id == customer_id)).first() is not None
+
+
 def visible_customer_ids(session: Session, factory_id: str, ids: Iterable[int], scope: DomainScope | None) -> set[int]:
     return set(session.scalars(sa.select(C.id).where(live_customers(factory_id, scope), C.id.in_(list(ids)))))
 
 
 # --- orders ----------------------------------------------------------------------------------
-
-def _totals_columns(today: dt.date):
-    overdue = sa.and_(O.paid_date.is_(None), O.due_date < today)
-    return [
-        sa.func.count().label("total_orders"),
-        sa.func.coalesce(sa.func.sum(O.total_amount), 0).label("total_revenue"),
-        sa.func.min(O.order_date).label("first_order_date"),
-        sa.func.max(O.order_date).label("last_order_date"),
-        sa.func.count(O.paid_date).label("paid_orders"),
-        sa.func.coalesce(sa.func.sum(O.payment_days), 0).label("total_payment_days"),
-        sa.func.coalesce(sa.func.sum(sa.case((O.late_days <= 0, 1), else_=0)), 0).label("on_time_paid_orders"),
-        sa.func.max(O.late_days).label("max_late_days"),
-        sa.func.coalesce(sa.func.sum(sa.case((overdue, 1), else_=0)), 0).label("unpaid_overdue_orders"),
-        sa.func.min(sa.case((overdue, O.due_date), else_=None)).label("oldest_overdue_due_date"),
-    ]
-
 
 def _totals(row) -> OrderTotals:
     return OrderTotals(total_orders=int(row.total_orders), total_revenue=Decimal(row.total_revenue),
@@ -75,7 +66,8 @@ def _as_date(value) -> dt.date | None:
 def order_totals(session: Session, factory_id: str, today: dt.date,
                  customer_ids: Iterable[int] | None = None) -> dict[int, OrderTotals]:
     """Per customer, over counted (not cancelled) orders: one grouped query."""
-    stmt = sa.select(O.customer_id, *_totals_columns(today)).where(O.factory_id == factory_id, O.counted.is_(True))
+    stmt = sa.select(O.customer_id, *order_rules.order_totals_sql(O, today)).where(O.factory_id == factory_id,
+                                                                               O.counted.is_(True))
     if customer_ids is not None:
         stmt = stmt.where(O.customer_id.in_(list(customer_ids)))
     return {int(row.customer_id): _totals(row) for row in session.execute(stmt.group_by(O.customer_id))}
@@ -144,33 +136,27 @@ def order_summaries(session: Session, factory_id: str, customer_ids: list[int]) 
 
 # --- customers -------------------------------------------------------------------------------
 
-def customer_groups(session: Session, factory_id: str, scope: DomainScope | None, *, now: dt.datetime,
-                    month_start: dt.datetime) -> list:
-    """One scan of the tenant's customers, grouped by (type, industry, rating), with every
-    sum the overall statistics need."""
-    util = sa.case((C.credit_limit > 0, sa.func.abs(C.current_balance) * sa.literal(1.0, sa.Numeric) / C.credit_limit),
-                   else_=0)
-    overdue = sa.and_(C.debt_due_at.is_not(None), C.debt_due_at < now)
-    one = lambda cond: sa.func.sum(sa.case((cond, 1), else_=0))  # noqa: E731
-    return session.execute(
-        sa.select(C.type, C.industry_type, C.rating,
-                  sa.func.count().label("customers"),
-                  one(C.status == "active").label("active"),
-                  one(C.created_at >= month_start).label("new_this_month"),
-                  sa.func.sum(C.credit_limit).label("credit_limit"),
-                  sa.func.sum(C.current_balance).label("current_balance"),
-                  sa.func.sum(C.credit_limit - sa.func.abs(C.current_balance)).label("available_credit"),
-                  one(C.current_balance < 0).label("with_outstanding"),
-                  sa.func.sum(util).label("utilization_sum"),
-                  one(C.credit_limit > 0).label("with_credit_limit"),
-                  one(sa.or_(C.rating <= 2, overdue)).label("at_risk"))
-        .where(live_customers(factory_id, scope))
-        .group_by(C.type, C.industry_type, C.rating)).all()
+def summary_groups(session: Session, factory_id: str, scope: DomainScope | None) -> list:
+    """The tenant's kept summary groups (``customer_summaries``) in the caller's domains."""
+    S = orm.customer_summaries.c
+    stmt = sa.select(orm.customer_summaries).where(S.factory_id == factory_id, S.customers > 0)
+    if scope is not None and not scope.everything:
+        stmt = stmt.where(S.business_domain.in_(sorted(scope.codes)))
+    return session.execute(stmt).all()
 
 
-def count_by(session: Session, factory_id: str, scope: DomainScope | None, column) -> dict:
-    return dict(session.execute(sa.select(column, sa.func.count()).where(live_customers(factory_id, scope))
-                                .group_by(column)).all())
+def clock_counts(session: Session, factory_id: str, scope: DomainScope | None, *, since: dt.datetime,
+                 now: dt.datetime) -> tuple[int, int]:
+    """The two figures of §5.4 that move with the clock, in one round trip, each counted from
+    its partial index: live customers created at or after ``since``, and live 3-5 star
+    customers whose debt is past its terms (the at-risk customers that the summary's 1-2 star
+    counts do not already hold)."""
+    count = lambda *where: sa.select(sa.func.count()).where(  # noqa: E731
+        live_customers(factory_id, scope), *where).scalar_subquery()
+    row = session.execute(sa.select(
+        count(C.created_at >= since).label("new"),
+        count(C.rating > 2, customer_rules.is_overdue_debt_sql(C.debt_due_at, now)).label("overdue"))).one()
+    return int(row.new), int(row.overdue)
 
 
 def credit_rows(session: Session, factory_id: str, scope: DomainScope | None) -> list:

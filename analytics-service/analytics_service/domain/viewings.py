@@ -15,6 +15,10 @@ from zoneinfo import ZoneInfo
 
 COMPLETED_UNPAID = 4   # 已成交未结佣
 COMPLETED_PAID = 5     # 已成交已结佣
+# The periods a statistics query may name (calendar arithmetic stays far from the ends of
+# Python's date range).
+EARLIEST_DATE = dt.date(1970, 1, 1)
+LATEST_DATE = dt.date(2099, 12, 31)
 
 
 def period_bounds(date_from: dt.date | None, date_to: dt.date | None,

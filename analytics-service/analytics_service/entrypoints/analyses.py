@@ -8,11 +8,10 @@ from __future__ import annotations
 from crm_common.authz import authorize
 from crm_common.envelopes import Surface
 from crm_common.schemas import document_errors
-from crm_common.web import Blueprint, reply, request_context, settings_of
+from crm_common.web import Blueprint, reply, request_context
 
-from ..adapters.broker import queue_backlog
 from ..service_layer import analyses as svc
-from .deps import timezone, uow
+from .deps import backlog, owner, timezone, uow
 from .schemas import PageQuerySchema, RfmQuerySchema, V1CreditRisk, V1Freshness, V1RatingScore, V1RatingScores, V1Rfm
 
 blp = Blueprint("analytics_analyses", __name__, url_prefix="/api/v1/analytics",
@@ -21,20 +20,16 @@ blp = Blueprint("analytics_analyses", __name__, url_prefix="/api/v1/analytics",
 errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 
-def _analyst_context():
-    return request_context()
-
-
 @blp.route("/customers/<int:customer_id>/rating-score", methods=["GET"])
 @blp.response(200, V1RatingScore)
-@errors(401, 403, 404)
+@errors(401, 403, 404, 503)
 @authorize("analytics.read")
 def rating_score(customer_id):
     """客户评级算法 for one customer: the four weighted parts (order amount 30, payment
     timeliness 40, order frequency 20, cooperation years 10), their total and the stars
     the total earns (≥90: 5, 70–89: 4, 50–69: 3, 30–49: 2, <30: 1)."""
-    ctx = _analyst_context()
-    return reply(svc.rating_score(uow(), ctx, customer_id, timezone=timezone()))
+    ctx = request_context()
+    return reply(svc.rating_score(uow(), owner(ctx), ctx, customer_id, timezone=timezone()))
 
 
 @blp.route("/rating-scores", methods=["GET"])
@@ -44,7 +39,7 @@ def rating_score(customer_id):
 @authorize("analytics.read")
 def rating_scores(page, page_size):
     """The rating score of every live customer of the tenant, highest first (paged)."""
-    ctx = _analyst_context()
+    ctx = request_context()
     return reply(svc.rating_scores(uow(), ctx, page=page, page_size=page_size, timezone=timezone()))
 
 
@@ -57,7 +52,7 @@ def rfm(page, page_size, segment=None):
     """客户细分策略 (RFM): each buyer's recency (days since last order), frequency (orders)
     and monetary value (revenue), their 高/中/低 levels cut by mid-rank thirds within the
     tenant, the segment, and the count per segment. Filter with `segment`."""
-    ctx = _analyst_context()
+    ctx = request_context()
     return reply(svc.rfm_segments(uow(), ctx, segment=segment, page=page, page_size=page_size,
                                   timezone=timezone()))
 
@@ -69,7 +64,7 @@ def rfm(page, page_size, segment=None):
 def credit_risk():
     """信用风险等级: live customers per level — EXCELLENT 优质客户, NORMAL 正常客户, RISK 风险客户,
     HIGH_RISK 高风险客户 — by the same rule as customer-service."""
-    ctx = _analyst_context()
+    ctx = request_context()
     return reply(svc.credit_risk(uow(), ctx))
 
 
@@ -81,4 +76,4 @@ def freshness():
     """Per source (customer-service, viewing-service, orders): the newest fact applied
     (occurred_at, applied_at), how long applying it took and how old it is now, plus the
     consumer queue's backlog and dead letters as RabbitMQ reports them (null if unknown)."""
-    return reply(svc.freshness(uow(), queue_backlog(settings_of().amqp_url)))
+    return reply(svc.freshness(uow(), backlog()))

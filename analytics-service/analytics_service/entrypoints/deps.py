@@ -1,14 +1,30 @@
-"""What views need from the app: a fresh unit of work and the service's settings."""
+"""What views need from the composition root (``bootstrap.current()``): a fresh unit of
+work, the owner of customers acting for the caller, the settings they read."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import request
 
-from crm_common.web import settings_of
+from crm_common.context import RequestContext
+
+from ..bootstrap import current
+from ..service_layer.owner import CustomerOwner
+from ..service_layer.unit_of_work import AnalyticsUnitOfWork
 
 
-def uow():
-    return current_app.extensions["uow_factory"]()
+def uow() -> AnalyticsUnitOfWork:
+    return current().unit_of_work()
+
+
+def owner(ctx: RequestContext) -> CustomerOwner:
+    """customer-service, asked with the caller's own token, tenant and trace id."""
+    return current().customer_service.acting_for(authorization=request.headers.get("Authorization"),
+                                                 factory_id=ctx.factory_id, trace_id=ctx.trace_id)
 
 
 def timezone() -> str:
-    return settings_of().app_timezone
+    return current().timezone
+
+
+def backlog() -> dict | None:
+    """The consumer queue's backlog as RabbitMQ reports it (``None`` when unknown)."""
+    return current().queue_backlog()

@@ -12,7 +12,7 @@ from crm_common.schemas import document_errors
 from crm_common.web import Blueprint, reply, request_context
 
 from ..service_layer import statistics as svc
-from .deps import timezone, uow
+from .deps import owner, timezone, uow
 from .schemas import MobileDistribution, MobileOverall, MobilePurchases, MobileStatistics, MobileVip, VipQuerySchema
 
 blp = Blueprint("mobile_statistics", __name__, url_prefix="/api/mobile/<factory_id>/customers",
@@ -21,31 +21,26 @@ blp = Blueprint("mobile_statistics", __name__, url_prefix="/api/mobile/<factory_
 errors = lambda *codes: document_errors(blp, Surface.MOBILE, *codes)  # noqa: E731
 
 
-def _manager_context(factory_id: str):
-    ctx = request_context(factory_id)
-    return ctx
-
-
 @blp.route("/<int:customer_id>/statistics", methods=["GET"])
 @blp.response(200, MobileStatistics)
-@errors(401, 403, 404)
+@errors(401, 403, 404, 503)
 @authorize("statistics.customer.read")
 def customer_statistics(factory_id, customer_id):
     """获取客户统计信息 (§5.1): orders, revenue, dates, frequency (orders per month),
     products (top five by revenue), payment behaviour, credit utilisation and the estimated
     lifetime value. Cancelled orders do not count."""
     ctx = request_context(factory_id)
-    return reply(svc.customer_statistics(uow(), ctx, customer_id, timezone=timezone()))
+    return reply(svc.customer_statistics(uow(), owner(ctx), ctx, customer_id, timezone=timezone()))
 
 
 @blp.route("/<int:customer_id>/purchase-history", methods=["GET"])
 @blp.response(200, MobilePurchases)
-@errors(401, 403, 404)
+@errors(401, 403, 404, 503)
 @authorize("statistics.customer.read")
 def purchase_history(factory_id, customer_id):
     """获取客户购买历史 (§5.2): every order of the customer, newest first, with its products."""
     ctx = request_context(factory_id)
-    return reply(svc.purchase_history(uow(), ctx, customer_id))
+    return reply(svc.purchase_history(uow(), owner(ctx), ctx, customer_id))
 
 
 @blp.route("/rating-distribution", methods=["GET"])
@@ -54,7 +49,7 @@ def purchase_history(factory_id, customer_id):
 @authorize("statistics.tenant.read")
 def rating_distribution(factory_id):
     """获取客户评级分布 (§5.3): live customers per star, keys "1".."5" always present."""
-    return reply(svc.rating_distribution(uow(), _manager_context(factory_id)))
+    return reply(svc.rating_distribution(uow(), request_context(factory_id)))
 
 
 @blp.route("/overall-statistics", methods=["GET"])
@@ -66,7 +61,7 @@ def overall_statistics(factory_id):
     at-risk customers (1–2 stars or debt past its payment terms). inactiveCustomers counts
     every live customer whose status is not active; newCustomersThisMonth uses the calendar
     month in APP_TIMEZONE."""
-    ctx = _manager_context(factory_id)
+    ctx = request_context(factory_id)
     return reply(svc.overall_statistics(uow(), ctx, timezone=timezone()))
 
 
@@ -76,7 +71,7 @@ def overall_statistics(factory_id):
 @authorize("statistics.tenant.read")
 def type_distribution(factory_id):
     """获取客户类型分布 (§7.4): 企业/个人/经销商/零售 always present; customers without a type: 其他."""
-    return reply(svc.type_distribution(uow(), _manager_context(factory_id)))
+    return reply(svc.type_distribution(uow(), request_context(factory_id)))
 
 
 @blp.route("/industry-distribution", methods=["GET"])
@@ -85,7 +80,7 @@ def type_distribution(factory_id):
 @authorize("statistics.tenant.read")
 def industry_distribution(factory_id):
     """获取客户行业分布 (§7.5): live customers per industry, most first; none given: 其他."""
-    return reply(svc.industry_distribution(uow(), _manager_context(factory_id)))
+    return reply(svc.industry_distribution(uow(), request_context(factory_id)))
 
 
 @blp.route("/vip", methods=["GET"])
@@ -96,5 +91,5 @@ def industry_distribution(factory_id):
 def vip_customers(factory_id, limit):
     """获取VIP客户 (§7.3): 5-star customers or the top buyers by revenue, ordered by
     totalRevenue (desc), then rating, then id; `limit` default 10, at most 100."""
-    ctx = _manager_context(factory_id)
+    ctx = request_context(factory_id)
     return reply(svc.vip_customers(uow(), ctx, limit))

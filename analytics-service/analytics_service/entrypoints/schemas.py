@@ -5,13 +5,12 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields as f
 
+from crm_common import paging
 from crm_common.envelopes import Surface, envelope_schema
-from crm_common.schemas import BaseSchema, IsoDateTime, Money, in_range, length, one_of
+from crm_common.schemas import BaseSchema, CalendarDate, IsoDateTime, Money, in_range, one_of
 
-from ..domain import orders as order_rules
 from ..domain import rfm as rfm_rules
-
-MAX_IDS = 1000
+from ..domain import viewings as viewing_rules
 
 
 class CustomerId(f.Field):
@@ -34,7 +33,7 @@ class CustomerId(f.Field):
         return None if value is None else str(value)
 
 
-def _batch_size(limit: int, what: str):
+def batch_size(limit: int, what: str):
     def check(values):
         if len(values) > limit:
             raise ma.ValidationError(f"每批最多 {limit} 个{what}，本次提交了 {len(values)} 个")
@@ -145,9 +144,14 @@ MobileDistribution = dict_envelope(Surface.MOBILE, "MobileDistributionEnvelope",
 
 # --- /api/external/statistics (seed 002 §4) -------------------------------------------------
 
+_PERIOD = ma.validate.Range(viewing_rules.EARLIEST_DATE, viewing_rules.LATEST_DATE,
+                            error=f"日期应在 {viewing_rules.EARLIEST_DATE} 到 {viewing_rules.LATEST_DATE} 之间")
+
+
 class StatisticsQuerySchema(BaseSchema):
-    date_from = f.Date(metadata={"description": "开始日期 YYYY-MM-DD（含）"})
-    date_to = f.Date(metadata={"description": "结束日期 YYYY-MM-DD（含）"})
+    date_from = CalendarDate(validate=_PERIOD, metadata={
+        "description": f"开始日期 YYYY-MM-DD（含），{viewing_rules.EARLIEST_DATE} 到 {viewing_rules.LATEST_DATE}"})
+    date_to = CalendarDate(validate=_PERIOD, metadata={"description": "结束日期 YYYY-MM-DD（含）"})
 
     @ma.validates_schema
     def ordered(self, data, **_):
@@ -171,67 +175,13 @@ class ExternalStatisticsSchema(ma.Schema):
 ExternalStatistics = envelope_schema(Surface.EXTERNAL, ExternalStatisticsSchema)
 
 
-# --- /api/v1/analytics/orders --------------------------------------------------------------
-
-class OrderItemInSchema(BaseSchema):
-    product_name = f.String(required=True, validate=length(1, 200))
-    quantity = Money(places=3, required=True, validate=in_range(0.001, 10**12))
-    unit_price = Money(required=True, validate=in_range(0, 10**15))
-    subtotal = Money(validate=in_range(0, 10**15), metadata={"description": "默认 数量 × 单价"})
-
-
-class OrderInSchema(BaseSchema):
-    order_id = f.String(required=True, validate=length(1, 64))
-    customer_id = CustomerId(required=True)
-    order_date = f.Date(required=True)
-    total_amount = Money(validate=in_range(0, 10**15), metadata={"description": "默认 明细小计之和"})
-    status = f.String(load_default="COMPLETED", validate=one_of(order_rules.ORDER_STATUSES, "订单状态"))
-    payment_status = f.String(validate=one_of(order_rules.PAYMENT_STATUSES, "付款状态"),
-                              metadata={"description": "默认: 有 paid_date 为 PAID，否则 UNPAID"})
-    due_date = f.Date(metadata={"description": "默认 下单日期 + 30 天"})
-    paid_date = f.Date(allow_none=True)
-    items = f.List(f.Nested(OrderItemInSchema), load_default=list)
-
-
-class OrderBatchSchema(BaseSchema):
-    orders = f.List(f.Nested(OrderInSchema), required=True,
-                    validate=_batch_size(order_rules.MAX_BATCH, "订单"))
-
-
-class RecordedOrderSchema(ma.Schema):
-    order_id = f.String()
-    version = f.Integer()
-
-
-class OrderBatchResultSchema(ma.Schema):
-    received = f.Integer()
-    created = f.Integer()
-    updated = f.Integer()
-    orders = f.List(f.Nested(RecordedOrderSchema))
-
-
-V1OrderBatch = envelope_schema(Surface.V1, OrderBatchResultSchema)
-
-
-class OrderSummariesRequestSchema(BaseSchema):
-    customer_ids = f.List(CustomerId(), required=True, validate=_batch_size(MAX_IDS, "客户ID"))
-
-
-class OrderSummarySchema(ma.Schema):
-    total_orders = f.Integer(data_key="totalOrders")
-    total_revenue = Money(data_key="totalRevenue")
-    last_order_date = f.Date(allow_none=True, data_key="lastOrderDate")
-    customer_lifetime_value = Money(allow_none=True, data_key="customerLifetimeValue")
-
-
-V1OrderSummaries = dict_envelope(Surface.V1, "V1OrderSummariesEnvelope", f.Nested(OrderSummarySchema))
-
-
 # --- /api/v1/analytics analyses --------------------------------------------------------------
 
 class PageQuerySchema(BaseSchema):
-    page = f.Integer(load_default=1, validate=in_range(1, 100000))
-    page_size = f.Integer(load_default=20, validate=in_range(1, 100))
+    """Offset pages of CONTRACT §4 (these lists are computed, not incrementally synced)."""
+    page = f.Integer(load_default=1, validate=in_range(1, 100000), metadata={"description": "从 1 开始"})
+    page_size = f.Integer(load_default=paging.DEFAULT_PAGE_SIZE, validate=in_range(1, paging.MAX_PAGE_SIZE),
+                          metadata={"description": f"每页条数，最多 {paging.MAX_PAGE_SIZE}"})
 
 
 class RfmQuerySchema(PageQuerySchema):
@@ -264,12 +214,7 @@ class RatingScoreSchema(ma.Schema):
     inputs = f.Nested(RatingInputsSchema)
 
 
-class RatingScorePageSchema(ma.Schema):
-    items = f.List(f.Nested(RatingScoreSchema))
-    total = f.Integer()
-    page = f.Integer()
-    page_size = f.Integer()
-    total_pages = f.Integer()
+RatingScorePageSchema = paging.page_schema(RatingScoreSchema)
 
 
 class RfmCustomerSchema(ma.Schema):
@@ -287,8 +232,7 @@ class RfmCustomerSchema(ma.Schema):
     segment = f.String()
 
 
-class RfmSchema(RatingScorePageSchema):
-    items = f.List(f.Nested(RfmCustomerSchema))
+class RfmSchema(paging.page_schema(RfmCustomerSchema)):
     segments = f.Dict(keys=f.String(), values=f.Integer())
     customers_without_orders = f.Integer()
 

@@ -4,29 +4,28 @@ model's freshness."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 from decimal import Decimal
 
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
-from crm_common.errors import NotFound
+from crm_common.paging import page_body
 
 from ..adapters import queries as q
+from ..adapters.repositories import Freshness
 from ..domain import customers as customer_rules
 from ..domain import orders as order_rules
 from ..domain import rating as rating_rules
 from ..domain import rfm as rfm_rules
 from ..domain import viewings as viewing_rules
-from .statistics import NOT_FOUND_MESSAGE
-
-FRESHNESS_SOURCES = ("customer-service", "viewing-service", "orders")
+from .owner import CustomerOwner
+from .statistics import visible_customer
 
 
 def _page(items: list, page: int, page_size: int) -> dict:
-    total = len(items)
+    """One offset page of a list computed in full (every customer's score is needed anyway
+    for the tenant averages and the RFM cuts)."""
     start = (page - 1) * page_size
-    return {"items": items[start:start + page_size], "total": total, "page": page, "page_size": page_size,
-            "total_pages": math.ceil(total / page_size) if total else 0}
+    return page_body(items[start:start + page_size], len(items), page, page_size)
 
 
 # --- rating score ------------------------------------------------------------------------------
@@ -73,14 +72,15 @@ def _score(customer, inputs: dict, avg_revenue, avg_frequency) -> dict:
                        "factory_avg_revenue": r(avg_revenue), "factory_avg_frequency": r(avg_frequency)}}
 
 
-def rating_score(uow, ctx: RequestContext, customer_id: int, *, timezone: str, now: dt.datetime | None = None) -> dict:
+def rating_score(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int, *, timezone: str,
+                 now: dt.datetime | None = None) -> dict:
     today = viewing_rules.local_today(timezone, now)
     with uow:
         totals, _everyone, visible = _tenant_buyers(uow.session, ctx, today)
-    if customer_id not in visible:
-        raise NotFound(NOT_FOUND_MESSAGE)
+    # A customer the read model does not know yet (created a moment ago) is asked of its owner.
+    customer = visible.get(customer_id) or visible_customer(uow, owner, ctx, customer_id)
     avg_revenue, avg_frequency = _factory_averages(totals, today)
-    return _score(visible[customer_id], _score_inputs(totals.get(customer_id), today), avg_revenue, avg_frequency)
+    return _score(customer, _score_inputs(totals.get(customer_id), today), avg_revenue, avg_frequency)
 
 
 def rating_scores(uow, ctx: RequestContext, *, page: int, page_size: int, timezone: str,
@@ -143,7 +143,7 @@ def freshness(uow, backlog: dict | None, now: dt.datetime | None = None) -> dict
     with uow:
         sources = q.event_sources(uow.session)
     out = []
-    for name in FRESHNESS_SOURCES:
+    for name in Freshness.SOURCES:
         row = sources.get(name)
         occurred = row.last_occurred_at if row else None
         applied = row.last_applied_at if row else None

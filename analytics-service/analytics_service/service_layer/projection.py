@@ -1,31 +1,27 @@
 """The read model's projection: how each event (or snapshot row) changes analytics' tables.
 
-``handle_event(session, event)`` is the consumer's handler: the consumer base has already
-deduplicated the event by ``event_id`` and dropped it if its ``aggregate_version`` is not
-newer, inside the same transaction. Upserts also refuse to replace a row by an older
-version, so a snapshot rebuild and in-flight events can never move a row backwards."""
+The consumer's handlers are registered below next to the event types they handle
+(``handlers``, a ``crm_common.events.EventHandlers``). The consumer base has already
+deduplicated each event by ``event_id`` and dropped it when its ``aggregate_version`` is not
+newer, in the same transaction; each handler gets ``AnalyticsUnitOfWork`` bound to that
+transaction. Upserts also refuse to replace a row by an older version, so a snapshot
+rebuild and in-flight events can never move a row backwards."""
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
+from typing import Callable
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
-from crm_common import logs
 from crm_common.db import utcnow
-from crm_common.events import InvalidEvent
+from crm_common.events import EventHandlers, InvalidEvent
 
-from ..adapters import orm
-from ..adapters.sql import insert_for, upsert
+from ..contracts import PRODUCER
 from ..domain import customers as customer_rules
 from ..domain import orders as order_rules
+from .orders import apply_order_event
+from .unit_of_work import AnalyticsUnitOfWork
 
-log = logs.get_logger("analytics.projection")
-
-PRODUCER = "analytics-service"
-# Freshness is reported per stream of facts.
-SOURCES = {"customer": "customer-service", "viewing": "viewing-service", "order": "orders"}
+handlers = EventHandlers()
 
 
 # --- parsing the producers' data -------------------------------------------------------------
@@ -124,18 +120,9 @@ def _check(row: dict, kind: str) -> dict:
     return row
 
 
-def apply_customers(session: Session, rows: list[dict]) -> None:
-    upsert(session, orm.customers, rows, ["id"], newer_only="version")
-
-
-def apply_viewing_records(session: Session, rows: list[dict]) -> None:
-    upsert(session, orm.viewing_records, rows, ["id"], newer_only="version")
-
-
-# --- orders ----------------------------------------------------------------------------------
-
-def order_from_data(data: dict):
-    """An ``order.recorded`` data object as a domain ``Order`` (InvalidEvent if malformed)."""
+def order_from_data(data: dict) -> order_rules.Order:
+    """An order event's ``data`` (``contracts.OrderEventData``) as a domain ``Order``
+    (InvalidEvent if malformed or against the order rules)."""
     try:
         return order_rules.build_order(
             order_id=str(data["order_id"]), customer_id=_int(data["customer_id"]),
@@ -148,140 +135,78 @@ def order_from_data(data: dict):
                     "unit_price": _decimal(i["unit_price"]),
                     "subtotal": None if i.get("subtotal") is None else _decimal(i["subtotal"])}
                    for i in data.get("items") or []])
-    except (KeyError, TypeError) as exc:
-        raise InvalidEvent(f"order data lacks {exc}") from exc
+    except (KeyError, TypeError, ArithmeticError) as exc:
+        raise InvalidEvent(f"order data lacks or garbles {exc}") from exc
     except order_rules.OrderRejected as exc:
         raise InvalidEvent(f"order rejected: {exc}") from exc
 
 
-def order_row(factory_id: str, order: order_rules.Order, *, source: str, now: dt.datetime) -> dict:
-    return {
-        "factory_id": factory_id, "order_id": order.order_id, "customer_id": order.customer_id,
-        "order_date": order.order_date, "total_amount": order.total_amount, "status": order.status,
-        "payment_status": order.payment_status, "due_date": order.due_date, "paid_date": order.paid_date,
-        "payment_days": order.payment_days, "late_days": order.late_days, "counted": order.counts,
-        "source": source, "created_at": now, "updated_at": now,
-    }
+def _occurred(event: dict) -> dt.datetime | None:
+    return _moment(event.get("occurred_at"))
 
 
-def write_orders(session: Session, factory_id: str, orders: list[order_rules.Order], *, source: str,
-                 versions: dict[str, int] | None = None, now: dt.datetime | None = None) -> dict[str, tuple[int, int, bool]]:
-    """Upsert orders of one tenant by order id and replace their lines.
+# --- the consumer's handlers -------------------------------------------------------------------
 
-    ``versions`` (order id -> version) makes it conditional: an order is written only when
-    its version is newer than the stored one (events). Without it every order is written and
-    its version goes up by one (the API). Returns order id -> (row id, version, created)."""
-    now = now or utcnow()
-    o = orm.orders.c
-    ids = [order.order_id for order in orders]
-    previous = session.execute(sa.select(o.customer_id).where(o.factory_id == factory_id, o.order_id.in_(ids))).scalars()
-    affected = sorted({order.customer_id for order in orders} | set(previous))
-    lock_customers(session, factory_id, affected)
-    existing = {r.order_id: (r.id, r.version) for r in session.execute(
-        sa.select(o.order_id, o.id, o.version).where(o.factory_id == factory_id, o.order_id.in_(ids))
-        .with_for_update())}
-    todo = [order for order in orders
-            if versions is None or order.order_id not in existing
-            or existing[order.order_id][1] < versions[order.order_id]]
-    if not todo:
-        return {}
-    rows = []
-    for order in todo:
-        row = order_row(factory_id, order, source=source, now=now)
-        row["version"] = versions[order.order_id] if versions else existing.get(order.order_id, (0, 0))[1] + 1
-        rows.append(row)
-    stmt = insert_for(session)(orm.orders).values(rows)
-    keep = {"id", "factory_id", "order_id", "created_at"}
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["factory_id", "order_id"],
-        set_={c.name: stmt.excluded[c.name] for c in orm.orders.columns if c.name not in keep}))
-    written = {r.order_id: (r.id, r.version) for r in session.execute(
-        sa.select(o.order_id, o.id, o.version).where(o.factory_id == factory_id,
-                                                     o.order_id.in_([x.order_id for x in todo])))}
-    pks = [written[order.order_id][0] for order in todo]
-    session.execute(sa.delete(orm.order_items).where(orm.order_items.c.order_pk.in_(pks)))
-    lines = [{"order_pk": written[order.order_id][0], "factory_id": factory_id, "customer_id": order.customer_id,
-              "line_no": n, "product_name": line.product_name, "quantity": line.quantity,
-              "unit_price": line.unit_price, "subtotal": line.subtotal, "counted": order.counts}
-             for order in todo for n, line in enumerate(order.items, start=1)]
-    if lines:
-        session.execute(sa.insert(orm.order_items), lines)
-    refresh_order_totals(session, factory_id, affected)
-    return {order.order_id: (written[order.order_id][0], written[order.order_id][1],
-                             order.order_id not in existing) for order in todo}
+# Each applier takes a list of events of the types it is registered for: the consumer hands
+# it one event (``handlers``, event by event) or all those of a batch (``apply_many``, the
+# set-based path: one statement per table for the whole batch).
+APPLIERS: list[tuple[frozenset[str], Callable[[AnalyticsUnitOfWork, list[dict]], None]]] = []
 
 
-def lock_customers(session: Session, factory_id: str, customer_ids: list[int]) -> None:
-    """Serialise order writes per customer (PostgreSQL advisory locks, in id order, held to
-    commit) so that each recount of a customer's totals sees the others' orders."""
-    if session.get_bind().dialect.name != "postgresql" or not customer_ids:
-        return
-    session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:f || ':' || c::text, 0)) "
-                            "FROM unnest(CAST(:ids AS bigint[])) AS c ORDER BY c"),
-                    {"f": factory_id, "ids": list(customer_ids)})
+def handles(*event_types: str):
+    def register(apply: Callable[[AnalyticsUnitOfWork, list[dict]], None]):
+        handlers.on(*event_types)(lambda uow, event: apply(uow, [event]))
+        APPLIERS.append((frozenset(event_types), apply))
+        return apply
+    return register
 
 
-def refresh_order_totals(session: Session, factory_id: str, customer_ids: list[int]) -> None:
-    """Recount ``customer_order_totals`` of these customers from their counted orders."""
-    if not customer_ids:
-        return
-    o, t = orm.orders.c, orm.customer_order_totals
-    rows = [dict(r._mapping) for r in session.execute(
-        sa.select(o.factory_id, o.customer_id, sa.func.count().label("total_orders"),
-                  sa.func.sum(o.total_amount).label("total_revenue"),
-                  sa.func.min(o.order_date).label("first_order_date"),
-                  sa.func.max(o.order_date).label("last_order_date"))
-        .where(o.factory_id == factory_id, o.counted.is_(True), o.customer_id.in_(customer_ids))
-        .group_by(o.factory_id, o.customer_id))]
-    session.execute(sa.delete(t).where(t.c.factory_id == factory_id, t.c.customer_id.in_(customer_ids)))
-    if rows:
-        session.execute(sa.insert(t), rows)
+def apply_many(uow: AnalyticsUnitOfWork, events: list[dict]) -> None:
+    """A batch of events, each kind by its applier (events of different aggregates commute;
+    the consumer hands over only the newest event of each aggregate)."""
+    for event_types, apply in APPLIERS:
+        chunk = [event for event in events if event["event_type"] in event_types]
+        if chunk:
+            apply(uow, chunk)
 
 
-# --- freshness -------------------------------------------------------------------------------
-
-def note_source(session: Session, source: str, *, event_id: str | None, event_type: str | None,
-                occurred_at: dt.datetime | None, count: int = 1) -> None:
-    """Remember the newest fact applied from ``source`` (one small row per source)."""
-    es = orm.event_sources
-    now = utcnow()
-    updated = session.execute(sa.update(es).where(es.c.producer == source).values(
-        last_event_id=event_id, last_event_type=event_type, last_occurred_at=occurred_at,
-        last_applied_at=now, events_applied=es.c.events_applied + count)).rowcount
-    if not updated:
-        upsert(session, es, {"producer": source, "last_event_id": event_id, "last_event_type": event_type,
-                             "last_occurred_at": occurred_at, "last_applied_at": now,
-                             "events_applied": count}, ["producer"])
+def _note(uow: AnalyticsUnitOfWork, source: str, events: list[dict]) -> None:
+    last = max(events, key=lambda e: str(e.get("occurred_at") or ""))
+    uow.freshness.note(source, event_id=str(last["event_id"]), event_type=str(last["event_type"]),
+                       occurred_at=_occurred(last), count=len(events))
 
 
-# --- the consumer's handler ------------------------------------------------------------------
-
-def handle_event(session: Session, event: dict) -> None:
-    """Apply one ``customer.*``, ``viewing.*`` or ``order.*`` event to the read model."""
-    kind = str(event["event_type"]).split(".", 1)[0]
-    data, version, factory = event["data"], int(event["aggregate_version"]), event.get("factory_id")
-    if kind == "customer":
-        data = {**data, "id": data.get("id", event["aggregate_id"])}
-        apply_customers(session, [_check(customer_row(data, version, factory), "customer")])
-    elif kind == "viewing":
-        data = {**data, "id": data.get("id", event["aggregate_id"])}
-        apply_viewing_records(session, [_check(viewing_row(data, version, factory), "viewing")])
-    elif kind == "order":
-        # Our own order.recorded events were written with the facts at ingestion.
-        if event.get("producer") != PRODUCER:
-            order = order_from_data(data)
-            tenant = data.get("factory_id") or factory
-            if not tenant:
-                raise InvalidEvent("order event lacks factory_id")
-            write_orders(session, tenant, [order], source=str(event.get("producer") or "event"),
-                         versions={order.order_id: version})
-    else:
-        log.info("event_ignored", event_type=event["event_type"])
-        return
-    note_source(session, SOURCES[kind], event_id=str(event["event_id"]), event_type=str(event["event_type"]),
-                occurred_at=_moment(event.get("occurred_at")))
+def _with_id(event: dict) -> dict:
+    return {**event["data"], "id": event["data"].get("id", event["aggregate_id"])}
 
 
-def make_handler(_settings=None):
-    """``handler_factory`` of the consume command."""
-    return handle_event
+@handles("customer.created", "customer.updated", "customer.deleted")
+def apply_customers(uow: AnalyticsUnitOfWork, events: list[dict]) -> None:
+    uow.read_model.apply_customers([
+        _check(customer_row(_with_id(e), int(e["aggregate_version"]), e.get("factory_id")), "customer")
+        for e in events])
+    _note(uow, uow.freshness.CUSTOMERS, events)
+
+
+@handles("viewing.recorded", "viewing.updated")
+def apply_viewing_records(uow: AnalyticsUnitOfWork, events: list[dict]) -> None:
+    uow.read_model.apply_viewing_records([
+        _check(viewing_row(_with_id(e), int(e["aggregate_version"]), e.get("factory_id")), "viewing")
+        for e in events])
+    _note(uow, uow.freshness.VIEWINGS, events)
+
+
+@handles("order.recorded", "order.updated")
+def apply_orders(uow: AnalyticsUnitOfWork, events: list[dict]) -> None:
+    """Orders another producer (an ERP) records, applied by version. Our own order events
+    are skipped: their facts were written when the request was accepted."""
+    theirs = [event for event in events if event.get("producer") != PRODUCER]
+    for event in theirs:
+        data = event["data"]
+        tenant = data.get("factory_id") or event.get("factory_id")
+        if not tenant:
+            raise InvalidEvent("order event lacks factory_id")
+        apply_order_event(uow, str(tenant), order_from_data(data), int(event["aggregate_version"]),
+                          source=str(event.get("producer") or "event"))
+    if theirs:
+        _note(uow, uow.freshness.ORDERS, theirs)

@@ -6,7 +6,9 @@ them (camelCase on /api/mobile)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import fields as dataclass_fields
 from decimal import Decimal
+from typing import Callable
 
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
@@ -16,116 +18,134 @@ from ..adapters import queries as q
 from ..domain import customers as customer_rules
 from ..domain import orders as order_rules
 from ..domain import viewings as viewing_rules
+from .owner import CustomerOwner, OwnerUnavailable, unavailable
 
-NOT_FOUND_MESSAGE = "客户不存在或已被删除"
+NOT_FOUND_MESSAGE = "客户 {id} 不存在或已被删除"
 RATINGS_DESC = ("5", "4", "3", "2", "1")
 RATINGS_ASC = ("1", "2", "3", "4", "5")
+FIGURES = [field.name for field in dataclass_fields(customer_rules.CustomerFigures)]
 
 
-def _visible_customer(session, ctx: RequestContext, customer_id: int):
-    row = q.customer(session, ctx.factory_id, customer_id, ctx.scope)
-    if row is None:
-        raise NotFound(NOT_FOUND_MESSAGE)
-    return row
+def read_about(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int,
+               read: Callable[[object], object] = lambda session: None) -> tuple[object, object]:
+    """(the customer, ``read(session)``) for a customer the caller may see: the read model's
+    row when it is in the caller's tenant and domains (one unit of work for both); 404 when
+    the read model has it otherwise (deleted, another tenant's or domain's); and for a
+    customer the read model does not know yet (created a moment ago), the owner's answer for
+    this caller — never "deleted" for a customer that exists."""
+    with uow:
+        row = q.customer(uow.session, ctx.factory_id, customer_id, ctx.scope)
+        if row is not None:
+            return row, read(uow.session)
+        known = q.knows_customer(uow.session, customer_id)
+    owned = None
+    if not known:
+        try:
+            owned = owner.customer(customer_id)
+        except OwnerUnavailable as exc:
+            raise unavailable(exc) from exc
+    if owned is None:
+        raise NotFound(NOT_FOUND_MESSAGE.format(id=customer_id), error_code="CUSTOMER_NOT_FOUND")
+    with uow:
+        return owned, read(uow.session)
+
+
+def visible_customer(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int):
+    return read_about(uow, owner, ctx, customer_id)[0]
 
 
 # --- seed 001 §5.1, §5.2 --------------------------------------------------------------------
 
-def customer_statistics(uow, ctx: RequestContext, customer_id: int, *, timezone: str,
+def customer_statistics(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int, *, timezone: str,
                         now: dt.datetime | None = None) -> dict:
     today = viewing_rules.local_today(timezone, now)
-    with uow:
-        c = _visible_customer(uow.session, ctx, customer_id)
-        totals = q.order_totals(uow.session, ctx.factory_id, today, [customer_id]).get(customer_id, order_rules.OrderTotals())
-        products = q.products(uow.session, ctx.factory_id, customer_id)
+    c, (totals, products) = read_about(uow, owner, ctx, customer_id, lambda session: (
+        q.order_totals(session, ctx.factory_id, today, [customer_id]).get(customer_id, order_rules.OrderTotals()),
+        q.products(session, ctx.factory_id, customer_id)))
     return order_rules.customer_statistics(
         c.id, totals, products, c.credit_limit, c.current_balance, today,
         customer_rules.credit_utilization(c.credit_limit, c.current_balance))
 
 
-def purchase_history(uow, ctx: RequestContext, customer_id: int) -> list[dict]:
-    with uow:
-        _visible_customer(uow.session, ctx, customer_id)
-        return q.purchase_history(uow.session, ctx.factory_id, customer_id)
+def purchase_history(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int) -> list[dict]:
+    return read_about(uow, owner, ctx, customer_id,
+                      lambda session: q.purchase_history(session, ctx.factory_id, customer_id))[1]
 
 
 # --- seed 001 §5.3, §5.4, §7.3–7.5 -----------------------------------------------------------
 
-def overall_statistics(uow, ctx: RequestContext, *, timezone: str, now: dt.datetime | None = None) -> dict:
-    now = now or utcnow()
-    with uow:
-        groups = q.customer_groups(uow.session, ctx.factory_id, ctx.scope, now=now,
-                                   month_start=viewing_rules.month_start(timezone, now))
-    total = active = new = outstanding = at_risk = with_limit = 0
-    credit = balance = available = util_sum = Decimal(0)
-    types = {label: 0 for label in customer_rules.CUSTOMER_TYPES.values()}
-    industries: dict[str, int] = {}
-    ratings = {key: 0 for key in RATINGS_DESC}
+def _sum(groups, key: str, label=lambda v: v) -> dict:
+    """Customers per value of ``key`` over the summary groups."""
+    out: dict = {}
     for g in groups:
-        n = int(g.customers)
-        total += n
-        active += int(g.active)
-        new += int(g.new_this_month)
-        outstanding += int(g.with_outstanding)
-        at_risk += int(g.at_risk)
-        with_limit += int(g.with_credit_limit)
-        credit += Decimal(g.credit_limit)
-        balance += Decimal(g.current_balance)
-        available += Decimal(g.available_credit)
-        util_sum += Decimal(str(g.utilization_sum))
-        label = customer_rules.type_label(g.type)
-        types[label] = types.get(label, 0) + n
-        industry = customer_rules.industry_label(g.industry_type)
-        industries[industry] = industries.get(industry, 0) + n
-        ratings[str(g.rating)] = ratings.get(str(g.rating), 0) + n
-    return {
-        "total_customers": total,
-        "active_customers": active,
-        "inactive_customers": total - active,
-        "new_customers_this_month": new,
-        "type_distribution": types,
-        "industry_distribution": _by_count(industries),
-        "rating_distribution": ratings,
-        "financial_summary": {
-            "total_credit_limit": credit,
-            "total_current_balance": balance,
-            "total_available_credit": available,
-            "customers_with_outstanding": outstanding,
-            "avg_credit_utilization": order_rules.round2(util_sum * 100 / with_limit) if with_limit else Decimal(0),
-        },
-        "vip_customers": ratings.get("5", 0),
-        "at_risk_customers": at_risk,
-    }
-
-
-def _by_count(counts: dict[str, int]) -> dict[str, int]:
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def rating_distribution(uow, ctx: RequestContext) -> dict[str, int]:
-    with uow:
-        counts = q.count_by(uow.session, ctx.factory_id, ctx.scope, q.C.rating)
-    return {key: int(counts.get(int(key), 0)) for key in RATINGS_ASC}
-
-
-def type_distribution(uow, ctx: RequestContext) -> dict[str, int]:
-    with uow:
-        counts = q.count_by(uow.session, ctx.factory_id, ctx.scope, q.C.type)
-    out = {label: 0 for label in customer_rules.CUSTOMER_TYPES.values()}
-    for code, n in counts.items():
-        label = customer_rules.type_label(code)
-        out[label] = out.get(label, 0) + int(n)
+        name = label(getattr(g, key))
+        out[name] = out.get(name, 0) + int(g.customers)
     return out
 
 
-def industry_distribution(uow, ctx: RequestContext) -> dict[str, int]:
+def overall_statistics(uow, ctx: RequestContext, *, timezone: str, now: dt.datetime | None = None) -> dict:
+    """§5.4 from the tenant's kept summary (a few hundred rows at most, whatever the number
+    of customers) plus the two clock-dependent counts, each from an index."""
+    now = now or utcnow()
     with uow:
-        counts = q.count_by(uow.session, ctx.factory_id, ctx.scope, q.C.industry_type)
-    out: dict[str, int] = {}
-    for industry, n in counts.items():
-        label = customer_rules.industry_label(industry)
-        out[label] = out.get(label, 0) + int(n)
-    return _by_count(out)
+        groups = q.summary_groups(uow.session, ctx.factory_id, ctx.scope)
+        new, overdue = q.clock_counts(uow.session, ctx.factory_id, ctx.scope,
+                                      since=viewing_rules.month_start(timezone, now), now=now)
+    f = customer_rules.CustomerFigures(*(sum(getattr(g, name) for g in groups) for name in FIGURES))
+    ratings = _ratings(groups, RATINGS_DESC)
+    return {
+        "total_customers": f.customers,
+        "active_customers": f.active,
+        "inactive_customers": f.customers - f.active,
+        "new_customers_this_month": new,
+        "type_distribution": _types(groups),
+        "industry_distribution": _industries(groups),
+        "rating_distribution": ratings,
+        "financial_summary": {
+            "total_credit_limit": f.credit_limit,
+            "total_current_balance": f.current_balance,
+            "total_available_credit": f.available_credit,
+            "customers_with_outstanding": f.with_outstanding,
+            "avg_credit_utilization": order_rules.round2(f.utilization_sum * 100 / f.with_credit_limit)
+            if f.with_credit_limit else Decimal(0),
+        },
+        "vip_customers": ratings["5"],
+        "at_risk_customers": customer_rules.at_risk_count(ratings["1"] + ratings["2"], overdue),
+    }
+
+
+def _ratings(groups, order: tuple[str, ...]) -> dict[str, int]:
+    counts = _sum(groups, "rating", str)
+    return {key: counts.get(key, 0) for key in order}
+
+
+def _types(groups) -> dict[str, int]:
+    """企业/个人/经销商/零售 always present; no or an unknown type: 其他."""
+    return {**{label: 0 for label in customer_rules.CUSTOMER_TYPES.values()},
+            **_sum(groups, "type", lambda code: customer_rules.type_label(code or None))}
+
+
+def _industries(groups) -> dict[str, int]:
+    """Most first (ties by name); no industry: 其他."""
+    counts = _sum(groups, "industry_type", lambda v: customer_rules.industry_label(v or None))
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _groups(uow, ctx: RequestContext) -> list:
+    with uow:
+        return q.summary_groups(uow.session, ctx.factory_id, ctx.scope)
+
+
+def rating_distribution(uow, ctx: RequestContext) -> dict[str, int]:
+    return _ratings(_groups(uow, ctx), RATINGS_ASC)
+
+
+def type_distribution(uow, ctx: RequestContext) -> dict[str, int]:
+    return _types(_groups(uow, ctx))
+
+
+def industry_distribution(uow, ctx: RequestContext) -> dict[str, int]:
+    return _industries(_groups(uow, ctx))
 
 
 def vip_customers(uow, ctx: RequestContext, limit: int) -> list[dict]:

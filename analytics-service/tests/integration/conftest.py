@@ -8,13 +8,17 @@ import pytest
 
 from analytics_service.adapters import orm
 from analytics_service.app import create_app
-from analytics_service.cli import CONSUMER, SERVICE_DIR
-from analytics_service.service_layer.projection import handle_event
+from analytics_service.bootstrap import CONSUMER
+from analytics_service.cli import SERVICE_DIR
+from analytics_service.service_layer.projection import apply_many, handlers
+from analytics_service.service_layer.unit_of_work import AnalyticsUnitOfWork
 from crm_common.config import Settings
 from crm_common.consumer import EventConsumer
 from crm_common.db import make_engine, make_session_factory
 from crm_common.events import make_event
 from crm_testing import TEST_JWT_SECRET, auth_headers, migrated_database
+
+from ..fake_customer_service import FakeCustomerService
 
 
 @pytest.fixture(scope="session")
@@ -31,17 +35,70 @@ def engine(database_url):
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
+def owner_service():
+    """customer-service as analytics asks it (a fake of that contract, over HTTP)."""
+    with FakeCustomerService() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def app(database_url, owner_service):
     settings = Settings.from_env("analytics", {"ANALYTICS_DATABASE_URL": database_url, "JWT_SECRET": TEST_JWT_SECRET,
-                                               "AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F"})
+                                               "AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F",
+                                               "CUSTOMER_SERVICE_URL": owner_service.url,
+                                               "CUSTOMER_SERVICE_TIMEOUT": "0.5", "ORDER_ELIGIBILITY_BUDGET": "2"})
     return create_app(settings)
+
+
+@pytest.fixture(autouse=True)
+def owner_answers_normally(owner_service):
+    owner_service.mode = "ok"
+    yield
+    owner_service.mode = "ok"
+
+
+class Customers:
+    """Customers as both sides know them: the owner (the fake customer-service) and, once
+    their event is applied, analytics' read model."""
+
+    def __init__(self, consumer, owner):
+        self.consumer, self.owner = consumer, owner
+
+    def add(self, factory_id: str, customer_id: int | None = None, *, projected: bool = True,
+            owner_state: dict | None = None, **fields) -> int:
+        customer_id = customer_id or new_customer_id()
+        self.owner.add(customer_id, factory_id, business_domain=fields.get("business_domain", "DEFAULT"),
+                       **(owner_state or {}))
+        if projected:
+            self.consumer.apply(customer_event(factory_id, customer_id, 1, **fields))
+        return customer_id
+
+
+@pytest.fixture
+def customers(consumer, owner_service):
+    return Customers(consumer, owner_service)
 
 
 @pytest.fixture(scope="session")
 def consumer(engine):
     return EventConsumer(name=CONSUMER, queue=CONSUMER, bindings=[], amqp_url="amqp://unused",
                          session_factory=make_session_factory(engine), processed=orm.processed_events,
-                         versions=orm.applied_versions, handler=handle_event)
+                         versions=orm.applied_versions, handler=handlers,
+                         unit_of_work=AnalyticsUnitOfWork.joining)
+
+
+@pytest.fixture(scope="session")
+def batch_consumer(engine):
+    """The consumer as ``analytics-service consume`` runs it on a backlog: set-based batches."""
+    return EventConsumer(name=CONSUMER, queue=CONSUMER, bindings=[], amqp_url="amqp://unused",
+                         session_factory=make_session_factory(engine), processed=orm.processed_events,
+                         versions=orm.applied_versions, handler=handlers, handler_many=apply_many,
+                         unit_of_work=AnalyticsUnitOfWork.joining, batch_size=200, prefetch=200)
+
+
+@pytest.fixture(scope="session")
+def unit_of_work(engine):
+    return lambda: AnalyticsUnitOfWork(make_session_factory(engine))
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from analytics_service.adapters import orm
-from analytics_service.cli import CONSUMER
+from analytics_service.bootstrap import CONSUMER
 from analytics_service.service_layer import rebuild as rebuilding
-from crm_common.db import make_session_factory
 
 from .conftest import customer_event, new_customer_id, viewing_event
 
@@ -16,10 +15,11 @@ def _snapshot(*rows):
     return lambda: iter([list(rows)])
 
 
-def test_rebuild_replaces_rows_removes_strays_keeps_newer_and_orders(consumer, engine, factory, api_for):
+def test_rebuild_replaces_rows_removes_strays_keeps_newer_and_orders(consumer, customers, engine, unit_of_work, factory,
+                                                                      api_for):
     kept, fixed, stray, fresh = (new_customer_id() for _ in range(4))
     for cid in (kept, fixed, stray):
-        consumer.apply(customer_event(factory, cid, 1, rating=3))
+        customers.add(factory, cid, rating=3)
     consumer.apply(customer_event(factory, kept, 5, rating=5))     # the consumer is ahead of the snapshot
     with engine.begin() as conn:                                     # a projection bug to repair
         conn.execute(sa.update(orm.customers).where(orm.customers.c.id == fixed).values(rating=1))
@@ -35,7 +35,7 @@ def test_rebuild_replaces_rows_removes_strays_keeps_newer_and_orders(consumer, e
         customer_event(factory, fresh, 2, rating=2)["data"])
     viewings = _snapshot(viewing_event(factory, record, 3, commission=30)["data"])
     chosen = list(rebuilding.sources(customers, viewings).values())
-    report = rebuilding.rebuild(make_session_factory(engine), chosen, consumer=CONSUMER)
+    report = rebuilding.rebuild(unit_of_work(), chosen, consumer=CONSUMER)
     assert report["customers"]["kept_newer"] == 1 and report["viewing-records"]["written"] == 1
     assert report["customers"]["removed"] >= 1
 

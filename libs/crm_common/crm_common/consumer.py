@@ -13,7 +13,14 @@ Opt in only when the handler takes no locks that other writers take in another o
 batch holds every event's locks until its commit).
 
 ``versions=None`` turns the ``aggregate_version`` check off (dedupe by ``event_id`` stays):
-for a consumer that must see every event, not only the newest state of each aggregate."""
+for a consumer that must see every event, not only the newest state of each aggregate.
+
+With ``handler_many`` too (opt-in, for events that carry their aggregate's whole state), a
+batch is applied set-based: one statement records every event id, one advances every
+aggregate's version, and ``handler_many(uow_or_session, events)`` applies the events that
+are new — only the newest of several versions of one aggregate in the batch, the others are
+stale as they would be one by one. If that fails, the batch is applied again event by
+event (each in its savepoint, with ``handler``), so that a poison event fails alone."""
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from . import logs
 from .broker import close_quietly, connection_parameters, declare_exchange, stop_on_signals, wait_before_retry
-from .db import insert_ignore, upsert, utcnow
+from .db import _insert_for, insert_ignore, upsert, utcnow
 from .events import InvalidEvent, parse_event
 from .heartbeat import Heartbeat
 from .metrics import gauge
@@ -77,7 +84,8 @@ class EventConsumer:
                  handler: Handler, exchange: str = "crm.events", prefetch: int = 50,
                  max_deliveries: int = 10, failure_pause: float = 1.0, batch_size: int = 1,
                  unit_of_work: Callable[[Session], object] | None = None,
-                 heartbeat: Heartbeat | None = None):
+                 heartbeat: Heartbeat | None = None,
+                 handler_many: Callable[[object, list[dict]], None] | None = None):
         self.name, self.queue, self.bindings = name, queue, list(bindings)
         self.amqp_url, self.exchange = amqp_url, exchange
         self.session_factory, self.processed, self.versions = session_factory, processed, versions
@@ -85,6 +93,7 @@ class EventConsumer:
         # With ``unit_of_work`` (e.g. ``ServiceUnitOfWork.joining``) the handler gets the
         # service's unit of work bound to this transaction instead of the bare session.
         self.unit_of_work = unit_of_work
+        self.handler_many = handler_many
         self.prefetch, self.max_deliveries, self.failure_pause = prefetch, max_deliveries, failure_pause
         self.batch_size = max(1, min(int(batch_size or 1), prefetch))
         self.heartbeat = heartbeat or Heartbeat.from_env()  # liveness: every turn, idle or not
@@ -106,6 +115,14 @@ class EventConsumer:
         """Apply events in one transaction, each in a savepoint. Returns, per event, its
         outcome ('applied', 'duplicate', 'stale') or the exception its handler raised (that
         event alone rolled back). A transient database error aborts the whole batch (raised)."""
+        if self.handler_many is not None:
+            try:
+                return self.apply_together(events)
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:  # noqa: BLE001 - find the event that fails, one by one
+                log.warning("event_batch_retried_one_by_one", queue=self.queue, error=type(exc).__name__,
+                            size=len(events))
         outcomes: list = []
         session = self.session_factory()
         try:
@@ -123,6 +140,72 @@ class EventConsumer:
                         outcomes.append(exc)
         finally:
             session.close()
+        return outcomes
+
+    def apply_together(self, events: list[dict]) -> list[str]:
+        """The set-based batch (``handler_many``), in one transaction: outcomes per event."""
+        session = self.session_factory()
+        try:
+            with session.begin():
+                outcomes = self._claim_together(session, events)
+                fresh = [event for event, outcome in zip(events, outcomes) if outcome == "applied"]
+                if fresh:
+                    self.handler_many(self.unit_of_work(session) if self.unit_of_work else session, fresh)
+            return outcomes
+        finally:
+            session.close()
+
+    def _claim_together(self, session: Session, events: list[dict]) -> list[str]:
+        """Record every event id and advance every aggregate's version in two statements:
+        'duplicate' for an id already recorded (or twice in the batch), 'stale' for a version
+        not newer than the stored one or than another of the batch, else 'applied'."""
+        outcomes = ["duplicate"] * len(events)
+        first: dict[str, int] = {}
+        for i, event in enumerate(events):
+            first.setdefault(str(event["event_id"]), i)
+        now = utcnow()
+        insert = _insert_for(session)
+        p = self.processed
+        # executemany with RETURNING: one statement compiled once, the rows sent in pages.
+        fresh = set(session.execute(
+            insert(p).on_conflict_do_nothing(index_elements=[p.c.consumer, p.c.event_id]).returning(p.c.event_id),
+            [{"consumer": self.name, "event_id": event_id, "event_type": str(events[i]["event_type"]),
+              "aggregate_id": str(events[i]["aggregate_id"]), "aggregate_version": int(events[i]["aggregate_version"]),
+              "applied": True, "processed_at": now} for event_id, i in first.items()]).scalars())
+        if self.versions is None:  # every event applies, once per event_id
+            for event_id, i in first.items():
+                if event_id in fresh:
+                    outcomes[i] = "applied"
+            return outcomes
+        newest: dict[tuple[str, str], int] = {}
+        for event_id, i in first.items():
+            if event_id not in fresh:
+                continue
+            outcomes[i] = "stale"
+            key = (str(events[i]["aggregate_type"]), str(events[i]["aggregate_id"]))
+            if key not in newest or int(events[newest[key]]["aggregate_version"]) < int(events[i]["aggregate_version"]):
+                newest[key] = i
+        v = self.versions
+        advanced = set()
+        if newest:
+            stmt = insert(v)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[v.c.consumer, v.c.aggregate_type, v.c.aggregate_id],
+                set_={"version": stmt.excluded.version, "occurred_at": stmt.excluded.occurred_at,
+                      "updated_at": stmt.excluded.updated_at},
+                where=v.c.version < stmt.excluded.version).returning(v.c.aggregate_type, v.c.aggregate_id)
+            advanced = {tuple(row) for row in session.execute(stmt, [
+                {"consumer": self.name, "aggregate_type": key[0], "aggregate_id": key[1],
+                 "version": int(events[i]["aggregate_version"]), "occurred_at": events[i].get("occurred_at"),
+                 "updated_at": now} for key, i in sorted(newest.items())])}
+        for key, i in newest.items():
+            if key in advanced:
+                outcomes[i] = "applied"
+        stale = [str(events[i]["event_id"]) for i, outcome in enumerate(outcomes)
+                 if outcome == "stale" and first[str(events[i]["event_id"])] == i]
+        if stale:
+            session.execute(sa.update(p).where(p.c.consumer == self.name, p.c.event_id.in_(stale))
+                            .values(applied=False))
         return outcomes
 
     @staticmethod
@@ -208,12 +291,15 @@ class EventConsumer:
             FAILED.labels(self.queue, "handler").inc(len(batch))
             log.exception("event_batch_failed", queue=self.queue, error=type(exc).__name__, size=len(batch))
             outcomes = [exc] * len(batch)
-        failed = []
+        failed = [tag for (tag, _event), outcome in zip(batch, outcomes) if isinstance(outcome, Exception)]
+        if not failed:
+            # Every delivery of this channel up to the last one is settled: one ack for all.
+            channel.basic_ack(batch[-1][0], multiple=True)
         for (tag, event), outcome in zip(batch, outcomes):
             if isinstance(outcome, Exception):
-                failed.append(tag)
                 continue
-            channel.basic_ack(tag)
+            if failed:
+                channel.basic_ack(tag)
             CONSUMED.labels(self.queue, outcome).inc()
             self._bind(event)
             self._observe_lag(event)

@@ -68,8 +68,22 @@ def _converter():
     from apispec import APISpec
     from apispec.ext.marshmallow import MarshmallowPlugin
     plugin = MarshmallowPlugin()
-    APISpec("events", "1", "3.1.0", plugins=[plugin])  # 3.1: nullable as type lists (JSON Schema)
-    return plugin.converter
+    spec = APISpec("events", "1", "3.1.0", plugins=[plugin])  # 3.1: nullable as type lists (JSON Schema)
+    return spec, plugin.converter
+
+
+_COMPONENT_REF = "#/components/schemas/"
+
+
+def _local_refs(schema):
+    """Nested schemas are registered as OpenAPI components; in a standalone JSON Schema they
+    live under ``$defs``, so every ``$ref`` must point there."""
+    if isinstance(schema, dict):
+        return {k: ("#/$defs/" + v[len(_COMPONENT_REF):] if k == "$ref" and isinstance(v, str)
+                    and v.startswith(_COMPONENT_REF) else _local_refs(v)) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_local_refs(v) for v in schema]
+    return schema
 
 
 def _open(schema: dict) -> dict:
@@ -118,7 +132,7 @@ class EventCatalog:
 
     def json_schema(self, event_type: str) -> dict:
         contract = self.contract(event_type)
-        converter = _converter()
+        spec, converter = _converter()
         envelope = converter.schema2jsonschema(_Envelope)
         envelope["properties"]["event_type"] = {"const": contract.event_type}
         envelope["properties"]["producer"] = {"const": self.producer}
@@ -127,9 +141,12 @@ class EventCatalog:
         doc = {"$schema": JSON_SCHEMA_DIALECT, "$id": contract.schema_id,
                "title": f"{contract.event_type} v{contract.version} ({self.producer})",
                "description": contract.description, **envelope}
+        nested = spec.to_dict().get("components", {}).get("schemas", {})
+        if nested:
+            doc["$defs"] = nested
         if contract.example:
             doc["examples"] = [contract.example]
-        return _open(doc)
+        return _open(_local_refs(doc))
 
     def json_schemas(self) -> dict[str, dict]:
         return {t: self.json_schema(t) for t in self.event_types}

@@ -237,26 +237,47 @@ def _insert_for(session_or_conn) -> Callable[[sa.Table], sa.Insert]:
 
 
 def insert_ignore(session, table: sa.Table, values: dict | list[dict], index_elements=None) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING; returns the rows inserted (0: already there)."""
-    stmt = _insert_for(session)(table).values(values)
+    """INSERT ... ON CONFLICT DO NOTHING; returns the rows inserted (0: already there). A
+    list of rows is sent as one executemany (see ``upsert``)."""
+    many = isinstance(values, list)
+    stmt = _insert_for(session)(table)
+    stmt = stmt if many else stmt.values(values)
     stmt = stmt.on_conflict_do_nothing(index_elements=index_elements) if index_elements \
         else stmt.on_conflict_do_nothing()
-    return session.execute(stmt).rowcount
+    return _execute(session, table, stmt, values if many else None)
 
 
 def upsert(session, table: sa.Table, values: dict | list[dict], *, index_elements: list,
-           set_: dict | None = None, update: Iterable[str] | None = None, where=None) -> int:
+           set_: dict | Callable | None = None, update: Iterable[str] | None = None, where=None) -> int:
     """INSERT ... ON CONFLICT (index_elements) DO UPDATE. ``update`` names columns taken from
-    the proposed row (``excluded``); ``set_`` gives explicit expressions; ``where(table,
-    excluded)`` can make the update conditional (e.g. only a newer version). Returns the
-    rows inserted or updated."""
-    stmt = _insert_for(session)(table).values(values)
+    the proposed row (``excluded``); ``set_`` gives explicit expressions, or is
+    ``set_(table, excluded)`` returning them (e.g. ``x = table.x + excluded.x`` to add);
+    ``where(table, excluded)`` can make the update conditional (e.g. only a newer version).
+    Returns the rows inserted or updated."""
+    many = isinstance(values, list)
+    # A list is one executemany of a statement compiled once (``_execute``); a multi-row
+    # VALUES would be compiled anew for every call, its cost growing with rows × columns
+    # (measured: two thirds of the CPU of a 200-event batch of analytics' consumer).
+    stmt = _insert_for(session)(table)
+    stmt = stmt if many else stmt.values(values)
     assignments = {name: stmt.excluded[name] for name in (update or ())}
-    assignments.update(set_ or {})
+    assignments.update((set_(table, stmt.excluded) if callable(set_) else set_) or {})
     kwargs = {"index_elements": index_elements, "set_": assignments}
     if where is not None:
         kwargs["where"] = where(table, stmt.excluded)
-    return session.execute(stmt.on_conflict_do_update(**kwargs)).rowcount
+    return _execute(session, table, stmt.on_conflict_do_update(**kwargs), values if many else None)
+
+
+def _execute(session, table: sa.Table, stmt, rows: list[dict] | None) -> int:
+    """The rows an INSERT ... ON CONFLICT wrote. A list goes as one executemany that
+    RETURNING lets SQLAlchemy batch into multi-row VALUES pages ("insertmanyvalues"; without
+    RETURNING an ON CONFLICT statement would be sent row by row), and the rows it returns
+    are the rows written."""
+    if rows is None:
+        return session.execute(stmt).rowcount
+    if not rows:
+        return 0
+    return len(session.execute(stmt.returning(*table.primary_key.columns), rows).all())
 
 
 # --- paging ------------------------------------------------------------------------------

@@ -36,15 +36,18 @@ def relay_command(service: str, outbox: sa.Table) -> Callable[[list[str]], int]:
 def consumer_command(service: str, *, name: str, queue: str, bindings: list[str], processed: sa.Table,
                      versions: sa.Table | None, handler_factory: Callable[[Settings], Callable[[Session, dict], None]],
                      start_mappers: Callable[[], None] | None = None,
-                     batch_size: int = 1,
-                     unit_of_work: Callable[[Settings], Callable[[Session], object]] | None = None
+                     batch_size: int = 1, prefetch: int = 50,
+                     unit_of_work: Callable[[Settings], Callable[[Session], object]] | None = None,
+                     handler_many_factory: Callable[[Settings], Callable] | None = None,
                      ) -> Callable[[list[str]], int]:
     """``handler_factory(settings)`` builds the handler once per process: ``handler(uow,
     event)`` when ``unit_of_work(settings)`` gives a factory of the service's unit of work
     joining the consumer's transaction (``UnitOfWork.joining``), else ``handler(session, event)``.
     ``batch_size`` > 1 applies deliveries that arrive together in one transaction (see
     ``EventConsumer``); ``CONSUMER_BATCH_SIZE`` overrides it. ``versions=None``: every event
-    is applied (no ``aggregate_version`` ordering), still once per ``event_id``."""
+    is applied (no ``aggregate_version`` ordering), still once per ``event_id``.
+    ``handler_many_factory`` gives ``handler_many(uow, events)`` for set-based batches
+    (``EventConsumer``)."""
     def run(argv: list[str]) -> int:
         parser = argparse.ArgumentParser(prog=f"{service} consume", description=f"Consume {queue}")
         parser.add_argument("--replay-dead-letters", action="store_true",
@@ -72,10 +75,12 @@ def consumer_command(service: str, *, name: str, queue: str, bindings: list[str]
         consumer = EventConsumer(name=name, queue=queue, bindings=bindings, amqp_url=settings.amqp_url,
                                  session_factory=make_session_factory(engine), processed=processed,
                                  versions=versions, handler=handler_factory(settings),
-                                 exchange=settings.exchange, prefetch=settings.get_int("CONSUMER_PREFETCH", 50),
+                                 exchange=settings.exchange,
+                                 prefetch=settings.get_int("CONSUMER_PREFETCH", max(prefetch, batch_size)),
                                  max_deliveries=max_deliveries,
                                  batch_size=settings.get_int("CONSUMER_BATCH_SIZE", batch_size),
-                                 unit_of_work=unit_of_work(settings) if unit_of_work else None)
+                                 unit_of_work=unit_of_work(settings) if unit_of_work else None,
+                                 handler_many=handler_many_factory(settings) if handler_many_factory else None)
         consumer.install_signal_handlers()
         consumer.run()
         return 0

@@ -169,3 +169,43 @@ def test_by_default_each_event_is_its_own_transaction(env):
         consumer.stop_event.set()
         thread.join(timeout=10)
         conn.close()
+
+
+# --- set-based batches (handler_many) ----------------------------------------------------------
+
+def handler_many(session, events):
+    """The newest name of each aggregate, in one statement."""
+    if any(ev["data"]["name"] == "boom" for ev in events):
+        raise RuntimeError("one of them is poison")
+    from crm_common.db import upsert
+    upsert(session, names, [{"aggregate_id": ev["aggregate_id"], "name": ev["data"]["name"], "writes": 1}
+                            for ev in events], index_elements=["aggregate_id"],
+           set_=lambda table, excluded: {"name": excluded.name, "writes": table.c.writes + 1})
+
+
+def test_a_set_based_batch_records_ids_and_versions_together_and_applies_only_the_newest(env):
+    engine, amqp = env
+    consumer = make_consumer(engine, amqp, f"many.{uuid.uuid4().hex[:6]}", handler_many=handler_many)
+    a, b = uuid.uuid4().hex[:8], uuid.uuid4().hex[:8]
+    seen = event(b, 1, "seen before")
+    assert consumer.apply(seen) == "applied"
+    v1, v3, v2 = event(a, 1, "one"), event(a, 3, "three"), event(a, 2, "two")
+    outcomes = consumer.apply_batch([v1, v3, v3, v2, seen, event(b, 1, "same version, new id")])
+    assert outcomes == ["stale", "applied", "duplicate", "stale", "duplicate", "stale"]
+    assert tuple(state(engine, a)) == ("three", 1)          # one write for the whole batch
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.select(processed.c.event_id, processed.c.applied)
+                                 .where(processed.c.consumer == consumer.name)).all())
+        version = conn.execute(sa.select(versions.c.version).where(
+            versions.c.consumer == consumer.name, versions.c.aggregate_id == a)).scalar()
+    assert version == 3 and rows[v3["event_id"]] is True and rows[v1["event_id"]] is False
+    assert consumer.apply(event(a, 2, "late")) == "stale"   # the same rules as one by one afterwards
+
+
+def test_a_poison_event_in_a_set_based_batch_fails_alone_when_the_batch_is_retried_one_by_one(env):
+    engine, amqp = env
+    consumer = make_consumer(engine, amqp, f"many.{uuid.uuid4().hex[:6]}", handler_many=handler_many)
+    a, b = uuid.uuid4().hex[:8], uuid.uuid4().hex[:8]
+    outcomes = consumer.apply_batch([event(a, 1, "fine"), event(b, 1, "boom")])
+    assert outcomes[0] == "applied" and isinstance(outcomes[1], RuntimeError)
+    assert tuple(state(engine, a)) == ("fine", 1) and state(engine, b) is None

@@ -39,3 +39,24 @@ def test_the_json_schema_describes_the_whole_message_and_accepts_the_event():
     Draft202012Validator.check_schema(schema)
     assert not list(Draft202012Validator(schema).iter_errors(event(id=1, name="x", extra=1)))
     assert list(Draft202012Validator(schema).iter_errors(event(id=1)))
+
+
+class Line(ma.Schema):
+    sku = ma.fields.String(required=True)
+
+
+class WithLines(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    lines = ma.fields.List(ma.fields.Nested(Line), required=True)
+
+
+def test_nested_schemas_are_defined_inside_the_document():
+    catalog = EventCatalog("probe-service", [EventContract("order.recorded", 1, WithLines, "probe")])
+    schema = catalog.json_schema("order.recorded")
+    assert schema["properties"]["data"]["properties"]["lines"]["items"] == {"$ref": "#/$defs/Line"}
+    assert schema["$defs"]["Line"]["required"] == ["sku"]
+    validator = Draft202012Validator(schema)
+    ok = make_event(event_type="order.recorded", producer="probe-service", aggregate_type="order",
+                    aggregate_id=1, aggregate_version=1, data={"id": 1, "lines": [{"sku": "a"}]})
+    assert not list(validator.iter_errors(ok))
+    assert list(validator.iter_errors({**ok, "data": {"id": 1, "lines": [{}]}}))
