@@ -26,6 +26,19 @@ if ! pg_up; then
 fi
 wait_for PostgreSQL 60 pg_up || status=1
 
+# The system tests run the whole set (seven services, their workers, a gateway) beside the
+# integration tests' own databases: PostgreSQL's default of 100 connections is too few.
+PG_MIN_CONNECTIONS=${PG_MIN_CONNECTIONS:-300}
+if pg_up; then
+  current=$(psql -h 127.0.0.1 -U postgres -Atc "SHOW max_connections" 2>/dev/null || echo 0)
+  if [ "${current:-0}" -lt "$PG_MIN_CONNECTIONS" ] && command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "PostgreSQL: max_connections $current -> $PG_MIN_CONNECTIONS (ALTER SYSTEM, restart)"
+    psql -h 127.0.0.1 -U postgres -qAtc "ALTER SYSTEM SET max_connections = $PG_MIN_CONNECTIONS" \
+      && pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main restart
+    wait_for PostgreSQL 60 pg_up || status=1
+  fi
+fi
+
 if ! rabbit_up; then
   if command -v rabbitmq-server >/dev/null 2>&1; then
     echo "RabbitMQ: starting"

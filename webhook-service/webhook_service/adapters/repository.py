@@ -264,12 +264,16 @@ class DeliveryRepository:
                     last_duration_ms=duration_ms)).rowcount == 1
 
     def backlog(self, now: dt.datetime) -> tuple[int, int, dt.datetime | None]:
-        """(pending, due now, oldest pending's creation time)."""
-        d = deliveries.c
+        """(pending, due now, oldest pending's creation time) of the deliveries that can still
+        go out: those of a deactivated or deleted subscription wait for a person, not for
+        the worker, and would keep the backlog alerts firing."""
+        d, s = deliveries.c, subscriptions.c
+        live = sa.exists().where(s.id == d.subscription_id, s.deleted_at.is_(None),
+                                 sa.or_(s.active.is_(True), d.event_type == PING))
         pending, oldest = self.session.execute(sa.select(sa.func.count(), sa.func.min(d.created_at))
-                                               .where(d.state == PENDING)).one()
+                                               .where(d.state == PENDING, live)).one()
         due = self.session.execute(sa.select(sa.func.count()).select_from(deliveries)
-                                   .where(d.state == PENDING, d.next_attempt_at <= now)).scalar_one()
+                                   .where(d.state == PENDING, d.next_attempt_at <= now, live)).scalar_one()
         if oldest is not None and oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=dt.timezone.utc)
         return pending, due, oldest
