@@ -2,8 +2,9 @@
 needs the compose plugin): it parses, names only files and images that exist, runs every process
 of CONTRACT §1 with the §2 variable names, gives each service a profile that starts it with what
 it depends on, limits every container's resources, keeps metrics ports off the host, gives every
-service its own database role and broker user, and starts in a healthy order. The bootstrap
-scripts it mounts run here against the local PostgreSQL and RabbitMQ."""
+service its own database role and broker user, holds no key that could sign a token, and starts
+in a healthy order. The bootstrap scripts it mounts run here against the local PostgreSQL and
+RabbitMQ."""
 from __future__ import annotations
 
 import os
@@ -25,19 +26,22 @@ from crm_testing import HTTP_SERVICES, PG_ADMIN_URL, WORKERS, create_vhost, dele
 ROOT = repo_root()
 COMPOSE = ROOT / "docker-compose.yml"
 PUBLIC_IMAGES = ("postgres:", "rabbitmq:", "redis:")
-CONTRACT_VARIABLES = {"JWT_SECRET", "AMQP_URL", "CUSTOMER_DATABASE_URL", "VIEWING_DATABASE_URL",
+CONTRACT_VARIABLES = {"AMQP_URL", "CUSTOMER_DATABASE_URL", "VIEWING_DATABASE_URL",
                       "ANALYTICS_DATABASE_URL", "SYNC_DATABASE_URL", "CUSTOMER_SERVICE_URL", "VIEWING_SERVICE_URL",
                       "ANALYTICS_SERVICE_URL", "SYNC_SERVICE_URL", "GATEWAY_PORT", "REDIS_URL", "PROPERTY_LOOKUP_URL",
+                      # webhook-service (CONTRACT §6)
+                      "WEBHOOK_DATABASE_URL", "WEBHOOK_SERVICE_URL",
                       # the token issuer (CONTRACT §3)
                       "ISSUER_DATABASE_URL", "ISSUER_SERVICE_URL", "ISSUER_KEY_ENCRYPTION_KEY"}
 DB_VARIABLE = {"customer-service": "CUSTOMER_DATABASE_URL", "viewing-service": "VIEWING_DATABASE_URL",
                "analytics-service": "ANALYTICS_DATABASE_URL", "sync-worker": "SYNC_DATABASE_URL",
-               "token-issuer": "ISSUER_DATABASE_URL"}
+               "webhook-service": "WEBHOOK_DATABASE_URL", "token-issuer": "ISSUER_DATABASE_URL"}
 HTTP_PORTS = {"gateway": 8080, "customer-service": 8001, "viewing-service": 8002, "analytics-service": 8003,
-              "sync-worker": 8004, "token-issuer": 8006}
+              "sync-worker": 8004, "webhook-service": 8005, "token-issuer": 8006}
 # A profile per service: its short name (CONTRACT §2 variable prefix).
 PROFILE = {"gateway": "gateway", "customer-service": "customer", "viewing-service": "viewing",
-           "analytics-service": "analytics", "sync-worker": "sync", "token-issuer": "issuer"}
+           "analytics-service": "analytics", "sync-worker": "sync", "webhook-service": "webhook",
+           "token-issuer": "issuer"}
 PACKAGE_DIR = {"gateway": "gateway", **{name: name for name in DB_VARIABLE}}
 # Services with a RabbitMQ user (the token issuer publishes and consumes nothing).
 BROKER_USERS = [name for name in DB_VARIABLE if name != "token-issuer"]
@@ -48,7 +52,9 @@ METRICS_PORT = "9100"
 EXPECTED = {(name, "serve") for name in HTTP_PORTS} | {
     ("customer-service", "relay"), ("viewing-service", "relay"), ("analytics-service", "relay"),
     ("sync-worker", "consume"), ("customer-service", "consume"), ("analytics-service", "consume"),
+    ("viewing-service", "consume"), ("webhook-service", "consume"), ("webhook-service", "deliver"),
 }
+WORKER_COMMANDS = ("relay", "consume", "deliver")  # loops with a heartbeat
 
 
 def processes_in_the_repository() -> set[tuple[str, str]]:
@@ -211,7 +217,7 @@ def test_only_the_gateway_and_the_local_broker_ui_are_published_and_no_metrics_p
 def test_workers_are_healthy_only_while_their_loop_turns(compose):
     for name, svc in long_running(compose).items():
         test = svc["healthcheck"]["test"]
-        if svc["command"][1] in ("relay", "consume"):
+        if svc["command"][1] in WORKER_COMMANDS:
             heartbeat = svc["environment"]["HEARTBEAT_FILE"]
             assert heartbeat.startswith("/tmp/") and "/tmp" in svc["tmpfs"], name
             assert test[:3] == ["CMD", "python", "/usr/local/bin/crm-healthcheck"], name
@@ -263,6 +269,10 @@ def test_compose_starts_in_order_of_health_and_migrations(compose):
     gateway = services["gateway"]
     assert {d for d, spec in gateway["depends_on"].items() if spec["condition"] == "service_healthy"} \
         >= set(DB_VARIABLE)
+    for service, port in HTTP_PORTS.items():
+        if service != "gateway":  # it routes to each by its compose name
+            prefix = "ISSUER" if service == "token-issuer" else PROFILE[service].upper()
+            assert gateway["environment"][f"{prefix}_SERVICE_URL"] == f"http://{service}:{port}", service
     seen: dict[str, int] = {}
 
     def visit(node: str) -> None:
@@ -287,7 +297,9 @@ def test_compose_environment_uses_contract_names_and_no_literal_secrets(compose)
     for name, svc in app_services(compose).items():
         env = svc["environment"]
         cli, command = svc["command"][:2]
-        assert env["JWT_SECRET"].startswith("${JWT_SECRET:?"), name
+        # Issue 17: HS256 refused, no key that could sign a token; the issuer's tokens are verified.
+        assert env["CRM_ENV"] == "production" and not {"JWT_SECRET", "ALLOW_HS256"} & set(env), name
+        assert env["ISSUER_SERVICE_URL"] == "http://token-issuer:8006", name
         databases = {k for k in env if k.endswith("_DATABASE_URL")}
         assert databases == ({DB_VARIABLE[cli]} if cli in DB_VARIABLE else set()), f"{name}: only its own database"
         for key, value in env.items():
@@ -307,7 +319,7 @@ def test_every_service_has_its_own_database_role_and_broker_user_and_no_credenti
         cli = owner(svc)
         env = svc["environment"]
         for value in env.values():
-            for variable in secret_variables(value) - {"JWT_SECRET"}:
+            for variable in secret_variables(value):
                 used_by.setdefault(variable, set()).add(cli)
         if cli in DB_VARIABLE:
             url = sa.engine.make_url(env[DB_VARIABLE[cli]].replace("${", "").replace("}", ""))
@@ -401,7 +413,7 @@ def test_broker_users_can_do_their_own_work_and_nothing_on_another_services_queu
     amqp = create_vhost("crm_users")
     vhost = amqp.rsplit("/", 1)[1]
     prefix = f"t{uuid.uuid4().hex[:8]}-"
-    passwords = {short: uuid.uuid4().hex for short in ("customer", "viewing", "analytics", "sync")}
+    passwords = {PROFILE[cli]: uuid.uuid4().hex for cli in BROKER_USERS}
     env = {**os.environ, "AMQP_VHOST": pika.URLParameters(amqp).virtual_host, "AMQP_USER_PREFIX": prefix,
            **{f"{short.upper()}_AMQP_PASSWORD": pw for short, pw in passwords.items()}}
     host = amqp.split("@", 1)[1].rsplit("/", 1)[0]
@@ -419,7 +431,7 @@ def test_broker_users_can_do_their_own_work_and_nothing_on_another_services_queu
             row = next(line.split("\t") for line in listed.splitlines() if line.startswith(env["AMQP_VHOST"] + "\t"))
             assert dict(zip(("configure", "write", "read"), row[1:4])) == k8s_permissions()[cli], \
                 f"{cli}: compose and Kubernetes grant the same rights"
-        for cli in ("customer-service", "analytics-service", "sync-worker"):
+        for cli in ("customer-service", "viewing-service", "analytics-service", "sync-worker", "webhook-service"):
             run = subprocess.run([str(Path(sys.executable).parent / cli), "consume", "--declare-only"],
                                  env={**os.environ, "AMQP_URL": url(cli), "CRM_HOME": str(tmp_path)},
                                  capture_output=True, text=True, timeout=60)

@@ -8,6 +8,7 @@ ENTRYPOINT + CMD run with the image's ENV against a fresh PostgreSQL database, u
 ``/readyz`` answers 200 and the image's HEALTHCHECK passes."""
 from __future__ import annotations
 
+import base64
 import fnmatch
 import importlib.util
 import json
@@ -47,6 +48,7 @@ IMAGES = {
     "analytics-service": (8003, "ANALYTICS_DATABASE_URL"),
     "sync-worker": (8004, "SYNC_DATABASE_URL"),
     "webhook-service": (8005, "WEBHOOK_DATABASE_URL"),
+    "token-issuer": (8006, "ISSUER_DATABASE_URL"),
 }
 SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "DATABASE_URL", "AMQP_URL", "REDIS_URL")
 
@@ -190,7 +192,7 @@ def runtime_dependencies(project_dir: Path) -> set[str]:
 
 
 OWN_PACKAGES = {"crm-common", "crm-gateway", "customer-service", "viewing-service", "analytics-service",
-                "sync-worker"}
+                "sync-worker", "webhook-service", "token-issuer"}
 
 
 @pytest.mark.parametrize("name", sorted(IMAGES))
@@ -364,7 +366,10 @@ def running_images(tmp_path_factory):
                 database = extra[db_variable] = create_database(f"crm_image_{name.split('-')[0]}")
             else:  # the gateway: upstreams nowhere (its /readyz reports them without failing)
                 dead = f"http://127.0.0.1:{free_port()}"
-                extra.update({f"{s}_SERVICE_URL": dead for s in ("CUSTOMER", "VIEWING", "ANALYTICS", "SYNC")})
+                extra.update({f"{s}_SERVICE_URL": dead
+                              for s in ("CUSTOMER", "VIEWING", "ANALYTICS", "SYNC", "WEBHOOK", "ISSUER")})
+            if name == "token-issuer":  # as compose and Kubernetes give it (never in the image)
+                extra["ISSUER_KEY_ENCRYPTION_KEY"] = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
             env = replay.env(extra)
             workdir = replay.host_path(replay.stage.last("WORKDIR") or "/")
             workdir.mkdir(parents=True, exist_ok=True)
@@ -414,7 +419,8 @@ def sa_tables(url: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["customer-service", "analytics-service", "sync-worker"])
+@pytest.mark.parametrize("name", ["customer-service", "viewing-service", "analytics-service", "sync-worker",
+                                  "webhook-service"])
 def test_image_declares_its_consumer_queue_as_the_compose_and_kubernetes_jobs_do(name, running_images):
     """`<service> consume --declare-only` through the image's ENTRYPOINT (the `*-queues` jobs
     of docker-compose.yml and the relays' init containers)."""

@@ -5,10 +5,13 @@ validated strictly: core objects against the Kubernetes schemas (kubernetes-vali
 the operators' custom resources against the shapes below. Then what the deployment promises:
 each service deployable alone with only its own image, Secret and config; workers' liveness
 from their heartbeat; NetworkPolicies that deny by default; alerts on the metrics the code
-exports; a PostgreSQL connection budget that fits, and is the one deploy/README.md states."""
+exports; a PostgreSQL connection budget that fits, and is the one deploy/README.md states; no pod
+holding a key that could sign a token; webhook-service's delivery worker alone reaching the
+internet, on 443 and never a private address."""
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -23,24 +26,31 @@ from crm_testing import repo_root
 
 ROOT = repo_root()
 K8S = ROOT / "deploy" / "k8s"
-SERVICES = ("gateway", "customer-service", "viewing-service", "analytics-service", "sync-worker")
+SERVICES = ("gateway", "customer-service", "viewing-service", "analytics-service", "sync-worker",
+            "webhook-service", "token-issuer")
 OVERLAYS = ("dev", "production")
 DB_VARIABLE = {"customer-service": "CUSTOMER_DATABASE_URL", "viewing-service": "VIEWING_DATABASE_URL",
-               "analytics-service": "ANALYTICS_DATABASE_URL", "sync-worker": "SYNC_DATABASE_URL"}
+               "analytics-service": "ANALYTICS_DATABASE_URL", "sync-worker": "SYNC_DATABASE_URL",
+               "webhook-service": "WEBHOOK_DATABASE_URL", "token-issuer": "ISSUER_DATABASE_URL"}
 URL_VARIABLE = {"customer-service": "CUSTOMER_SERVICE_URL", "viewing-service": "VIEWING_SERVICE_URL",
-                "analytics-service": "ANALYTICS_SERVICE_URL", "sync-worker": "SYNC_SERVICE_URL"}
+                "analytics-service": "ANALYTICS_SERVICE_URL", "sync-worker": "SYNC_SERVICE_URL",
+                "webhook-service": "WEBHOOK_SERVICE_URL", "token-issuer": "ISSUER_SERVICE_URL"}
 SHORT = {"gateway": "gateway", "customer-service": "customer", "viewing-service": "viewing",
-         "analytics-service": "analytics", "sync-worker": "sync"}
+         "analytics-service": "analytics", "sync-worker": "sync", "webhook-service": "webhook",
+         "token-issuer": "issuer"}
 HTTP_PORTS = {"gateway": 8080, "customer-service": 8001, "viewing-service": 8002, "analytics-service": 8003,
-              "sync-worker": 8004}
+              "sync-worker": 8004, "webhook-service": 8005, "token-issuer": 8006}
+PACKAGE = {"gateway": "gateway/src/gateway", **{s: f"{s}/{s.replace('-', '_')}" for s in SERVICES if s != "gateway"}}
 # Every process of CONTRACT §1, as (service, command).
 PROCESSES = {(name, "serve") for name in SERVICES} | {
     ("customer-service", "relay"), ("viewing-service", "relay"), ("analytics-service", "relay"),
     ("customer-service", "consume"), ("analytics-service", "consume"), ("sync-worker", "consume"),
-    ("viewing-service", "consume")}
+    ("viewing-service", "consume"), ("webhook-service", "consume"), ("webhook-service", "deliver")}
+WORKER_COMMANDS = ("relay", "consume", "deliver")  # loops with a heartbeat, no HTTP port
 METRICS_PORT = 9100
-CONTRACT_VARIABLES = {"JWT_SECRET", "AMQP_URL", "REDIS_URL", "PROPERTY_LOOKUP_URL", *DB_VARIABLE.values(),
-                      *URL_VARIABLE.values()}
+CONTRACT_VARIABLES = {"AMQP_URL", "REDIS_URL", "PROPERTY_LOOKUP_URL", "ISSUER_KEY_ENCRYPTION_KEY",
+                      *DB_VARIABLE.values(), *URL_VARIABLE.values()}
+ISSUER_URL = "http://token-issuer:8006"
 NAME, COMPONENT = "app.kubernetes.io/name", "app.kubernetes.io/component"
 
 
@@ -280,7 +290,6 @@ def test_secrets_and_configs_hold_contract_names_and_only_placeholders():
                     assert key == DB_VARIABLE[service], f"{service}: only its own database"
                 if key == "AMQP_URL":
                     assert value.startswith(f"amqp://{service}:"), f"{service}: its own broker user"
-            assert len(secret["stringData"]["JWT_SECRET"]) < 32, "the placeholder must be refused in production"
             for key in config_of(docs):
                 assert not any(w in key for w in ("SECRET", "PASSWORD", "DATABASE_URL", "AMQP_URL", "REDIS_URL")), key
                 if key.endswith("_URL"):
@@ -288,6 +297,24 @@ def test_secrets_and_configs_hold_contract_names_and_only_placeholders():
     for doc in render("platform/overlays/production"):
         if doc["kind"] == "Secret":
             assert doc["stringData"]["password"] == "REPLACE_ME", doc["metadata"]["name"]
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_no_pod_holds_a_key_that_could_sign_a_token_and_every_one_verifies_against_the_issuer(env):
+    """Issue 17: HS256 is refused in production (no ALLOW_HS256), so no Secret carries JWT_SECRET
+    (one leaked pod could otherwise mint an admin token); every process finds the token issuer's
+    JWKS and revocation list at its Service."""
+    for service in SERVICES:
+        docs = overlay(service, env)
+        config = config_of(docs)
+        assert config["CRM_ENV"] == "production" and "ALLOW_HS256" not in config, service
+        assert config["ISSUER_SERVICE_URL"] == ISSUER_URL, service
+        assert not {"JWKS_URL", "REVOCATIONS_URL"} & set(config), f"{service}: derived from ISSUER_SERVICE_URL"
+        [secret] = of_kind(docs, "Secret")
+        assert not {"JWT_SECRET", "ALLOW_HS256"} & set(secret["stringData"]), service
+        for deployment in of_kind(docs, "Deployment"):
+            for container in containers(deployment):
+                assert not {"JWT_SECRET", "ALLOW_HS256"} & {e["name"] for e in container.get("env", [])}
 
 
 # --- processes, probes, metrics --------------------------------------------------------------------------
@@ -365,7 +392,7 @@ def test_workers_liveness_is_their_loops_heartbeat():
         if NAME not in deployment["metadata"]["labels"]:
             continue
         container = main_container(deployment)
-        if command_of(container)[1] not in ("relay", "consume"):
+        if command_of(container)[1] not in WORKER_COMMANDS:
             assert "HEARTBEAT_FILE" not in {e["name"] for e in container.get("env", [])}
             continue
         workers += 1
@@ -381,7 +408,7 @@ def test_workers_liveness_is_their_loops_heartbeat():
             assert container["readinessProbe"]["exec"]["command"] == ["python", "/usr/local/bin/crm-healthcheck"]
             assert env["HEALTHCHECK_URL"] == f"http://127.0.0.1:{METRICS_PORT}/metrics"
             assert env["HEALTHCHECK_EXPECT"] == "dead_letter_queue_depth"
-    assert workers == len([p for p in PROCESSES if p[1] in ("relay", "consume")])
+    assert workers == len([p for p in PROCESSES if p[1] in WORKER_COMMANDS])
 
 
 def test_relays_and_consumers_migrate_first_and_consumers_declare_their_own_queue():
@@ -396,6 +423,8 @@ def test_relays_and_consumers_migrate_first_and_consumers_declare_their_own_queu
             assert "advisory" in text and "stand" in text, "say why several relay replicas are safe"
         if command == "consume":
             assert init == [[service, "migrate"], [service, "consume", "--declare-only"]]
+        if command == "deliver":
+            assert init == [[service, "migrate"]], "the delivery worker uses no broker"
 
 
 # --- production: network, alerts, ingress, the data stores ------------------------------------------------
@@ -469,6 +498,56 @@ def test_network_policies_deny_by_default_and_admit_only_callers_and_monitoring(
         assert called == {s for s, c in callers_from_configuration().items() if service in c}
 
 
+# Addresses a webhook receiver might name: public ones, and what must stay unreachable (private,
+# shared, loopback, link-local and the metadata endpoints, multicast, and IPv6 forms embedding them).
+PUBLIC_ADDRESSES = ("93.184.215.14", "8.8.8.8", "2606:4700:4700::1111")
+NON_PUBLIC_ADDRESSES = ("10.1.2.3", "172.20.0.5", "192.168.1.1", "127.0.0.1", "169.254.169.254",
+                        "100.64.0.1", "100.100.100.200", "0.0.0.0", "224.0.0.1", "192.0.2.10", "::1",
+                        "fd00:ec2::254", "fe80::1", "ff02::1", "::ffff:10.0.0.1", "64:ff9b::a00:1",
+                        "2002:a00:1::1", "2001:0:4136:e378:8000:63bf:f5ff:fffe")
+
+
+def admits(peer: dict, address: str) -> bool:
+    """Whether an egress peer's ipBlock lets ``address`` through."""
+    block = peer.get("ipBlock")
+    if block is None:
+        return False
+    ip = ipaddress.ip_address(address)
+    network = ipaddress.ip_network(block["cidr"])
+    if ip.version != network.version or ip not in network:
+        return False
+    return not any(ip in ipaddress.ip_network(e) for e in block.get("except", [])
+                   if ipaddress.ip_network(e).version == ip.version)
+
+
+def test_only_the_webhook_deliverer_reaches_the_internet_on_443_and_never_a_private_address():
+    """CONTRACT §6's address rules, a second time in the network: the delivery worker's egress
+    admits exactly the addresses its own code calls public, on 443 only; no other pod of the
+    set reaches a public address."""
+    from webhook_service.domain.targets import is_public_address
+
+    assert all(is_public_address(a) for a in PUBLIC_ADDRESSES)
+    assert not any(is_public_address(a) for a in NON_PUBLIC_ADDRESSES)
+    docs = render("all/production")
+    deliverers = 0
+    for deployment in of_kind(docs, "Deployment"):
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        namespace = deployment["metadata"]["namespace"]
+        rules = [r for p in policies_for(docs, labels) if p["metadata"]["namespace"] == namespace
+                 for r in p["spec"].get("egress", [])]
+        reached = {(address, port["port"]) for rule in rules for peer in rule["to"]
+                   for address in PUBLIC_ADDRESSES + NON_PUBLIC_ADDRESSES if admits(peer, address)
+                   for port in rule["ports"]}
+        if labels.get(NAME) == "webhook-service" and labels.get(COMPONENT) == "deliverer":
+            deliverers += 1
+            assert reached == {(address, 443) for address in PUBLIC_ADDRESSES}, sorted(reached)
+            assert all(p["protocol"] == "TCP" for rule in rules for p in rule["ports"] if p["port"] == 443)
+        else:
+            assert not {a for a, _ in reached} & set(PUBLIC_ADDRESSES), \
+                f"{deployment['metadata']['name']} reaches the internet: {sorted(reached)}"
+    assert deliverers == 1
+
+
 def test_the_platform_denies_by_default_in_both_namespaces_and_admits_the_services_to_the_data_stores():
     docs = render("platform/overlays/production")
     namespaces = {d["metadata"]["name"]: d for d in of_kind(docs, "Namespace")}
@@ -489,12 +568,38 @@ def test_the_platform_denies_by_default_in_both_namespaces_and_admits_the_servic
             assert rule.get("from"), f"{name}: an ingress rule open to everyone"
 
 
-def exported_metrics() -> set[str]:
-    """Metric names the shared library defines (Counter/Gauge/Histogram/gauge(...))."""
+def package_sources(service: str) -> list:
+    """The service's own code (tests excluded) and the shared library's."""
+    own = [p for p in (ROOT / PACKAGE[service]).rglob("*.py") if "tests" not in p.parts]
+    return own + sorted((ROOT / "libs/crm_common/crm_common").glob("*.py"))
+
+
+def exported_metrics(service: str) -> set[str]:
+    """Metric names the service's code and the shared library define (Counter/Gauge/Histogram/gauge(...))."""
     names = set()
-    for path in (ROOT / "libs/crm_common/crm_common").glob("*.py"):
+    for path in package_sources(service):
         names |= set(re.findall(r"(?:Counter|Gauge|Histogram|gauge)\(\s*\"([a-z_]+)\"", path.read_text()))
     return names
+
+
+PROMQL_WORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool",
+                "offset"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """The series an expression reads: identifiers that are neither functions, keywords, label
+    matchers, ranges nor grouping labels."""
+    bare = re.sub(r"\{[^}]*\}", "", expr)
+    bare = re.sub(r"\[[^\]]*\]", "", bare)
+    bare = re.sub(r"\b(?:by|without|on|ignoring)\s*\([^)]*\)", "", bare)
+    return {name for name in re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", bare)
+            if name not in PROMQL_WORDS}
+
+
+def test_metric_names_are_read_from_an_expression():
+    assert metric_names('sum(rate(http_requests_total{service="x",status=~"5.."}[5m])) by (queue)'
+                        ' / sum(increase(other_total[1h])) > 0.05 and max(gauge_seconds) > 1') \
+        == {"http_requests_total", "other_total", "gauge_seconds"}
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -513,20 +618,30 @@ def test_alerts_cover_the_services_processes_on_metrics_the_code_exports(service
     if "consume" in commands:
         wanted |= {"CrmDeadLetterQueueNotEmpty": "dead_letter_queue_depth",
                    "CrmEventApplyLagHigh": "event_apply_lag_seconds"}
+    if "deliver" in commands:  # deliveries that stop leaving, receivers that keep failing
+        wanted |= {"CrmWebhookOldestPendingTooOld": "webhook_oldest_pending_age_seconds",
+                   "CrmWebhookSubscriptionDeactivated": "webhook_subscriptions_deactivated_total"}
+    if service == "token-issuer":  # someone guessing client secrets
+        wanted |= {"CrmTokenEndpointRateLimitedSpike": "http_requests_total"}
     assert set(alerts) == set(wanted)
-    exported = exported_metrics()
+    exported = exported_metrics(service)
+    code = "\n".join(path.read_text() for path in package_sources(service))
     for alert, metric in wanted.items():
         expr = alerts[alert]["expr"]
-        assert metric in re.findall(r"[a-z_]+(?=\{)", expr), f"{alert}: {expr}"
-        for name in re.findall(r"([a-z_]+)\{", expr):
-            assert name in exported, f"{alert}: {name} is not a metric the code exports"
+        read = metric_names(expr)
+        assert metric in read, f"{alert}: {expr}"
+        assert read <= exported, f"{alert}: {sorted(read - exported)} not metrics the code exports"
         assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}"), expr
-        for label, value in re.findall(r'(service|queue)="([^"]+)"', expr):
+        for label, value in re.findall(r'(service|queue|route)="([^"]+)"', expr):
             if label == "service":
                 assert value == SHORT[service], f"{alert}: the service label is {SHORT[service]!r}"
-            else:
+            elif label == "queue":
                 assert value.startswith(f"{service}."), f"{alert}: its own queue"
+            else:
+                assert f'route("{value}"' in code, f"{alert}: {service} declares no route {value}"
     assert re.search(r'status=~"5\.\."', alerts["CrmHttp5xxRateHigh"]["expr"])
+    if service == "token-issuer":
+        assert 'status="429"' in alerts["CrmTokenEndpointRateLimitedSpike"]["expr"]
 
 
 def test_the_gateway_alone_is_reachable_from_outside_through_an_ingress():
@@ -567,9 +682,11 @@ def test_rabbitmq_runs_three_nodes_with_quorum_queues_and_a_user_per_service():
 # --- the connection budget ------------------------------------------------------------------------------------
 # At most open at once per process, from the code: an HTTP worker's pool (DB_POOL_SIZE +
 # DB_MAX_OVERFLOW); a relay holds its advisory-lock session plus one working connection (its loop is
-# single-threaded); a consumer one session plus, in sync-worker, one for recording failures.
+# single-threaded); a consumer one session plus, in sync-worker, one for recording failures;
+# webhook-service's delivery worker one per sending thread plus its claim loop's, its LISTEN
+# session and a spare (webhook_service/entrypoints/deliverer.py: WEBHOOK_CONCURRENCY + 3).
 # Init containers (`migrate`) finish before the pod's main container opens any.
-RELAY_CONNECTIONS, CONSUMER_CONNECTIONS = 2, 2
+RELAY_CONNECTIONS, CONSUMER_CONNECTIONS, DELIVERER_EXTRA_CONNECTIONS = 2, 2, 3
 
 
 def budget(service: str) -> tuple[int, int]:
@@ -581,7 +698,10 @@ def budget(service: str) -> tuple[int, int]:
     hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(docs, "HorizontalPodAutoscaler")}
     for deployment in of_kind(docs, "Deployment"):
         command = command_of(main_container(deployment))[1]
-        per_pod = {"serve": per_http_pod, "relay": RELAY_CONNECTIONS, "consume": CONSUMER_CONNECTIONS}[command]
+        if command == "deliver":  # its ConfigMap states the threads it budgets for
+            per_pod = int(config["WEBHOOK_CONCURRENCY"]) + DELIVERER_EXTRA_CONNECTIONS
+        else:
+            per_pod = {"serve": per_http_pod, "relay": RELAY_CONNECTIONS, "consume": CONSUMER_CONNECTIONS}[command]
         name = deployment["metadata"]["name"]
         minimum = hpas[name]["spec"]["minReplicas"] if name in hpas else deployment["spec"]["replicas"]
         maximum = hpas[name]["spec"]["maxReplicas"] if name in hpas else deployment["spec"]["replicas"]

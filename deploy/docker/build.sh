@@ -6,7 +6,7 @@
 # image name; tests keep the three equal.
 set -eu
 cd "$(dirname "$0")/../.."
-name=${1:?usage: deploy/docker/build.sh <gateway|customer-service|viewing-service|analytics-service|sync-worker|token-issuer>}
+name=${1:?usage: deploy/docker/build.sh <gateway|customer-service|viewing-service|analytics-service|sync-worker|webhook-service|token-issuer>}
 shift
 version=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' \
     "$name/pyproject.toml")

@@ -7,11 +7,11 @@ With ``HEALTHCHECK_EXPECT`` the body must also contain that text (a consumer's
 ``dead_letter_queue_depth`` appears on its metrics port once it has declared its queue:
 its readiness).
 
-``crm-healthcheck --heartbeat [FILE] --max-age SECONDS``: the liveness of a relay or a
-consumer. Their loops touch ``HEARTBEAT_FILE`` on every turn, idle, standing by or
-reconnecting included (``crm_common.heartbeat``); a file older than ``SECONDS`` (default
-``HEARTBEAT_MAX_AGE``, else 60), or none yet, means the loop is stuck. FILE defaults to
-``HEARTBEAT_FILE``."""
+``crm-healthcheck --heartbeat [FILE] --max-age SECONDS``: the liveness of a relay, a
+consumer or webhook-service's delivery worker. Their loops touch ``HEARTBEAT_FILE`` on
+every turn, idle, standing by or reconnecting included (``crm_common.heartbeat``); a file
+older than ``SECONDS`` (default ``HEARTBEAT_MAX_AGE``, else 60), or none yet, means the loop
+is stuck. FILE defaults to ``HEARTBEAT_FILE``."""
 import argparse
 import os
 import sys

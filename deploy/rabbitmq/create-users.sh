@@ -5,7 +5,8 @@
 # a missing user, resets an existing one's password and rights. The same rights as the Permission
 # objects of deploy/k8s/platform/base/rabbitmq.yaml (a test compares them).
 # docker-compose.yml runs it once the broker is healthy (the one-shot `rabbitmq-users`).
-#   CUSTOMER_AMQP_PASSWORD, VIEWING_AMQP_PASSWORD, ANALYTICS_AMQP_PASSWORD, SYNC_AMQP_PASSWORD
+#   CUSTOMER_AMQP_PASSWORD, VIEWING_AMQP_PASSWORD, ANALYTICS_AMQP_PASSWORD, SYNC_AMQP_PASSWORD,
+#   WEBHOOK_AMQP_PASSWORD (the token issuer uses no broker: no user)
 #   RABBITMQCTL       how to call rabbitmqctl (default: rabbitmqctl, the local node)
 #   AMQP_VHOST        the virtual host (default: /)
 #   AMQP_USER_PREFIX  prefixed to each user name (default: none; for tests sharing one broker)
@@ -14,7 +15,7 @@ ctl=${RABBITMQCTL:-rabbitmqctl}
 vhost=${AMQP_VHOST:-/}
 prefix=${AMQP_USER_PREFIX:-}
 
-for pair in customer:customer-service viewing:viewing-service analytics:analytics-service sync:sync-worker; do
+for pair in customer:customer-service viewing:viewing-service analytics:analytics-service sync:sync-worker webhook:webhook-service; do
     short=${pair%%:*}
     service=${pair#*:}
     variable=$(echo "$short" | tr '[:lower:]' '[:upper:]')_AMQP_PASSWORD
