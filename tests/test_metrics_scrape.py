@@ -22,7 +22,17 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from crm_testing import HTTP_SERVICES, WORKERS, Process, auth_headers, free_port, gunicorn_argv, prometheus_dir, rmtree
+from crm_testing import (
+    HTTP_SERVICES,
+    WORKER_READY_SIGNAL,
+    WORKERS,
+    Process,
+    auth_headers,
+    free_port,
+    gunicorn_argv,
+    prometheus_dir,
+    rmtree,
+)
 
 pytestmark = pytest.mark.system
 
@@ -34,7 +44,7 @@ OUTBOX_SERVICES = sorted({"customer", "viewing"} | {svc for svc, tail in WORKERS
 # Which traffic reaches each consumer's queue (its bindings): the event's producer.
 CONSUMER_SOURCES = {"customer": "viewing", "analytics": "customer", "sync": "customer", "webhook": "customer"}
 # What each kind of worker reports as soon as it runs.
-FIRST_SIGNAL = {"consume": "dead_letter_queue_depth", "relay": "outbox_backlog", "deliver": "webhook_backlog"}
+FIRST_SIGNAL = WORKER_READY_SIGNAL
 
 
 Sample = tuple[str, dict, float]

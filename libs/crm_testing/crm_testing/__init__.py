@@ -225,6 +225,11 @@ WORKERS: dict[str, tuple[str, list[str]]] = {
 }
 
 
+# The first metric a background worker exposes once its loop is connected (its queue declared,
+# its first publish round done, its first claim round done): what "ready" means for a worker.
+WORKER_READY_SIGNAL = {"consume": "dead_letter_queue_depth", "relay": "outbox_backlog", "deliver": "webhook_backlog"}
+
+
 class Stack:
     """The running service set for system tests: one fresh PostgreSQL database per
     service, one RabbitMQ vhost, every HTTP service and the gateway under gunicorn, and
@@ -301,6 +306,10 @@ class Stack:
                                    capture_output=True, timeout=120)
             for worker in self.worker_names:
                 self.start_worker(worker)
+            # Tests start once every worker is connected: an event written by the first test
+            # is not waiting for a consumer that is still starting.
+            for worker in self.worker_names:
+                self.wait_worker_ready(worker)
         except Exception:
             self.stop()
             raise
@@ -327,6 +336,25 @@ class Stack:
         proc = Process(name, [str(cli), *tail], env, log_dir=self.log_dir)
         self.procs[name] = proc.start()
         return proc
+
+    def wait_worker_ready(self, name: str, timeout: float = 90.0) -> None:
+        """Poll the worker's metrics until its loop reports being connected."""
+        signal_name = WORKER_READY_SIGNAL.get(WORKERS[name][1][0])
+        if signal_name is None:
+            return
+        url = self.metrics_url(name)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            proc = self.procs[name]
+            if not proc.alive():
+                raise RuntimeError(f"{name} exited:\n{proc.tail()}")
+            try:
+                if any(line.startswith(signal_name) for line in requests.get(url, timeout=2).text.splitlines()):
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} not connected after {timeout}s:\n{self.procs[name].tail()}")
 
     def stop(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
