@@ -9,9 +9,11 @@ No Flask and no network here; ``crm_common.web`` wires it into requests and
 """
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 
 import jwt
 
@@ -103,16 +105,33 @@ def principal_from_claims(claims: Mapping, *, max_ttl: int = DEFAULT_MAX_TTL, le
     )
 
 
+class NeedsIssuer(Exception):
+    """Deciding on this token now would mean asking the token issuer (for its keys or its
+    revocation list): raised instead when the caller asked for no I/O (``fetch=False``),
+    so that an event loop can do that one verification in a thread."""
+
+
 class KeySource(Protocol):
-    def key_for(self, kid: str) -> jwt.PyJWK:
+    def key_for(self, kid: str, *, fetch: bool = True) -> jwt.PyJWK:
         """The public key ``kid``; raises ``Unauthorized`` when the issuer has no such key
-        and ``ServiceUnavailable`` when the issuer's keys cannot be known right now."""
+        and ``ServiceUnavailable`` when the issuer's keys cannot be known right now.
+        ``fetch=False``: ``NeedsIssuer`` where the issuer would have to be asked."""
 
 
 class RevocationSource(Protocol):
-    def check(self, client_id: str) -> None:
+    def check(self, client_id: str, *, fetch: bool = True) -> None:
         """Raises ``Unauthorized`` for a revoked client and ``ServiceUnavailable`` when the
-        revocation list is too old to be trusted."""
+        revocation list is too old to be trusted. ``fetch=False``: ``NeedsIssuer`` where
+        the list would have to be fetched first."""
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    principal: Principal
+    valid_until: float             # exp + leeway: what signature verification accepts
+    kid: str | None = None         # issuer tokens: the key that verified it...
+    key: object | None = None
+    client_id: str | None = None   # ...and the client checked against the revocation list
 
 
 @dataclass
@@ -135,6 +154,11 @@ class TokenVerifier:
     max_ttl: int = DEFAULT_MAX_TTL
 
     def verify(self, token: str) -> Principal:
+        return self.verify_token(token).principal
+
+    def verify_token(self, token: str, *, fetch: bool = True) -> VerifiedToken:
+        """``verify`` with what a cache needs to know about the token (``TokenCache``).
+        ``fetch=False`` raises ``NeedsIssuer`` instead of asking the issuer."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -144,11 +168,12 @@ class TokenVerifier:
             if self.hs256_secret is None:
                 raise Unauthorized("生产环境不接受 HS256 令牌，请通过 /oauth/token 获取令牌",
                                    error_code="TOKEN_INVALID")
-            return decode_token(token, self.hs256_secret, self.leeway, max_ttl=self.max_ttl)
+            principal = decode_token(token, self.hs256_secret, self.leeway, max_ttl=self.max_ttl)
+            return VerifiedToken(principal, principal.claims["exp"] + self.leeway)
         kid = header.get("kid")
         if alg not in ASYMMETRIC_ALGORITHMS or not isinstance(kid, str) or not kid:
             raise Unauthorized("令牌无效", error_code="TOKEN_INVALID")
-        key = self.keys.key_for(kid)
+        key = self.keys.key_for(kid, fetch=fetch)
         if key.algorithm_name != alg:  # a key signs with one algorithm only
             raise Unauthorized("令牌无效", error_code="TOKEN_INVALID")
         try:
@@ -163,8 +188,54 @@ class TokenVerifier:
         client_id = claims["client_id"]
         if not isinstance(client_id, str) or not client_id:
             raise Unauthorized("令牌声明 client_id 必须是字符串", error_code="TOKEN_INVALID")
-        self.revocations.check(client_id)
-        return principal
+        self.revocations.check(client_id, fetch=fetch)
+        return VerifiedToken(principal, claims["exp"] + self.leeway, kid, key, client_id)
+
+
+class TokenCache:
+    """Tokens verified once per process, remembered by their raw value until they expire
+    (a bounded LRU): a repeated token costs a dictionary lookup instead of a signature
+    check. What can change while a token is valid is still checked on every use: an
+    issuer token's client against the revocation list, and its key against the issuer's
+    current keys (a token whose key was dropped or replaced is verified again). Tokens
+    that fail verification are not remembered."""
+
+    def __init__(self, verifier: TokenVerifier, size: int = 4096, clock: Callable[[], float] = time.time):
+        self.verifier = verifier
+        self.size = size
+        self._clock = clock
+        self._entries: OrderedDict[str, VerifiedToken] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def verify(self, token: str, *, fetch: bool = True) -> Principal:
+        """The token's principal, or ``Unauthorized``/``ServiceUnavailable`` as
+        ``TokenVerifier.verify``; ``fetch=False``: ``NeedsIssuer`` instead of any I/O."""
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is not None:
+                self._entries.move_to_end(token)
+        if entry is not None and self._still_valid(entry, fetch):
+            return entry.principal
+        verified = self.verifier.verify_token(token, fetch=fetch)
+        with self._lock:
+            self._entries[token] = verified
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return verified.principal
+
+    def _still_valid(self, entry: VerifiedToken, fetch: bool) -> bool:
+        if self._clock() >= entry.valid_until:
+            return False
+        if entry.client_id is None:  # HS256: nothing else can change
+            return True
+        try:
+            current = self.verifier.keys.key_for(entry.kid, fetch=False)
+        except (NeedsIssuer, Unauthorized):
+            return False  # the key is gone: verify again, as a new token would be
+        if current is not entry.key:
+            return False
+        self.verifier.revocations.check(entry.client_id, fetch=fetch)
+        return True
 
 
 def bearer_token(header_value: str | None) -> str:

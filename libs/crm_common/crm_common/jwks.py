@@ -31,7 +31,7 @@ import requests
 from urllib3.util import Timeout
 
 from . import logs
-from .auth import ASYMMETRIC_ALGORITHMS, TokenVerifier
+from .auth import ASYMMETRIC_ALGORITHMS, NeedsIssuer, TokenVerifier
 from .config import Settings
 from .errors import ServiceUnavailable, Unauthorized
 
@@ -126,10 +126,12 @@ class JwksCache:
         self._failed = False
         self._lock = threading.Lock()
 
-    def key_for(self, kid: str) -> jwt.PyJWK:
+    def key_for(self, kid: str, *, fetch: bool = True) -> jwt.PyJWK:
         key = self._keys.get(kid)
         if key is not None:
             return key
+        if not fetch:
+            raise NeedsIssuer(kid)
         outcome = self._refresh()
         key = self._keys.get(kid)
         if key is not None:
@@ -192,8 +194,10 @@ class RevocationList:
         self._failed = False
         self._lock = threading.Lock()
 
-    def check(self, client_id: str) -> None:
+    def check(self, client_id: str, *, fetch: bool = True) -> None:
         if not self._fresh():
+            if not fetch:
+                raise NeedsIssuer("revocation list")
             self.refresh(wait=self.timeout)  # first use, or the poller is behind: ask once
             if not self._fresh():
                 raise issuer_unavailable("吊销列表", self.poll_interval)
@@ -276,13 +280,13 @@ class _Watched:
     def __init__(self, target, watcher: IssuerWatcher):
         self._target, self._watcher = target, watcher
 
-    def key_for(self, kid: str) -> jwt.PyJWK:
+    def key_for(self, kid: str, *, fetch: bool = True) -> jwt.PyJWK:
         self._watcher.ensure_started()
-        return self._target.key_for(kid)
+        return self._target.key_for(kid, fetch=fetch)
 
-    def check(self, client_id: str) -> None:
+    def check(self, client_id: str, *, fetch: bool = True) -> None:
         self._watcher.ensure_started()
-        self._target.check(client_id)
+        self._target.check(client_id, fetch=fetch)
 
 
 def verifier_from_settings(settings: Settings) -> TokenVerifier:

@@ -238,8 +238,10 @@ def install_auth(app: Flask) -> None:
     """Token first (401), then the permission the matched view declares (403), before the
     view's arguments are even parsed: a forbidden caller learns nothing from validation.
     Tokens are verified by ``crm_common.auth.TokenVerifier`` (the issuer's JWKS and
-    revocation list, or HS256 where allowed)."""
-    verifier = verifier_from_settings(settings_of(app))
+    revocation list, or HS256 where allowed), once per process each: ``TokenCache``
+    remembers them until they expire (``TOKEN_CACHE_SIZE`` tokens, default 4096)."""
+    settings = settings_of(app)
+    verifier = auth.TokenCache(verifier_from_settings(settings), size=settings.get_int("TOKEN_CACHE_SIZE", 4096))
     app.extensions["crm_token_verifier"] = verifier
 
     @app.before_request

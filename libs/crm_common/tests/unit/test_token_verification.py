@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
-from crm_common.auth import TokenVerifier, issue_token
+from crm_common.auth import NeedsIssuer, TokenCache, TokenVerifier, issue_token
 from crm_common.config import ConfigError, Settings
 from crm_common.errors import ServiceUnavailable, Unauthorized
 from crm_common.jwks import FetchFailed, JwksCache, RevocationList
@@ -245,3 +245,112 @@ def test_production_uses_no_hs256_secret_unless_allow_hs256():
     assert dev.jwks_url == "http://127.0.0.1:8006/.well-known/jwks.json"
     moved = Settings.from_env("customer", {"ISSUER_SERVICE_URL": "http://issuer:8006/"})
     assert moved.revocations_url == "http://issuer:8006/internal/revoked-clients"
+
+
+# --- TokenCache: verified once per process; revocation, dropped keys and expiry still apply ---
+
+class Counting:
+    """A verifier that counts full verifications (signature and claims)."""
+
+    def __init__(self, inner: TokenVerifier):
+        self.inner = inner
+        self.verified = 0
+        self.keys, self.revocations = inner.keys, inner.revocations
+
+    def verify_token(self, token, *, fetch=True):
+        self.verified += 1
+        return self.inner.verify_token(token, fetch=fetch)
+
+
+def cache_for(issuer: FakeIssuer, clock: Clock, **kw) -> tuple[TokenCache, Counting]:
+    counting = Counting(verifier(issuer, clock, hs256=SECRET))
+    return TokenCache(counting, clock=clock, **kw), counting
+
+
+def test_a_token_is_verified_once_then_answered_from_the_cache():
+    key = Key("k1")
+    cache, counting = cache_for(FakeIssuer(key), Clock())
+    issuer_token = key.sign()
+    dev_token = issue_token(SECRET, sub="u-1", roles=["admin"])
+    for _ in range(3):
+        assert cache.verify(issuer_token).sub == "client:ac_1"
+        assert cache.verify(dev_token, fetch=False).sub == "u-1"
+    assert counting.verified == 2
+
+
+def test_a_cached_token_is_verified_again_once_it_expired():
+    clock = Clock()
+    cache, counting = cache_for(FakeIssuer(), clock)
+    token = issue_token(SECRET, sub="u-1", ttl_seconds=60)
+    cache.verify(token)
+    cache.verify(token)
+    assert counting.verified == 1
+    clock.now = time.time() + 60 + 10  # the cache's clock: past exp and the leeway jwt allows
+    cache.verify(token)  # not answered from the cache (jwt's real clock still accepts it)
+    assert counting.verified == 2
+
+
+def test_a_client_revoked_after_its_token_was_cached_is_refused():
+    key = Key("k1")
+    issuer = FakeIssuer(key)
+    cache, _ = cache_for(issuer, Clock())
+    token = key.sign()
+    cache.verify(token)
+    issuer.revoked.append("ac_1")
+    cache.verifier.revocations.refresh()  # the poller's next round
+    with pytest.raises(Unauthorized) as refused:
+        cache.verify(token)
+    assert refused.value.error_code == "TOKEN_REVOKED"
+
+
+def test_a_token_whose_key_the_issuer_dropped_is_verified_again_and_refused():
+    clock, old, new = Clock(), Key("k-old"), Key("k-new")
+    issuer = FakeIssuer(old)
+    cache, counting = cache_for(issuer, clock)
+    token = old.sign()
+    cache.verify(token)
+    issuer.keys = [new]
+    clock.now += 301
+    cache.verifier.keys.refresh_if_old()  # the watcher's refresh after JWKS_MAX_AGE_SECONDS
+    with pytest.raises(Unauthorized):
+        cache.verify(token)
+    assert counting.verified == 2
+
+
+def test_without_fetching_a_stale_revocation_list_means_ask_where_blocking_is_allowed():
+    clock, key = Clock(), Key("k1")
+    issuer = FakeIssuer(key)
+    cache, _ = cache_for(issuer, clock)
+    token = key.sign()
+    cache.verify(token)
+    clock.now += 31  # the revocation list is older than REVOCATION_MAX_AGE_SECONDS
+    calls = len(issuer.calls)
+    with pytest.raises(NeedsIssuer):
+        cache.verify(token, fetch=False)
+    assert len(issuer.calls) == calls  # nothing was fetched
+    assert cache.verify(token).sub == "client:ac_1"  # fetched, then answered
+    assert len(issuer.calls) == calls + 1
+    assert cache.verify(token, fetch=False).sub == "client:ac_1"
+
+
+def test_the_cache_keeps_at_most_size_tokens_dropping_the_least_recently_used():
+    cache, counting = cache_for(FakeIssuer(), Clock(), size=2)
+    tokens = [issue_token(SECRET, sub=f"u-{i}") for i in range(3)]
+    cache.verify(tokens[0])
+    cache.verify(tokens[1])
+    cache.verify(tokens[0])  # now the most recently used
+    cache.verify(tokens[2])  # evicts tokens[1]
+    assert counting.verified == 3
+    cache.verify(tokens[0])
+    assert counting.verified == 3
+    cache.verify(tokens[1])
+    assert counting.verified == 4
+
+
+def test_a_forged_token_is_never_remembered():
+    cache, counting = cache_for(FakeIssuer(), Clock())
+    forged = issue_token("someone-elses-secret-0123456789-abcdefgh", sub="u-1")
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            cache.verify(forged)
+    assert counting.verified == 2
