@@ -29,7 +29,7 @@ from crm_testing import (
     Process,
     auth_headers,
     free_port,
-    gunicorn_argv,
+    gateway_argv,
     prometheus_dir,
     rmtree,
 )
@@ -146,7 +146,7 @@ def test_gateway_reports_upstream_latency_and_errors_per_service(observed, tmp_p
     port, metrics_port, prom = free_port(), free_port(), prometheus_dir()
     env = {**stack.env(), "SYNC_SERVICE_URL": f"http://127.0.0.1:{free_port()}", "PROMETHEUS_MULTIPROC_DIR": prom,
            "METRICS_PORT": str(metrics_port)}
-    gateway = Process("gateway-sync-down", gunicorn_argv("gateway.app:create_app()", port, workers=1), env,
+    gateway = Process("gateway-sync-down", gateway_argv(port, workers=1), env,
                       ready_url=f"http://127.0.0.1:{port}/healthz", log_dir=tmp_path)
     try:
         gateway.start(wait=60)

@@ -21,7 +21,7 @@ if getattr(sys.modules.get("gateway"), "__file__", None) is None:
     sys.modules.pop("gateway", None)
     importlib.import_module("gateway")
 
-from crm_testing import Process, base_env, free_port, gunicorn_argv, prometheus_dir, rmtree
+from crm_testing import Process, base_env, free_port, gateway_argv, gunicorn_argv, prometheus_dir, rmtree
 
 HERE = Path(__file__).resolve().parent
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
@@ -37,11 +37,12 @@ class Running:
         self.procs: dict[str, Process] = {}
         self.urls: dict[str, str] = {}
 
-    def launch(self, name: str, app: str, env: dict[str, str], *, workers: int = 1, threads: int = 8) -> None:
+    def launch(self, name: str, app: str | None, env: dict[str, str], *, workers: int = 1, threads: int = 8) -> None:
+        """gunicorn serving ``app``, or the gateway itself (``app`` None)."""
         port = free_port()
         self.urls[name] = f"http://127.0.0.1:{port}"
-        self.procs[name] = Process(name, gunicorn_argv(app, port, workers=workers, threads=threads), env,
-                                   log_dir=self.log_dir).start()
+        argv = gateway_argv(port, workers) if app is None else gunicorn_argv(app, port, workers=workers, threads=threads)
+        self.procs[name] = Process(name, argv, env, log_dir=self.log_dir).start()
 
     def wait_ready(self, timeout: float = 60) -> None:
         for name, proc in self.procs.items():
@@ -125,7 +126,7 @@ def start_gateway(upstreams, upstream_urls):
         running = Running(upstreams.log_dir)
         metrics_port = free_port()
         env = gateway_env(upstream_urls, METRICS_PORT=str(metrics_port), **extra_env)
-        running.launch(name, "gateway.app:create_app()", env, workers=workers, threads=8)
+        running.launch(name, None, env, workers=workers)
         running.name, running.url, running.env = name, running.urls[name], env
         running.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         started.append(running)

@@ -1,8 +1,10 @@
-"""The gateway's app factory: where requests enter.
+"""The gateway's Flask app: its own endpoints (``/healthz``, ``/readyz``, ``/openapi.json``,
+``/docs``) and the answer to every path no service owns (401 without a token, else 404).
 
-Order per request: trace id (crm_common.web), token check (crm_common.web; public paths
-excepted), then ``views.proxy``: route, size limit, rate limit, streamed forwarding.
-``/dashboard/`` is the analysts' page, served from ``dashboard/static`` by the gateway itself."""
+``/dashboard/`` is the analysts' page, served from ``dashboard/static`` by the gateway itself.
+
+Requests do not enter here first: gunicorn serves ``server.py``, which proxies the routed
+paths itself on its event loop (``edge.py``) and hands every other request to this app."""
 from __future__ import annotations
 
 from flask import Flask
@@ -24,13 +26,9 @@ DESCRIPTION = (
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env("gateway")
-    app, api = create_base_app(settings, title="CRM API", description=DESCRIPTION, serve_docs=False,
-                               forwards_bodies=True)
+    app, api = create_base_app(settings, title="CRM API", description=DESCRIPTION, serve_docs=False)
     bootstrap(app, settings, own_document=lambda: api.spec.to_dict())
     api.register_blueprint(views.docs_blp)
     app.register_blueprint(docs_blueprint("CRM API"))
     app.register_blueprint(dashboard.blp)  # /dashboard/: static files, outside the API document
-    app.add_url_rule("/", "proxy", views.proxy, methods=views.PROXY_METHODS)
-    app.add_url_rule("/<path:path>", "proxy", views.proxy, methods=views.PROXY_METHODS)
-    app.after_request(views.rate_limit_headers)
     return finish_app(app)

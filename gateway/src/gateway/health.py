@@ -9,14 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from .proxy import Upstreams
+from .internal import InternalClient
 from .routes import SERVICE_NAMES
 
 State = tuple[bool, dict]
 
 
 class UpstreamReadiness:
-    def __init__(self, upstreams: Upstreams, *, timeout: float = 1.0, ttl: float = 2.0):
+    def __init__(self, upstreams: InternalClient, *, timeout: float = 1.0, ttl: float = 2.0):
         self._upstreams = upstreams
         self._timeout, self._ttl = timeout, ttl
         self._lock = threading.Lock()

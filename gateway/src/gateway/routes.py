@@ -8,7 +8,7 @@ wins, so ``/api/mobile/F1/customers/vip`` goes to analytics and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 # Settings.service_urls key -> the name people and metrics use.
 SERVICE_NAMES = {
@@ -82,8 +82,19 @@ def split_path(path: str) -> tuple[str, ...]:
 def resolve(path: str, routes: tuple[Route, ...] = ROUTES) -> Route | None:
     """The route serving ``path`` (longest match), or ``None`` when no service owns it."""
     segments = split_path(path)
-    best: Route | None = None
+    for route in _candidates(routes).get(segments[:1], ()):
+        if route.matches(segments):
+            return route
+    return None
+
+
+@lru_cache(maxsize=8)
+def _candidates(routes: tuple[Route, ...]) -> dict[tuple[str, ...], tuple[Route, ...]]:
+    """The routes by their first segment (every row's is literal), most specific first: the
+    first that matches is the longest match. Built once; every request resolves a path."""
+    index: dict[tuple[str, ...], list[Route]] = {}
     for route in routes:
-        if route.matches(segments) and (best is None or route.specificity > best.specificity):
-            best = route
-    return best
+        if route.segments[0].startswith("{"):
+            raise ValueError(f"a route must start with a literal segment: {route.pattern}")
+        index.setdefault(route.segments[:1], []).append(route)
+    return {first: tuple(sorted(rows, key=lambda r: r.specificity, reverse=True)) for first, rows in index.items()}

@@ -1,6 +1,8 @@
 """Rate-limit policies and the GCRA arithmetic (no I/O; a fake clock)."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from crm_common.config import ConfigError
@@ -44,9 +46,19 @@ def test_the_most_permissive_role_wins_and_unknown_roles_count_as_default():
     assert policy_for([], policies).name == "default"
 
 
+class Limiter:
+    """``RateLimiter`` called the way a test reads (its ``check`` is a coroutine)."""
+
+    def __init__(self, limiter: RateLimiter):
+        self.limiter = limiter
+
+    def check(self, sub, roles):
+        return asyncio.run(self.limiter.check(sub, roles))
+
+
 def test_a_full_bucket_allows_the_burst_then_refuses_with_retry_after():
     clock = Clock()
-    limiter = RateLimiter({"integrator": Policy("integrator", 10, 10)}, MemoryStore(clock))
+    limiter = Limiter(RateLimiter({"integrator": Policy("integrator", 10, 10)}, MemoryStore(clock)))
     decisions = [limiter.check("u-1", ["integrator"]) for _ in range(11)]
     assert [d.allowed for d in decisions] == [True] * 10 + [False]
     assert [d.remaining for d in decisions[:10]] == list(range(9, -1, -1))
@@ -65,5 +77,5 @@ def test_a_full_bucket_allows_the_burst_then_refuses_with_retry_after():
 
 
 def test_unlimited_roles_get_no_decision():
-    limiter = RateLimiter(parse_policies('{"admin": null}'), MemoryStore())
+    limiter = Limiter(RateLimiter(parse_policies('{"admin": null}'), MemoryStore()))
     assert limiter.check("root", ["admin"]) is None

@@ -178,6 +178,11 @@ def gunicorn_argv(app_path: str, port: int, workers: int = 2, threads: int = 4) 
             "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads), app_path]
 
 
+def gateway_argv(port: int, workers: int = 2) -> list[str]:
+    """The gateway as it runs everywhere (``gateway serve``: its own gunicorn worker class)."""
+    return [python_bin(), "-m", "gateway.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+
+
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
     env.update({"JWT_SECRET": TEST_JWT_SECRET, "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
@@ -295,7 +300,7 @@ class Stack:
             for svc in self.services:
                 self._start_http(svc, HTTP_SERVICES[svc]["app"])
             if self.with_gateway:
-                self._start_http("gateway", "gateway.app:create_app()")
+                self._start_http("gateway", None)
             # Consumers' queues exist before any relay publishes, as in production
             # (compose and Kubernetes run `consume --declare-only` first): nothing unrouted.
             for worker in self.worker_names:
@@ -315,13 +320,15 @@ class Stack:
             raise
         return self
 
-    def _start_http(self, name: str, app: str) -> Process:
+    def _start_http(self, name: str, app: str | None) -> Process:
+        """A service's gunicorn app ``app``, or the gateway (``app`` None)."""
         env = self.service_env(name)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(Path(self.prom_dir) / name)
         Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
         env["METRICS_PORT"] = str(self.metrics_ports.setdefault(name, free_port()))
-        proc = Process(name, gunicorn_argv(app, self.ports[name], workers=self.web_workers), env,
-                       ready_url=f"{self.url(name)}/healthz", log_dir=self.log_dir)
+        argv = gateway_argv(self.ports[name], self.web_workers) if app is None \
+            else gunicorn_argv(app, self.ports[name], workers=self.web_workers)
+        proc = Process(name, argv, env, ready_url=f"{self.url(name)}/healthz", log_dir=self.log_dir)
         self.procs[name] = proc.start(wait=60)
         return proc
 
