@@ -62,6 +62,7 @@ token: install
 
 # The whole set on PostgreSQL and RabbitMQ against same-run baselines (bench/README.md).
 bench: install services
+	@bench/ensure-nginx.sh
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 bench-analytics: install services

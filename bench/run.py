@@ -50,6 +50,7 @@ import bulk_create  # noqa: E402 - the bulk benchmark's row shapes and raw COPY 
 import customers_at_size  # noqa: E402 - its 100k-customer loader
 from common import (  # noqa: E402
     CpuMeter,
+    LoadResult,
     OperationFailed,
     RssSampler,
     format_table,
@@ -59,9 +60,10 @@ from common import (  # noqa: E402
     summarize,
     write_results,
 )
+from gateway_baselines import Nginx, SlowUpstream, find_nginx, gateway_process  # noqa: E402
 
 from crm_common.migrations import upgrade_head  # noqa: E402
-from crm_testing import Stack, auth_headers, create_database, drop_database, repo_root  # noqa: E402
+from crm_testing import Stack, auth_headers, create_database, drop_database, repo_root, rmtree  # noqa: E402
 
 SECTIONS = ("gateway", "writes", "reads", "propagation")
 F_GATEWAY, F_WRITES, F_PROPAGATION = "BENCHGW", "BENCHW", "BENCHP"
@@ -262,35 +264,169 @@ class Bench:
                             json={"customer": {"name": "网关开销客户", "type": "company",
                                                "primary_contact_name": "张三", "primary_contact_phone": "13800138000"}})
         assert resp.status_code == 201, resp.text
-        cid = resp.json()["data"]["id"]
-        targets = {
-            "gateway -> customer-service": f"{self.stack.gateway}/api/v1/customers/{cid}",
-            "customer-service direct": f"{self.stack.url('customer')}/api/v1/customers/{cid}",
-            "gateway /healthz (static)": f"{self.stack.gateway}/healthz",
-        }
+        path = f"/api/v1/customers/{resp.json()['data']['id']}"
+        targets = {"customer-service direct": self.stack.url("customer"),
+                   "gateway -> customer-service": self.stack.gateway}
+        pids = {name: self.stack.procs[name].proc.pid for name in ("gateway", "customer")}
+        nginx, nginx_note = None, None
+        binary = find_nginx()
+        if binary is None:
+            nginx_note = "nginx not found (bench/ensure-nginx.sh could not install it)"
+        else:
+            try:
+                nginx = Nginx(binary, f"127.0.0.1:{self.stack.ports['customer']}", self.args.web_workers).start()
+                targets["nginx -> customer-service"] = nginx.url
+                pids["nginx"] = nginx.proc.pid
+            except (OSError, RuntimeError) as exc:
+                nginx_note = f"nginx did not start: {exc}"
+        if nginx_note:
+            log(f"gateway overhead: {nginx_note}; the nginx rows are not available")
+        measured: dict[tuple[str, int], dict] = {}
+        try:
+            for clients in self.args.clients:
+                log(f"gateway overhead: {', '.join(targets)} in turn, {clients} clients")
+                measured.update(self.interleaved(targets, path, clients, pids))
+        finally:
+            if nginx is not None:
+                nginx.stop()
         rows, data = [], []
         for clients in self.args.clients:
-            measured = {}
-            for name, url in targets.items():
-                log(f"gateway overhead: {name}, {clients} clients")
-                result, cpu = self.metered_load(
-                    lambda _i, url=url: http_operation(self.session(F_GATEWAY), "GET", url), clients)
-                measured[name] = {**result.as_dict(), "cpu_ms_per_request": cpu}
-            direct = measured["customer-service direct"]
-            for name, m in measured.items():
-                m.update(path=name, rps_vs_direct=ratio(m["per_second"], direct["per_second"]),
-                         p50_vs_direct=ratio(m["p50_ms"], direct["p50_ms"]))
+            direct = measured[("customer-service direct", clients)]
+            for name in (*targets, *(["nginx -> customer-service"] if nginx is None else [])):
+                m = measured.get((name, clients), {"path": name, "clients": clients, "not_available": nginx_note})
+                m.update(path=name, rps_vs_direct=ratio(m.get("per_second"), direct["per_second"]),
+                         p50_vs_direct=ratio(m.get("p50_ms"), direct["p50_ms"]))
                 data.append(m)
-                cpu = m["cpu_ms_per_request"]
-                rows.append([name, clients, m["per_second"], m["p50_ms"], m["p95_ms"], m["p99_ms"],
-                             m["rps_vs_direct"], m["p50_vs_direct"], cpu.get("gateway"), cpu.get("customer"),
-                             m["errors"]])
+                cpu = m.get("cpu_ms_per_request", {})
+                rows.append([name, clients, m.get("per_second"), m.get("p50_ms"), m.get("p95_ms"), m.get("p99_ms"),
+                             m["rps_vs_direct"], m["p50_vs_direct"], cpu.get("gateway"), cpu.get("nginx"),
+                             cpu.get("customer"), m.get("errors")])
         self.results["gateway_overhead"] = data
         self.tables.append(format_table(
-            ["GET /api/v1/customers/{id}", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms",
-             "req/s ÷ direct", "p50 ÷ direct", "gateway CPU ms/req", "customer CPU ms/req", "errors"], rows,
-            title="Gateway overhead (closed loop, each client its own keep-alive session; CPU = "
-                  "process-tree CPU time per request)"))
+            ["GET /api/v1/customers/{id}", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "req/s ÷ direct",
+             "p50 ÷ direct", "gateway CPU ms/req", "nginx CPU ms/req", "customer CPU ms/req", "errors"], rows,
+            title=f"Gateway overhead (closed loop, each client its own keep-alive session; the three targets "
+                  f"loaded in turn, {self.args.gateway_rounds} rounds; CPU = process-tree CPU time per request)"))
+        try:
+            slow = self.slow_upstream(path)
+        except Exception as exc:  # noqa: BLE001 - the goals table says what is missing
+            log(f"slow upstream failed:\n{traceback.format_exc()}")
+            slow = {"failed": f"{type(exc).__name__}: {exc}"}
+        self.results["gateway_slow_upstream"] = slow
+        self.gateway_goals(measured, slow, nginx_note)
+
+    def interleaved(self, targets: dict[str, str], path: str, clients: int, pids: dict[str, int]) -> dict:
+        """Every target loaded in turn, ``--gateway-rounds`` times for a share of ``--seconds``
+        each, so that whatever else the machine does falls on every target alike."""
+        rounds = self.args.gateway_rounds
+        parts: dict[str, list] = {name: [] for name in targets}
+        for _ in range(rounds):
+            for name, base in targets.items():
+                meter = CpuMeter({**pids, "client": os.getpid()}).start()
+                result = self.load(lambda _i, url=base + path: http_operation(self.session(F_GATEWAY), "GET", url),
+                                   clients, seconds=self.args.seconds / rounds)
+                parts[name].append((result, meter.per(1)))  # per(1): milliseconds in all
+        out = {}
+        for name, runs in parts.items():
+            merged = merge_loads([r for r, _ in runs])
+            done = merged.ok + merged.errors + merged.warmup_ops
+            cpu = {proc: round(sum(c[proc] for _, c in runs) / done, 2) if done else None
+                   for proc in (*pids, "client")}
+            out[(name, clients)] = {**merged.as_dict(), "cpu_ms_per_request": cpu}
+        return out
+
+    def slow_upstream(self, path: str) -> dict:
+        """A second gateway of the set whose viewing-service is a fake answering after
+        ``--slow-seconds``: the same customer reads at 8 clients before, while ``--hanging``
+        requests wait on the fake, and after."""
+        slow = SlowUpstream(self.args.slow_seconds).start()
+        proc, prom = gateway_process(self.stack.env(), self.stack.log_dir, self.args.web_workers,
+                                     VIEWING_SERVICE_URL=slow.url)
+        clients, hanging = 8, self.args.hanging
+        url = proc.url + path
+        outcomes: list[tuple[int | str, float]] = []
+        try:
+            log("slow upstream: reads before")
+            before = self.load(lambda _i: http_operation(self.session(F_GATEWAY), "GET", url), clients)
+
+            def hang(_i):
+                started = time.perf_counter()
+                try:
+                    status = self.session(F_GATEWAY).get(proc.url + "/api/external/viewing-records/slow",
+                                                         timeout=self.args.slow_seconds + 30).status_code
+                except requests.RequestException as exc:
+                    status = type(exc).__name__
+                outcomes.append((status, time.perf_counter() - started))
+
+            waiters = [threading.Thread(target=hang, args=(i,), daemon=True) for i in range(hanging)]
+            for waiter in waiters:
+                waiter.start()
+            deadline = time.monotonic() + 15
+            while slow.waiting < hanging and time.monotonic() < deadline:
+                time.sleep(0.05)
+            held = slow.waiting
+            log(f"slow upstream: {held} requests hanging; reads during")
+            during = self.load(lambda _i: http_operation(self.session(F_GATEWAY), "GET", url), clients)
+            held_to_the_end = slow.waiting
+            for waiter in waiters:
+                waiter.join(timeout=self.args.slow_seconds + 40)
+            log("slow upstream: reads after")
+            after = self.load(lambda _i: http_operation(self.session(F_GATEWAY), "GET", url), clients)
+        finally:
+            proc.stop()
+            slow.stop()
+            rmtree(prom)
+        quiet = merge_loads([before, after])
+        out = {"clients": clients, "hanging": hanging, "held_when_measuring": held,
+               "still_held_at_the_end_of_the_window": held_to_the_end,
+               "hanging_answered_200": sum(1 for status, _ in outcomes if status == 200),
+               "hanging_seconds_p50": summarize([t * 1000 for _, t in outcomes]).get("p50_ms"),
+               "quiet": quiet.as_dict(), "during": during.as_dict()}
+        out["p99_rise_ms"] = (round(out["during"]["p99_ms"] - out["quiet"]["p99_ms"], 2)
+                              if out["during"]["p99_ms"] is not None and out["quiet"]["p99_ms"] is not None else None)
+        rows = [[f"quiet (before and after, {clients} clients)", out["quiet"]["per_second"], out["quiet"]["p50_ms"],
+                 out["quiet"]["p99_ms"], out["quiet"]["max_ms"], out["quiet"]["errors"]],
+                [f"{held} requests hanging on a {self.args.slow_seconds:g} s viewing-service",
+                 out["during"]["per_second"], out["during"]["p50_ms"], out["during"]["p99_ms"], out["during"]["max_ms"],
+                 out["during"]["errors"]]]
+        self.tables.append(format_table(
+            ["GET /api/v1/customers/{id} through a gateway", "req/s", "p50 ms", "p99 ms", "max ms", "errors"], rows,
+            title=f"One slow upstream (a fake viewing-service answering after {self.args.slow_seconds:g} s; "
+                  f"{out['hanging_answered_200']}/{hanging} hanging requests answered 200, "
+                  f"{held_to_the_end} still held when the window ended)"))
+        return out
+
+    def gateway_goals(self, measured: dict, slow: dict, nginx_note: str | None) -> None:
+        """Issue 19's gateway goals, each a row: measured, target, pass or miss."""
+        def get(name, clients, key):
+            return measured.get((name, clients), {}).get(key)
+
+        rows = []
+        for clients in (8, 32):
+            gw = get("gateway -> customer-service", clients, "per_second")
+            rows.append([f"throughput ÷ direct, {clients} clients",
+                         ratio(gw, get("customer-service direct", clients, "per_second")), ">= 0.9"])
+            rows.append([f"throughput ÷ nginx, {clients} clients",
+                         ratio(gw, get("nginx -> customer-service", clients, "per_second")), ">= 0.9"])
+        gw_p50, direct_p50 = get("gateway -> customer-service", 1, "p50_ms"), get("customer-service direct", 1, "p50_ms")
+        rows.append(["added p50 at 1 client (ms)",
+                     round(gw_p50 - direct_p50, 2) if gw_p50 is not None and direct_p50 is not None else None, "<= 1"])
+        cpus = [get("gateway -> customer-service", c, "cpu_ms_per_request").get("gateway")
+                for c in self.args.clients if (("gateway -> customer-service", c) in measured)]
+        rows.append(["gateway CPU per proxied request (ms, worst level)", max(cpus) if cpus else None, "<= 0.5"])
+        rows.append([f"p99 rise with {slow.get('hanging', self.args.hanging)} requests hanging (ms)",
+                     slow.get("p99_rise_ms"), "< 5"])
+        checks = {">= 0.9": lambda v: v >= 0.9, "<= 1": lambda v: v <= 1, "<= 0.5": lambda v: v <= 0.5,
+                  "< 5": lambda v: v < 5}
+        goals = []
+        for name, value, target in rows:
+            verdict = "n/a" if value is None else ("pass" if checks[target](value) else "miss")
+            goals.append({"goal": name, "measured": value, "target": target, "verdict": verdict})
+        self.results["gateway_goals"] = goals
+        note = f"; {nginx_note}" if nginx_note else ""
+        self.tables.append(format_table(["gateway goal (issue 19)", "measured", "target", "pass/miss"],
+                                        [[g["goal"], g["measured"], g["target"], g["verdict"]] for g in goals],
+                                        title=f"Gateway goals (ratios within this run{note})"))
 
     # 2. writes ---------------------------------------------------------------------------
     def writes(self) -> None:
@@ -841,6 +977,15 @@ class Bench:
                                               "a service = gunicorn master + workers)"))
 
 
+def merge_loads(results: list[LoadResult]) -> LoadResult:
+    """Several windows of the same load as one."""
+    return LoadResult(clients=results[0].clients, seconds=sum(r.seconds for r in results),
+                      ok=sum(r.ok for r in results), errors=sum(r.errors for r in results),
+                      latencies_ms=[ms for r in results for ms in r.latencies_ms],
+                      first_error=next((r.first_error for r in results if r.first_error), None),
+                      warmup_ops=sum(r.warmup_ops for r in results))
+
+
 def machine() -> dict:
     meminfo = Path("/proc/meminfo").read_text().split()
     info = {"cpus": os.cpu_count(), "memory_gib": round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024 ** 2, 1),
@@ -867,6 +1012,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--baseline-seconds", type=float, default=2.5, help="measured seconds per baseline row")
     parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured seconds before each row")
     parser.add_argument("--clients", type=ints, default=[1, 8, 32], help="gateway overhead concurrency levels")
+    parser.add_argument("--gateway-rounds", type=int, default=3,
+                        help="gateway overhead: each target's --seconds split into this many turns")
+    parser.add_argument("--slow-seconds", type=float, default=10.0, help="how long the slow fake upstream waits")
+    parser.add_argument("--hanging", type=int, default=50, help="requests left hanging on the slow upstream")
     parser.add_argument("--write-clients", type=ints, default=[1, 8])
     parser.add_argument("--bulk-clients", type=ints, default=[1, 4])
     parser.add_argument("--read-clients", type=int, default=1)
