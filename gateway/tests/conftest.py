@@ -109,6 +109,19 @@ def upstreams():
         rmtree(work)
 
 
+@pytest.fixture
+def roomy_fake(upstreams):
+    """A fake viewing-service with threads enough to hold many slow requests at once."""
+    running = Running(upstreams.log_dir)
+    running.launch("fake-roomy", "fake_upstream:create_app()",
+                   base_env(FAKE_NAME="viewing-service", PYTHONPATH=str(HERE)), threads=64)
+    try:
+        running.wait_ready()
+        yield running.urls["fake-roomy"]
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="session")
 def upstream_urls(upstreams) -> dict[str, str]:
     return {"customer": upstreams.urls["customer"], "viewing": upstreams.urls["fake-viewing"],

@@ -44,6 +44,12 @@ def create_app() -> Flask:
             return Response(_blocks(size), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                             headers={"Content-Disposition": "attachment; filename*=UTF-8''%E5%AE%A2%E6%88%B7.xlsx",
                                      "Content-Length": str(size), "ETag": '"big-1"'})
+        if action == "broken":  # promises 1 MiB, sends 64 KiB, then the connection drops
+            def broken():
+                yield b"b" * CHUNK
+                raise ConnectionAbortedError("the service died mid-answer")
+            return Response(broken(), mimetype="application/octet-stream",
+                            headers={"Content-Length": str(16 * CHUNK)})
         if action == "upload":
             digest, total = hashlib.sha256(), 0
             try:

@@ -15,7 +15,7 @@ import requests
 from openapi_spec_validator import validate
 from prometheus_client.parser import text_string_to_metric_families
 
-from crm_testing import make_token
+from crm_testing import make_token, wait_for
 
 MiB = 1024 * 1024
 ADMIN_SUB = "gw-admin"
@@ -280,7 +280,50 @@ def test_a_20_mb_download_streams_through_without_growing_the_worker(gw):
     assert (peak - before) * 1024 < 8 * MiB, f"worker RSS grew by {(peak - before) / 1024:.1f} MiB"
 
 
+def test_head_passes_through_with_the_length_and_no_body(gw):
+    resp = requests.head(f"{gw.url}{VIEWING}/big", params={"mb": 1}, headers=ADMIN, timeout=10)
+    assert resp.status_code == 200 and resp.headers["Content-Length"] == str(MiB) and resp.content == b""
+    assert resp.headers["X-Trace-Id"]
+
+
 # --- upstream failures ----------------------------------------------------------------------
+
+def test_an_answer_that_breaks_off_reaches_the_caller_cut_off_never_complete_looking(gw):
+    port = int(gw.url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", f"{VIEWING}/broken", headers=ADMIN)
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("Content-Length") == str(16 * 64 * 1024)
+    with pytest.raises(http.client.IncompleteRead):
+        resp.read()
+    conn.close()
+
+
+def test_requests_hanging_on_one_slow_service_hold_up_nobody_else(start_gateway, roomy_fake):
+    """Three times as many requests wait on one service as the old gateway had threads
+    (1 worker here): the gateway still answers another request at once."""
+    gw = _gateway_in_front_of(start_gateway, roomy_fake, f"gw-stall-{uuid.uuid4().hex[:6]}", UPSTREAM_READ_TIMEOUT="30")
+    key, finished = uuid.uuid4().hex, []
+
+    def slow(_):
+        requests.get(f"{gw.url}{VIEWING}/slow", params={"seconds": 4, "key": key}, headers=ADMIN, timeout=30)
+        finished.append(time.monotonic())
+
+    threads = [threading.Thread(target=slow, args=(i,), daemon=True) for i in range(24)]
+    for thread in threads:
+        thread.start()
+    arrived = lambda: requests.get(f"{roomy_fake}{VIEWING}/calls", params={"key": key}, timeout=5).json()["calls"]  # noqa: E731
+    assert wait_for(lambda: arrived() >= 24, timeout=10)  # all 24 are waiting in the slow service
+    started = time.monotonic()
+    fast = requests.get(f"{gw.url}{VIEWING}/calls", params={"key": key}, headers=ADMIN, timeout=30)
+    answered = time.monotonic()
+    assert fast.status_code == 200 and fast.json()["calls"] == 24
+    assert answered - started < 2, answered - started
+    assert not finished  # answered while every slow request still waited
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(finished) == 24
+
 
 def test_a_service_refusing_connections_gives_503_naming_it(gw):
     for method, path in (("GET", "/api/v1/projects"), ("POST", "/api/v1/contracts")):

@@ -31,9 +31,16 @@ log = logs.get_logger("crm.web")
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+# In place of aiohttp's own (its name and version).
+SERVER = "crm-gateway"
+
+
 class MethodNotAllowed(AppError):
     status = 405
     default_message = "请求方法不被允许"
+
+    def __init__(self):
+        super().__init__(error_code="METHOD_NOT_ALLOWED")
 
 
 def trace_id_of(request: web.BaseRequest) -> str:
@@ -63,7 +70,7 @@ class Edge:
     async def handle(self, request: web.BaseRequest, route: Route) -> web.StreamResponse:
         started = time.perf_counter()
         trace_id = trace_id_of(request)
-        extra = {"X-Trace-Id": trace_id}  # on every answer, errors included
+        extra = {"X-Trace-Id": trace_id, "Server": SERVER}  # on every answer, errors included
         principal: Principal | None = None
         status = 500  # what the log says when the caller hung up or the answer broke off
         try:

@@ -76,7 +76,8 @@ class BoundedBody:
 
 def request_target(request: web.BaseRequest) -> str:
     """Path and query string exactly as the caller sent them (escapes kept, so a ``%2F``
-    or a ``+`` means upstream what it meant here; raw non-ASCII bytes get escaped)."""
+    or a ``+`` means upstream what it meant here). Raw non-ASCII bytes never get here (the
+    server refuses such a request line with 400); whatever else is unsafe gets escaped."""
     raw = request.raw_path
     if not raw.startswith("/"):  # absolute-form target ("GET http://host/path")
         raw = request.rel_url.raw_path_qs

@@ -8,20 +8,25 @@ TAT lies in the past is a full bucket, so keys expire on their own.
 
 Storage: in Redis when ``REDIS_URL`` is set, as one atomic Lua script using Redis' clock,
 so every worker and every gateway replica shares the counters. Without Redis, the workers
-of one gateway process (gunicorn master) share one SQLite file in the master's private
-state directory (``CRM_SHARED_STATE_DIR``), so the documented limit holds whatever
-``WEB_CONCURRENCY`` is; only without gunicorn (one process) the counters live in memory. When Redis cannot be reached the limiter fails open (requests pass, a warning is
-logged, ``gateway_rate_limit_store_errors_total`` counts it) and retries Redis after a pause.
+of one gateway process (gunicorn master) share a table in a file of the master's private
+state directory (``CRM_SHARED_STATE_DIR``), mapped into every worker, so the documented
+limit holds whatever ``WEB_CONCURRENCY`` is; only without gunicorn (one process) the
+counters live in memory. When Redis cannot be reached the limiter fails open (requests
+pass, a warning is logged, ``gateway_rate_limit_store_errors_total`` counts it) and
+retries Redis after a pause.
 
 ``RateLimiter.check`` runs on the worker's event loop: Redis is asked with its asyncio
-client; the in-memory and SQLite stores answer in a few microseconds and are called inline.
+client; the in-memory and shared-file stores answer in microseconds and are called inline.
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import math
+import mmap
 import os
-import sqlite3
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -159,62 +164,65 @@ class MemoryStore:
 
 
 class SharedFileStore:
-    """Counters shared by the workers of one gunicorn master, in a SQLite file of the
-    master's private directory (one statement per request, ~10 µs). Written by
-    hand because no well-kept library offers a cross-process GCRA store without a server;
-    SQLite does the locking."""
+    """Counters shared by the workers of one gunicorn master: a table of fixed size in a
+    file of the master's private directory, mapped into every worker's memory, with one
+    ``flock`` around each GCRA step (two system calls; the step itself is a few
+    microseconds, so no worker ever waits long on the event loop). Written by hand because
+    no well-kept library offers a cross-process GCRA store without a server.
+
+    A slot holds a key's 8-byte digest and its TAT. A key lives in the first free slot of
+    the ``PROBE`` slots after its digest's position; a slot whose TAT has passed is a full
+    bucket, so it is free for any key. When all of them hold live buckets, the one nearest
+    to full is taken over: its caller then counts from a full bucket (at most one burst
+    more for it), which takes more than ``PROBE`` callers limited at once on one window of
+    a 65,536-slot table."""
     kind = "shared-file"
+    SLOT = struct.Struct("<Qq")  # key digest, TAT in µs (0, 0: never used)
+    PROBE = 16
 
-    def __init__(self, path: str, clock=time.monotonic):
-        self._sqlite3 = sqlite3
-        self._path = path
+    def __init__(self, path: str, clock=time.monotonic, slots: int = 1 << 16):
         self._clock = clock  # CLOCK_MONOTONIC is system-wide: every worker reads the same clock
-        self._local = threading.local()
-        with self._connect() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tat INTEGER NOT NULL)")
-        self._hits = 0
+        self._slots = slots
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        size = slots * self.SLOT.size
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(self._fd).st_size < size:  # the first worker sizes it (zeros: all free)
+                os.ftruncate(self._fd, size)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._table = mmap.mmap(self._fd, size)
 
-    def _connect(self):
-        conn = self._sqlite3.connect(self._path, timeout=1.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=OFF")  # counters, not records: losing them on a crash is fine
-        return conn
-
-    def _conn(self):
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        return conn
-
-    # The GCRA step as one statement: the TAT moves only when the request is allowed, and
-    # then comes back (SQLite >= 3.35). A refused request reads the TAT to say when to retry.
-    STEP = ("INSERT INTO buckets (key, tat) VALUES (:key, :now + :interval) "
-            "ON CONFLICT (key) DO UPDATE SET tat = max(tat, :now) + :interval "
-            "WHERE max(tat, :now) + :interval - :burst * :interval <= :now RETURNING tat")
+    def _digest(self, key: str) -> int:
+        # not hash(): string hashes differ between processes
+        return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") or 1
 
     async def hit(self, key: str, policy: Policy) -> Decision:
-        # Inline on the event loop: one statement (~10 µs), waiting only while another
-        # worker's statement holds the file.
-        conn = self._conn()
-        interval = policy.interval_us
-        for _ in range(2):
+        digest = self._digest(key)
+        first, table, slot = digest % self._slots, self._table, self.SLOT
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
             now = round(self._clock() * 1_000_000)
-            row = conn.execute(self.STEP, {"key": key, "now": now, "interval": interval,
-                                           "burst": policy.burst}).fetchone()
-            if row is not None:  # allowed: what gcra says for the TAT before this request
-                decision, _ = gcra(row[0] - interval, now, policy)
-                break
-            tat = conn.execute("SELECT tat FROM buckets WHERE key = ?", (key,)).fetchone()
-            decision, new_tat = gcra(tat[0] if tat else None, now, policy)
-            if new_tat is None:  # refused (else another worker moved the TAT in between: again)
-                break
-        self._hits += 1
-        if self._hits % 4096 == 0:  # forget full buckets so the file stays small
-            conn.execute("DELETE FROM buckets WHERE tat <= ?", (now,))
+            found = free = nearest_full = None
+            for i in range(self.PROBE):
+                offset = ((first + i) % self._slots) * slot.size
+                owner, tat = slot.unpack_from(table, offset)
+                if owner == digest:
+                    found = (offset, tat)
+                    break
+                if free is None and tat <= now:  # never used, or a full bucket
+                    free = offset
+                if nearest_full is None or tat < nearest_full[1]:
+                    nearest_full = (offset, tat)
+            offset, tat = found or ((free, None) if free is not None else (nearest_full[0], None))
+            decision, new_tat = gcra(tat, now, policy)
+            if new_tat is not None:
+                slot.pack_into(table, offset, digest, new_tat)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
         return decision
 
     def ready(self) -> tuple[bool, object]:
-        self._conn().execute("SELECT 1")
         return True, {"store": self.kind}
 
 
@@ -277,7 +285,7 @@ class RateLimiter:
         if settings.redis_url:
             store = RedisStore(settings.redis_url, settings.get_float("RATE_LIMIT_REDIS_TIMEOUT", 0.25))
         elif shared_dir:
-            store = SharedFileStore(os.path.join(shared_dir, "ratelimit.sqlite3"))
+            store = SharedFileStore(os.path.join(shared_dir, "ratelimit.table"))
         else:
             store = MemoryStore()
         return cls(parse_policies(settings.get("RATE_LIMITS")), store,
@@ -293,7 +301,7 @@ class RateLimiter:
             return self._fail_open(policy)
         try:
             decision = await self.store.hit(f"{self.prefix}:{sub}", policy)
-        except (redis.RedisError, OSError, sqlite3.Error) as exc:
+        except (redis.RedisError, OSError) as exc:
             with self._lock:
                 self._store_down_until = time.monotonic() + self._retry_store_after
             # Availability over strictness: a Redis outage must not take the API down.
@@ -313,5 +321,5 @@ class RateLimiter:
         """Readiness detail (reported, never fatal: the limiter fails open)."""
         try:
             return self.store.ready()
-        except (redis.RedisError, OSError, sqlite3.Error) as exc:
+        except (redis.RedisError, OSError) as exc:
             return False, {"store": self.store.kind, "error": type(exc).__name__, "fail_open": True}

@@ -82,7 +82,8 @@ def split_path(path: str) -> tuple[str, ...]:
 def resolve(path: str, routes: tuple[Route, ...] = ROUTES) -> Route | None:
     """The route serving ``path`` (longest match), or ``None`` when no service owns it."""
     segments = split_path(path)
-    for route in _candidates(routes).get(segments[:1], ()):
+    index = _INDEX if routes is ROUTES else _candidates(routes)
+    for route in index.get(segments[:1], ()):
         if route.matches(segments):
             return route
     return None
@@ -98,3 +99,6 @@ def _candidates(routes: tuple[Route, ...]) -> dict[tuple[str, ...], tuple[Route,
             raise ValueError(f"a route must start with a literal segment: {route.pattern}")
         index.setdefault(route.segments[:1], []).append(route)
     return {first: tuple(sorted(rows, key=lambda r: r.specificity, reverse=True)) for first, rows in index.items()}
+
+
+_INDEX = _candidates(ROUTES)

@@ -19,6 +19,7 @@ from crm_common import logs
 from crm_common.envelopes import error_body, surface_for_path
 from crm_common.gunicorn_worker import MESSAGES
 
+from .edge import SERVER
 from .proxy import StreamAborted
 
 MAX_REQUEST_LINE = 4094
@@ -43,7 +44,7 @@ class EnvelopeRequestHandler(web.RequestHandler):
         trace_id = logs.new_trace_id()
         body = error_body(surface_for_path(request.path), status, MESSAGES.get(status, "请求格式错误"))
         response = web.Response(status=status, body=json.dumps(body, ensure_ascii=False).encode(),
-                                content_type="application/json", headers={"X-Trace-Id": trace_id})
+                                content_type="application/json", headers={"X-Trace-Id": trace_id, "Server": SERVER})
         response.force_close()
         return response
 

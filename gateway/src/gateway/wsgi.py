@@ -15,7 +15,7 @@ from aiohttp import web
 
 from crm_common.errors import PayloadTooLarge
 
-from .edge import error_response, trace_id_of
+from .edge import SERVER, error_response, trace_id_of
 
 # Set by aiohttp from the body it sends.
 NOT_COPIED = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -36,8 +36,11 @@ class WsgiBridge:
             return response
         environ = self._environ(request, body)
         status, headers, chunks = await asyncio.get_running_loop().run_in_executor(self.pool, self._call, environ)
-        response = web.Response(status=status, headers=[(k, v) for k, v in headers if k.lower() not in NOT_COPIED])
-        response.body = b"".join(chunks)
+        copied = NOT_COPIED if request.method != "HEAD" else NOT_COPIED - {"content-length"}
+        response = web.Response(status=status, headers=[(k, v) for k, v in headers if k.lower() not in copied])
+        response.headers["Server"] = SERVER
+        if request.method != "HEAD":
+            response.body = b"".join(chunks)
         return response
 
     async def _read_body(self, request: web.BaseRequest) -> bytes:

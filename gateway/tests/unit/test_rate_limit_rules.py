@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from crm_common.config import ConfigError
-from gateway.ratelimit import MemoryStore, Policy, RateLimiter, parse_policies, policy_for
+from gateway.ratelimit import MemoryStore, Policy, RateLimiter, SharedFileStore, parse_policies, policy_for
 
 
 class Clock:
@@ -79,3 +79,31 @@ def test_a_full_bucket_allows_the_burst_then_refuses_with_retry_after():
 def test_unlimited_roles_get_no_decision():
     limiter = Limiter(RateLimiter(parse_policies('{"admin": null}'), MemoryStore()))
     assert limiter.check("root", ["admin"]) is None
+
+
+def test_workers_sharing_the_table_file_count_one_bucket(tmp_path):
+    """Two SharedFileStore instances on one file, as two gunicorn workers have."""
+    clock = Clock()
+    path = str(tmp_path / "ratelimit.table")
+    workers = [Limiter(RateLimiter({"integrator": Policy("integrator", 10, 10)}, SharedFileStore(path, clock)))
+               for _ in range(2)]
+    decisions = [workers[i % 2].check("u-1", ["integrator"]) for i in range(12)]
+    assert [d.allowed for d in decisions] == [True] * 10 + [False, False]
+    assert [d.remaining for d in decisions[:10]] == list(range(9, -1, -1))
+    assert decisions[-1].headers()["Retry-After"] == "1"
+    assert workers[1].check("u-2", ["integrator"]).remaining == 9  # another caller, another bucket
+    clock.now += 1.0
+    assert workers[0].check("u-1", ["integrator"]).remaining == 9  # full again after a second
+
+
+def test_a_full_table_window_takes_over_the_bucket_nearest_to_full(tmp_path):
+    clock = Clock()
+    store = SharedFileStore(str(tmp_path / "t"), clock, slots=SharedFileStore.PROBE)  # one window
+    limiter = Limiter(RateLimiter({"default": Policy("default", 1, 5)}, store))
+    for i in range(SharedFileStore.PROBE):  # every slot holds a live bucket
+        for _ in range(1 + i % 3):
+            limiter.check(f"u-{i}", ["viewer"])
+    assert limiter.check("newcomer", ["viewer"]).remaining == 4  # a slot was taken over for it
+    assert limiter.check("newcomer", ["viewer"]).remaining == 3
+    clock.now += 10  # every bucket full again: each slot is free for anyone
+    assert all(limiter.check(f"late-{i}", ["viewer"]).remaining == 4 for i in range(SharedFileStore.PROBE))
