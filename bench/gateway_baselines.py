@@ -3,8 +3,8 @@
 - ``Nginx``: nginx from Debian's packages as a plain reverse proxy in front of the same
   customer-service (keep-alive upstream connections, nothing buffered, as many worker
   processes as the gateway has): what one real proxy hop costs on this machine.
-- ``SlowUpstream``: a fake service that answers every request after ``delay`` seconds,
-  counting what is waiting, to hang requests on one upstream of a gateway.
+- ``SlowUpstream``: a fake service that answers every request after ``delay`` seconds (or
+  when released), counting what is waiting, to hang requests on one upstream of a gateway.
 - ``gateway_process``: one more gateway of the set's, with one upstream pointed elsewhere.
 
 ``find_nginx`` looks on PATH and in /usr/sbin; ``bench/ensure-nginx.sh`` (run by
@@ -105,8 +105,9 @@ class Nginx:
 
 
 class SlowUpstream:
-    """Answers every request after ``delay`` seconds (one thread per request: waiting is all
-    it does). ``waiting`` is how many requests it holds right now."""
+    """Answers every request after ``delay`` seconds, or earlier when ``release()`` is
+    called (one thread per request: waiting is all it does). ``waiting`` is how many
+    requests it holds right now."""
 
     def __init__(self, delay: float):
         upstream = self
@@ -115,8 +116,9 @@ class SlowUpstream:
             def do_GET(self):
                 with upstream._lock:
                     upstream.waiting += 1
+                    gate = upstream._gate
                 try:
-                    upstream._release.wait(delay)  # sleep-ok: being slow is this fake's job
+                    gate.wait(delay)  # being slow is this fake's job
                     body = b'{"success": true, "data": {"slow": true}}'
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
@@ -132,7 +134,7 @@ class SlowUpstream:
 
         self.waiting = 0
         self._lock = threading.Lock()
-        self._release = threading.Event()
+        self._gate = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -142,8 +144,14 @@ class SlowUpstream:
         self._thread.start()
         return self
 
+    def release(self) -> None:
+        """Answer every request waiting now; later ones wait again."""
+        with self._lock:
+            gate, self._gate = self._gate, threading.Event()
+        gate.set()
+
     def stop(self) -> None:
-        self._release.set()  # whoever still waits is answered now
+        self.release()
         self.server.shutdown()
         self.server.server_close()
 
