@@ -428,7 +428,8 @@ class Bench:
         self.results["gateway_goals"] = goals
         note = f"; {nginx_note}" if nginx_note else ""
         self.tables.append(format_table(["gateway goal (issue 19)", "measured", "target", "pass/miss"],
-                                        [[g["goal"], g["measured"], g["target"], g["verdict"]] for g in goals],
+                                        [[g["goal"], "n/a" if g["measured"] is None else f"{g['measured']:.2f}",
+                                          g["target"], g["verdict"]] for g in goals],
                                         title=f"Gateway goals (ratios within this run{note})"))
 
     # 2. writes ---------------------------------------------------------------------------
