@@ -2,8 +2,8 @@
 
 Loads one tenant of 100,000 customers, 200,000 viewing records and 250,000 orders
 (1,000,000 order lines) into a fresh analytics database with bench/analytics_at_size.py's
-COPY loader, starts analytics-service and the gateway under gunicorn (2 workers × 4 threads
-each, as in the other benches), and measures in Debian's headless Chromium (Playwright):
+COPY loader, starts analytics-service (gunicorn, 2 workers × 4 threads) and the gateway
+(``gateway serve``, 2 workers), as in the other benches, and measures in Debian's headless Chromium (Playwright):
 
 - first visit: navigation → the sign-in form usable (the page's own scripts ran);
 - sign-in: paste an analyst token, click → every card drawn (body[data-state=ready]);
@@ -34,7 +34,16 @@ import sqlalchemy as sa
 from playwright.sync_api import sync_playwright
 
 from crm_common.migrations import upgrade_head
-from crm_testing import Process, base_env, create_database, drop_database, free_port, gunicorn_argv, make_token
+from crm_testing import (
+    Process,
+    base_env,
+    create_database,
+    drop_database,
+    free_port,
+    gateway_argv,
+    gunicorn_argv,
+    make_token,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -188,9 +197,10 @@ def main(argv=None) -> int:
         env = base_env(ANALYTICS_DATABASE_URL=db_url, AMQP_URL="amqp://guest:guest@127.0.0.1:1/%2F",
                        ANALYTICS_SERVICE_URL=f"http://127.0.0.1:{analytics_port}", LOG_LEVEL="WARNING",
                        CRM_HOME=str(ROOT))
-        for name, app, port in (("analytics", "analytics_service.app:create_app()", analytics_port),
-                                ("gateway", "gateway.app:create_app()", gateway_port)):
-            procs.append(Process(f"dashboard-{name}", gunicorn_argv(app, port), env,
+        for name, argv, port in (("analytics", gunicorn_argv("analytics_service.app:create_app()", analytics_port),
+                                  analytics_port),
+                                 ("gateway", gateway_argv(gateway_port), gateway_port)):
+            procs.append(Process(f"dashboard-{name}", argv, env,
                                  ready_url=f"http://127.0.0.1:{port}/healthz", log_dir=log_dir).start(wait=60))
         gateway = f"http://127.0.0.1:{gateway_port}"
         token = make_token(roles=["analyst"], factories=[FACTORY], name="基准分析员")
@@ -202,7 +212,7 @@ def main(argv=None) -> int:
                   "data": sizes, "browser": browser, "direct": direct,
                   "machine": {"cpus": os.cpu_count(), "load_average_1m_at_start": load_at_start,
                               "load_average_1m_at_end": round(os.getloadavg()[0], 2)},
-                  "service": "analytics-service and gateway under gunicorn, 2 workers x 4 threads each; "
+                  "service": "analytics-service under gunicorn, 2 workers x 4 threads; the gateway (gateway serve), 2 workers; "
                              "one local PostgreSQL; Debian's Chromium, headless",
                   "command": "make bench-dashboard"}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
