@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
@@ -122,15 +123,22 @@ def rfm_segments(uow, ctx: RequestContext, *, segment: str | None, page: int, pa
 
 # --- credit risk ---------------------------------------------------------------------------------
 
-def credit_risk(uow, ctx: RequestContext, now: dt.datetime | None = None) -> dict:
-    now = now or utcnow()
+def credit_risk(uow, ctx: RequestContext, *, timezone: str, now: dt.datetime | None = None) -> dict:
+    """Live customers per 信用风险等级, and how many are overdue (seed 001 §7.2 — the debt
+    counted from the last counted order's date in analytics' own order facts, else from
+    the day it began — on today's date in ``timezone``, as customer-service counts it)."""
+    today = viewing_rules.local_today(timezone, now)
+    tz = ZoneInfo(timezone)
     with uow:
         rows = q.credit_rows(uow.session, ctx.factory_id, ctx.scope)
     counts = {level: 0 for level in customer_rules.RISK_LEVELS}
+    overdue = 0
     for r in rows:
-        days = customer_rules.overdue_days(r.current_balance, r.debt_since, r.payment_terms, now)
+        days = customer_rules.overdue_days(r.current_balance, r.debt_since, r.payment_terms, today,
+                                           last_order_date=q._as_date(r.last_order_date), tz=tz)
+        overdue += days > 0
         counts[customer_rules.risk_level(r.rating, r.credit_limit, r.current_balance, days)] += 1
-    return {"total": len(rows), "counts": counts,
+    return {"total": len(rows), "counts": counts, "overdue": overdue,
             "levels": [{"level": level, **meta, "count": counts[level]}
                        for level, meta in customer_rules.RISK_LEVELS.items()]}
 

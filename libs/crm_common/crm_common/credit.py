@@ -102,7 +102,17 @@ def overdue_days(current_balance: Decimal, debt_since: dt.datetime | None, payme
                  tz: dt.tzinfo = UTC) -> int:
     """逾期天数: calendar days from the due day to ``now``'s day in ``tz`` (0 when not overdue)."""
     due = debt_due_date(current_balance, debt_since, payment_terms, last_order_date=last_order_date, tz=tz)
+    return days_past_due(due, now, tz)
+
+
+def days_past_due(due: dt.date | None, now: dt.date | dt.datetime, tz: dt.tzinfo = UTC) -> int:
+    """Calendar days from a due day (``debt_due_date``, e.g. kept on a row) to ``now``'s day."""
     return 0 if due is None else max(0, (_day(now, tz) - due).days)
+
+
+def is_past_due_sql(due, today: dt.date) -> sa.ColumnElement:
+    """``days_past_due(due, today) > 0`` over a column holding ``debt_due_date`` (indexable)."""
+    return sa.and_(due.is_not(None), due < sa.literal(today, sa.Date))
 
 
 def overdue_days_sql(current_balance, debt_since, payment_terms, last_order_date, today: dt.date,
