@@ -160,15 +160,18 @@ def clock_counts(session: Session, factory_id: str, scope: DomainScope | None, *
     return int(row.new), int(row.overdue)
 
 
-def credit_rows(session: Session, factory_id: str, scope: DomainScope | None) -> list:
-    """Each live customer's credit inputs with its last counted order date (seed 001 §7.2)."""
-    T = orm.customer_order_totals.c
-    return session.execute(
-        sa.select(C.id, C.rating, C.credit_limit, C.current_balance, C.debt_since, C.payment_terms,
-                  C.debt_due_date, T.last_order_date)
-        .select_from(orm.customers.outerjoin(orm.customer_order_totals, sa.and_(
-            T.factory_id == C.factory_id, T.customer_id == C.id)))
-        .where(live_customers(factory_id, scope))).all()
+def credit_risk_counts(session: Session, factory_id: str, scope: DomainScope | None, today: dt.date
+                       ) -> tuple[dict[str, int], int]:
+    """(live customers per 信用风险等级, how many are overdue on ``today``), in one grouped
+    query: each row's overdue days from its kept ``debt_due_date`` (seed 001 §7.2), its
+    level by ``crm_common.credit.risk_level_sql``."""
+    days = customer_rules.days_past_due_sql(C.debt_due_date, today)
+    level = customer_rules.risk_level_sql(C.rating, C.credit_limit, C.current_balance, days).label("level")
+    overdue = customer_rules.is_past_due_sql(C.debt_due_date, today)
+    rows = session.execute(sa.select(level, sa.func.count().label("n"),
+                                     sa.func.sum(sa.case((overdue, 1), else_=0)).label("overdue"))
+                           .where(live_customers(factory_id, scope)).group_by(level)).all()
+    return {r.level: int(r.n) for r in rows}, sum(int(r.overdue or 0) for r in rows)
 
 
 def customers_by_id(session: Session, factory_id: str, scope: DomainScope | None, ids=None) -> dict[int, object]:

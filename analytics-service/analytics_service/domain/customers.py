@@ -23,6 +23,7 @@ from crm_common.credit import (  # noqa: F401
     available_credit,
     credit_utilization,
     days_past_due,
+    days_past_due_sql,
     debt_due_at,
     debt_due_date,
     exceeds_credit_limit,
@@ -30,6 +31,7 @@ from crm_common.credit import (  # noqa: F401
     is_past_due_sql,
     overdue_days,
     risk_level,
+    risk_level_sql,
 )
 
 OTHER_LABEL = "其他"

@@ -46,20 +46,26 @@ def test_utilisation_and_at_risk_agree_with_their_sql_forms(customers, engine, u
         rows = {r.id: r for r in conn.execute(sa.select(
             C.id, customer_rules.utilization_fraction_sql(C.credit_limit, C.current_balance).label("utilization"),
             customer_rules.is_past_due_sql(C.debt_due_date, TODAY).label("overdue")).where(C.id.in_(ids)))}
-    at_risk = 0
+    at_risk, levels, overdue_count = 0, {}, 0
     for cid, (status, limit, balance, rating, due) in zip(ids, CUSTOMERS):
         due_date = None if due is None else TODAY + dt.timedelta(days=due)
-        overdue = customer_rules.days_past_due(due_date, TODAY) > 0
+        days = customer_rules.days_past_due(due_date, TODAY)
         assert rows[cid].utilization == customer_rules.utilization_fraction(limit, balance), (limit, balance)
-        assert rows[cid].overdue == overdue
-        at_risk += customer_rules.is_at_risk(rating, overdue)
+        assert rows[cid].overdue == (days > 0)
+        at_risk += customer_rules.is_at_risk(rating, days > 0)
+        overdue_count += days > 0
+        level = customer_rules.risk_level(rating, limit, balance, days)
+        levels[level] = levels.get(level, 0) + 1
     # 风险客户 counted without a scan (the summary's 1-2 stars + the index's overdue 3-5 stars).
     uow = unit_of_work()
     with uow:
         groups = q.summary_groups(uow.session, factory, None)
         _new, overdue = q.clock_counts(uow.session, factory, None, since=NOW, today=TODAY)
+        # 信用风险等级 in one grouped query: the same levels as the rule row by row.
+        assert q.credit_risk_counts(uow.session, factory, None, TODAY) == (levels, overdue_count)
     low = sum(g.customers for g in groups if g.rating <= 2)
     assert customer_rules.at_risk_count(low, overdue) == at_risk == 3
+    assert levels == {"NORMAL": 3, "EXCELLENT": 1, "RISK": 1, "HIGH_RISK": 2} and overdue_count == 2
 
 
 ORDERS = [  # status, days before TODAY ordered, days to pay (None: unpaid), due after (days), amount

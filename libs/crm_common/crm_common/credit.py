@@ -110,6 +110,10 @@ def days_past_due(due: dt.date | None, now: dt.date | dt.datetime, tz: dt.tzinfo
     return 0 if due is None else max(0, (_day(now, tz) - due).days)
 
 
+def days_past_due_sql(due, today: dt.date) -> sa.ColumnElement:
+    return sa.func.coalesce(sa.func.greatest(sa.literal(today, sa.Date) - due, 0), 0)
+
+
 def is_past_due_sql(due, today: dt.date) -> sa.ColumnElement:
     """``days_past_due(due, today) > 0`` over a column holding ``debt_due_date`` (indexable)."""
     return sa.and_(due.is_not(None), due < sa.literal(today, sa.Date))
