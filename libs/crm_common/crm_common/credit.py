@@ -17,6 +17,8 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 # Stored type codes -> the Chinese labels seed 001 shows.
 CUSTOMER_TYPES = {"company": "企业", "individual": "个人", "dealer": "经销商", "retail": "零售"}
@@ -110,8 +112,28 @@ def days_past_due(due: dt.date | None, now: dt.date | dt.datetime, tz: dt.tzinfo
     return 0 if due is None else max(0, (_day(now, tz) - due).days)
 
 
+class _DaysBetween(FunctionElement):
+    """``later - earlier`` in days, for two dates (PostgreSQL: date - date; SQLite: julianday)."""
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(_DaysBetween)
+def _days_between(element, compiler, **kw):
+    later, earlier = list(element.clauses)
+    return f"({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)})"
+
+
+@compiles(_DaysBetween, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    later, earlier = list(element.clauses)
+    return f"CAST(julianday({compiler.process(later, **kw)}) - julianday({compiler.process(earlier, **kw)}) AS INTEGER)"
+
+
 def days_past_due_sql(due, today: dt.date) -> sa.ColumnElement:
-    return sa.func.coalesce(sa.func.greatest(sa.literal(today, sa.Date) - due, 0), 0)
+    """``days_past_due`` over a column holding ``debt_due_date`` (PostgreSQL and SQLite)."""
+    day = sa.literal(today, sa.Date)
+    return sa.case((is_past_due_sql(due, today), _DaysBetween(day, due)), else_=0)
 
 
 def is_past_due_sql(due, today: dt.date) -> sa.ColumnElement:
