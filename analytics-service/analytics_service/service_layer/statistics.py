@@ -72,9 +72,8 @@ def customer_statistics(uow, owner: CustomerOwner, ctx: RequestContext, customer
 
 def overdue_days(c, last_order_date: dt.date | None, today: dt.date, timezone: str) -> int:
     """逾期天数 of seed 001 §7.2 for a read-model row, with the last counted order date of
-    analytics' own order facts; a customer the read model does not know yet (created a
-    moment ago: no order is recorded for it before its owner answered) as its owner
-    counted it."""
+    analytics' own order facts; for a customer the read model does not know yet (created
+    a moment ago) the owner's count, the same rule over the orders it has heard of."""
     if isinstance(c, OwnedCustomer):
         return c.overdue_days
     return customer_rules.overdue_days(c.current_balance, c.debt_since, c.payment_terms, today,
