@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pika
 import requests
@@ -147,7 +148,9 @@ def load(engine, customers: int, viewings: int, orders: int, lines_per_order: in
             "INSERT INTO customer_order_totals SELECT factory_id, customer_id, count(*), sum(total_amount), "
             "min(order_date), max(order_date) FROM orders WHERE counted GROUP BY factory_id, customer_id"))
     with Session(engine) as session, session.begin():
-        ReadModel(session).recompute_summaries()  # what the consumer keeps in step
+        read_model = ReadModel(session, ZoneInfo("Asia/Shanghai"))
+        read_model.recompute_summaries()  # what the consumer keeps in step
+        read_model.refresh_due_dates()    # each debt's due day (seed 001 §7.2), as order writes keep it
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
     return {"customers": customers, "viewing_records": viewings, "orders": orders, "order_lines": len(items),
