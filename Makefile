@@ -38,6 +38,11 @@ install: $(VENV)/.installed
 # One service (or crm-common) on its own: bumps its __version__, writes <service>/CHANGELOG.md
 # from the commits that touched it since its last tag, stamps the image tags, commits and tags
 # <service>-v<VERSION> (scripts/release.py; DRY_RUN=1 only prints). Nothing is pushed.
+# The JSON Schema of every event type, from each producer's declarations, into
+# <producer>/contracts/events/ (committed; tests/test_event_contracts.py fails when stale).
+event-schemas: install
+	$(BIN)/python scripts/event_schemas.py
+
 release:
 	@test -n "$(SERVICE)" -a -n "$(VERSION)" || { echo "usage: make release SERVICE=customer-service VERSION=1.2.0"; exit 2; }
 	$(PYTHON) scripts/release.py $(SERVICE) $(VERSION) $(if $(DRY_RUN),--dry-run)

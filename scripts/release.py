@@ -9,7 +9,9 @@ In one commit (``release <service> <version>``), tagged ``<service>-v<version>``
 1. the package's ``__version__`` (its one place; ``pyproject.toml`` reads it) becomes VERSION;
 2. ``<service>/CHANGELOG.md`` gets an entry listing every commit that touched the service's
    directory since its last tag (``<service>-v*``; all of them for a first release);
-3. the image tag follows: ``deploy/k8s/<service>/base/kustomization.yaml`` (``images: newTag``,
+3. a producer's event schemas are copied to ``<service>/contracts/released/`` (the baseline of
+   scripts/check_event_compat.py);
+4. the image tag follows: ``deploy/k8s/<service>/base/kustomization.yaml`` (``images: newTag``,
    which every overlay of the service inherits) and ``docker-compose.yml`` (``crm/<service>:…``).
 
 The working tree must be clean, VERSION must be ``X.Y.Z`` and above the current version.
@@ -100,6 +102,21 @@ def stamp_images(service: str, version: str, root: Path = ROOT) -> list[Path]:
     return changed
 
 
+def snapshot_event_schemas(directory: str, root: Path = ROOT) -> list[Path]:
+    """A producer's event schemas as released (``contracts/released/``): the baseline
+    scripts/check_event_compat.py falls back to when no tag holds them."""
+    schemas = root / directory / "contracts" / "events"
+    if not schemas.is_dir():
+        return []
+    released = root / directory / "contracts" / "released"
+    released.mkdir(exist_ok=True)
+    for old in released.glob("*.json"):
+        old.unlink()
+    for path in sorted(schemas.glob("*.json")):
+        (released / path.name).write_bytes(path.read_bytes())
+    return [released]
+
+
 def release(service: str, version: str, *, root: Path = ROOT, dry_run: bool = False,
             today: dt.date | None = None) -> str:
     if service not in RELEASABLE:
@@ -124,7 +141,7 @@ def release(service: str, version: str, *, root: Path = ROOT, dry_run: bool = Fa
     init.write_text(VERSION_LINE.sub(f'__version__ = "{version}"', text, count=1), encoding="utf-8")
     changelog = root / directory / "CHANGELOG.md"
     write_changelog(changelog, service, entry)
-    changed = [init, changelog, *stamp_images(service, version, root)]
+    changed = [init, changelog, *stamp_images(service, version, root), *snapshot_event_schemas(directory, root)]
     git("add", "--", *[str(p.relative_to(root)) for p in changed], root=root)
     git("commit", "-q", "-m", f"release {service} {version}", "-m", entry, root=root)
     git("tag", "-a", tag_name, "-m", f"{service} {version}", root=root)

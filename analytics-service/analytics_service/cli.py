@@ -47,7 +47,7 @@ def event_schemas_command(argv: list[str]) -> int:
         prog="analytics-service event-schemas",
         description="Write the JSON Schema (draft 2020-12) of every event this service publishes "
                     "(analytics_service/contracts.py), one file per event type and version.")
-    parser.add_argument("--out", type=Path, default=SERVICE_DIR / "event-schemas")
+    parser.add_argument("--out", type=Path, default=SERVICE_DIR / "contracts" / "events")
     args = parser.parse_args(argv)
     for path in CATALOG.write(args.out):
         print(path)
