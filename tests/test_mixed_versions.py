@@ -22,9 +22,21 @@ import pytest
 import sqlalchemy as sa
 
 from crm_common.config import Settings
-from crm_testing import (TEST_JWT_SECRET, Process, auth_headers, base_env, create_database, create_vhost,
-                         delete_vhost, drop_database, free_port, migrated_database, prometheus_dir, repo_root,
-                         wait_for)
+from crm_testing import (
+    TEST_JWT_SECRET,
+    Process,
+    auth_headers,
+    base_env,
+    create_database,
+    create_vhost,
+    delete_vhost,
+    drop_database,
+    free_port,
+    migrated_database,
+    prometheus_dir,
+    repo_root,
+    wait_for,
+)
 
 ROOT = repo_root()
 CONSUMER, QUEUE = "sync-worker", "sync-worker.customer-sync"
