@@ -42,10 +42,8 @@ RUN groupadd --system --gid 10001 crm \
 COPY --from=builder /opt/venv /opt/venv
 COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/crm-entrypoint
 COPY --chmod=0755 deploy/docker/healthcheck.py /usr/local/bin/crm-healthcheck
-COPY analytics-service/alembic.ini /app/analytics-service/alembic.ini
-COPY analytics-service/migrations /app/analytics-service/migrations
-COPY --chmod=0755 deploy/docker/place-migrations.py /usr/local/bin/crm-place-migrations
-RUN env -u PROMETHEUS_MULTIPROC_DIR python /usr/local/bin/crm-place-migrations analytics_service.cli /app/analytics-service
+# alembic.ini and migrations/ are package data of the service's wheel (found through importlib.resources):
+# nothing to copy beside it.
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8003

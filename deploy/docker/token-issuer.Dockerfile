@@ -41,10 +41,8 @@ RUN groupadd --system --gid 10001 crm \
 COPY --from=builder /opt/venv /opt/venv
 COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/crm-entrypoint
 COPY --chmod=0755 deploy/docker/healthcheck.py /usr/local/bin/crm-healthcheck
-COPY token-issuer/alembic.ini /app/token-issuer/alembic.ini
-COPY token-issuer/migrations /app/token-issuer/migrations
-COPY --chmod=0755 deploy/docker/place-migrations.py /usr/local/bin/crm-place-migrations
-RUN env -u PROMETHEUS_MULTIPROC_DIR python /usr/local/bin/crm-place-migrations token_issuer.cli /app/token-issuer
+# alembic.ini and migrations/ are package data of the service's wheel (found through importlib.resources):
+# nothing to copy beside it.
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8006
