@@ -39,6 +39,7 @@ from crm_testing import (
 )
 
 ROOT = repo_root()
+pytestmark = pytest.mark.slow
 CONSUMER, QUEUE = "sync-worker", "sync-worker.customer-sync"
 TEMPORARY_TAG = "sync-worker-v0.0.0-previous"
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@test.invalid",

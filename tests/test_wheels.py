@@ -9,6 +9,7 @@ with ``--no-deps --no-index``; third-party packages come from this project's vir
 installs invisible: ``.pth`` files there are not processed)."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,6 +23,7 @@ from crm_common.release import project_version
 from crm_testing import Process, base_env, free_port, prometheus_dir, repo_root
 
 ROOT = repo_root()
+pytestmark = pytest.mark.slow
 # project directory -> (console script, Settings service name or None without a database)
 SERVICES = {
     "customer-service": ("customer-service", "customer"),
@@ -36,10 +38,15 @@ SERVICES = {
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheels")
+    out, sources = tmp_path_factory.mktemp("wheels"), tmp_path_factory.mktemp("sources")
+    # Built from copies: setuptools leaves build/ and *.egg-info beside the sources it builds.
+    projects = []
+    for name in ["libs/crm_common", *SERVICES]:
+        projects.append(sources / Path(name).name)
+        shutil.copytree(ROOT / name, projects[-1], ignore=shutil.ignore_patterns(
+            "tests", "build", "dist", "*.egg-info", "__pycache__", "contracts", "CHANGELOG.md"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "--no-index", "-w", str(out), str(ROOT / "libs/crm_common"),
-                            *[str(ROOT / name) for name in SERVICES]],
+                            "--no-index", "-w", str(out), *map(str, projects)],
                            cwd=out, capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stdout + built.stderr
     return out
