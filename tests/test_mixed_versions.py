@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm_common.config import Settings
+from crm_common.migrations import migrations_home
 from crm_testing import (
     TEST_JWT_SECRET,
     Process,
@@ -104,7 +105,7 @@ def test_the_previous_sync_worker_release_applies_the_current_customer_service_e
         assert done.returncode == 0, f"{tag}: sync-worker {' '.join(step)}\n{done.stdout}\n{done.stderr}"
 
     factory = f"F{uuid.uuid4().hex[:8].upper()}"
-    with migrated_database(ROOT / "customer-service", "crm_mixed_customer") as customer_db:
+    with migrated_database(migrations_home("customer_service"), "crm_mixed_customer") as customer_db:
         from customer_service.app import create_app
         app = create_app(Settings.from_env("customer", {"CUSTOMER_DATABASE_URL": customer_db, "AMQP_URL": vhost,
                                                         "JWT_SECRET": TEST_JWT_SECRET}))
