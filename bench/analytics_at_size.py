@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from analytics_service.adapters.repositories import ReadModel
 from crm_common.events import make_event
-from crm_common.migrations import upgrade_head
+from crm_common.migrations import migrations_home, upgrade_head
 from crm_testing import (
     Process,
     auth_headers,
@@ -51,7 +51,7 @@ from crm_testing import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICE_DIR = ROOT / "analytics-service"
+SERVICE_DIR = migrations_home("analytics_service")  # alembic.ini and migrations/: package data
 RESULTS = ROOT / "bench" / "results" / "analytics_at_size.json"
 FACTORY = "BENCH-F1"
 TYPES = ("company", "individual", "dealer", "retail", None)
