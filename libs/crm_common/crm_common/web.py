@@ -111,6 +111,7 @@ def create_base_app(settings: Settings, *, title: str, description: str = "",
     app.extensions["crm_settings"] = settings
     app.extensions["crm_ready_checks"] = []
     api = Api(app)
+    api.ma_plugin.converter.add_attribute_function(typed_nullable_reference)
     install_tracing(app)
     install_auth(app)
     install_input_checks(app, read_bodies=not forwards_bodies)
@@ -120,6 +121,23 @@ def create_base_app(settings: Settings, *, title: str, description: str = "",
     if serve_docs:
         app.register_blueprint(docs_blueprint(title))
     return app, api
+
+
+_ANY_NULL = {"type": "object", "nullable": True}
+
+
+def typed_nullable_reference(converter, field, ret, **kwargs) -> dict:
+    """A nullable nested schema documented as ``allOf: [{$ref}], nullable: true``.
+
+    apispec writes OpenAPI 3.0 ``Nested(..., allow_none=True)`` as ``anyOf: [{"type":
+    "object", "nullable": true}, {"$ref": ...}]``: the first branch (any object) swallows
+    the typed one, and generated clients hand back an untyped dictionary instead of the
+    model (issue 22). ``allOf`` with the one ``$ref`` plus ``nullable`` keeps the type."""
+    any_of = ret.get("anyOf")
+    if not field.allow_none or not isinstance(any_of, list) or _ANY_NULL not in any_of:
+        return {}
+    del ret["anyOf"]
+    return {"allOf": [branch for branch in any_of if branch != _ANY_NULL], "nullable": True}
 
 
 def finish_app(app: Flask) -> Flask:
