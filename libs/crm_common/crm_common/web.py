@@ -450,6 +450,7 @@ def ops_blueprint() -> Blueprint:
     blp = Blueprint("ops", __name__, description="Liveness and readiness (no token needed)")
 
     @blp.route("/healthz")
+    @blp.doc(operationId="checkHealth")
     @blp.response(200, HealthSchema)
     @blp.doc(security=[])
     @authz.public
@@ -458,6 +459,7 @@ def ops_blueprint() -> Blueprint:
         return {"status": "ok", "service": settings_of().service}
 
     @blp.route("/readyz")
+    @blp.doc(operationId="checkReadiness")
     @blp.response(200, ReadySchema)
     @blp.alt_response(503, schema=ReadySchema, description="A critical dependency is down")
     @blp.doc(security=[])
