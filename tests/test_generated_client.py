@@ -83,6 +83,7 @@ def test_round_trip_through_the_gateway_with_the_generated_models(stack, client_
     created = _call(client_package, "customers_v1.create_customer", client=client, x_factory_id=factory,
                     body=models.CreateCustomerRequest(customer=models.CustomerCreate(
                         name=name, type_=models.CustomerCreateType.COMPANY,
+                        value_level=models.CustomerCreateValueLevelType0.VIP,
                         primary_contact_name="张三", primary_contact_phone="13800138000")))
     customer = _typed(created, models.Customer, 201)
     assert customer.name == name and customer.factory_id == factory

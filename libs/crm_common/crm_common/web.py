@@ -132,12 +132,23 @@ def typed_nullable_reference(converter, field, ret, **kwargs) -> dict:
     apispec writes OpenAPI 3.0 ``Nested(..., allow_none=True)`` as ``anyOf: [{"type":
     "object", "nullable": true}, {"$ref": ...}]``: the first branch (any object) swallows
     the typed one, and generated clients hand back an untyped dictionary instead of the
-    model (issue 22). ``allOf`` with the one ``$ref`` plus ``nullable`` keeps the type."""
-    any_of = ret.get("anyOf")
-    if not field.allow_none or not isinstance(any_of, list) or _ANY_NULL not in any_of:
+    model (issue 22). ``allOf`` with the one ``$ref`` plus ``nullable`` keeps the type.
+
+    A nullable choice (``enum: ["vip", ..., null]``) becomes ``oneOf: [{"type", "enum"
+    without null}], nullable: true``: generators then make one enum class and ``| None``
+    instead of three copies of the enum."""
+    if not field.allow_none:
         return {}
-    del ret["anyOf"]
-    return {"allOf": [branch for branch in any_of if branch != _ANY_NULL], "nullable": True}
+    any_of = ret.get("anyOf")
+    if isinstance(any_of, list) and _ANY_NULL in any_of:
+        del ret["anyOf"]
+        return {"allOf": [branch for branch in any_of if branch != _ANY_NULL], "nullable": True}
+    choices = ret.get("enum")
+    if isinstance(choices, list) and None in choices:
+        branch = {"type": ret.pop("type")} if "type" in ret else {}
+        branch["enum"] = [choice for choice in ret.pop("enum") if choice is not None]
+        return {"oneOf": [branch], "nullable": True}
+    return {}
 
 
 def finish_app(app: Flask) -> Flask:

@@ -20,6 +20,7 @@ class ThingSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     parent = ma.fields.Nested(lambda: ThingSchema(only=("id",)), allow_none=True)
+    level = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(["vip", "normal"]))
 
 
 def document() -> dict:
@@ -58,3 +59,8 @@ def test_nullable_payloads_keep_their_schema():
     assert listed["type"] == "array" and listed["items"] == {"$ref": "#/components/schemas/Thing"}
     assert schemas["Thing"]["properties"]["parent"]["nullable"] is True
     assert '"anyOf"' not in json.dumps(doc)
+
+
+def test_a_nullable_choice_is_one_enum_or_null():
+    level = document()["components"]["schemas"]["Thing"]["properties"]["level"]
+    assert level == {"oneOf": [{"type": "string", "enum": ["vip", "normal"]}], "nullable": True}
