@@ -174,3 +174,18 @@ def test_spreadsheets_are_binary_responses(documents):
                 spreadsheets.append(f"{method.upper()} {path} {status}")
     assert sorted(spreadsheets) == ["GET /api/mobile/{factoryId}/customers/export 200",
                                     "GET /api/mobile/{factoryId}/customers/export/template 200"]
+
+
+def test_undocumented_errors_are_in_the_surfaces_envelope(documents):
+    """The ``default`` response of every /api/ operation is its surface's error model, not
+    flask-smorest's ``Error``, which no service answers."""
+    merged = documents["merged"]
+    expected = {"/api/v1": "V1DefaultError", "/api/mobile": "MobileDefaultError", "/api/external": "ExternalDefaultError"}
+    for path, method, operation in operations(merged):
+        if path.startswith("/api/"):
+            assert operation["responses"]["default"] == {
+                "$ref": f"#/components/responses/{expected[_surface(path)]}"}, f"{method.upper()} {path}"
+    schemas = {name: response["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+               for name, response in merged["components"]["responses"].items()}
+    assert schemas["V1DefaultError"] == "V1Error" and schemas["MobileDefaultError"] == "MobileError"
+    assert schemas["ExternalDefaultError"] == "ExternalError"

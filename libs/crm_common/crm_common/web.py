@@ -158,7 +158,37 @@ def finish_app(app: Flask) -> Flask:
     authz.verify_app(app)
     for entry in app.extensions.get("flask-smorest", {}).get("apis", {}).values():
         declare_common_headers(entry["ext_obj"].spec)
+        document_default_errors(entry["ext_obj"])
     return app
+
+
+DEFAULT_ERROR_RESPONSES = {Surface.V1: "V1DefaultError", Surface.MOBILE: "MobileDefaultError",
+                           Surface.EXTERNAL: "ExternalDefaultError"}
+
+
+def document_default_errors(api: Api) -> None:
+    """The ``default`` response of every ``/api/`` operation in its surface's error envelope
+    (``V1Error``, ``MobileError``, ``ExternalError``). flask-smorest's own default,
+    ``Error`` ``{code, status, message, errors}``, is a shape no service answers: a
+    generated client would parse an undocumented error status into the wrong model."""
+    from .envelopes import ERROR_SCHEMAS
+
+    spec = api.spec
+    for path, item in spec._paths.items():
+        if not path.startswith("/api/"):
+            continue
+        surface = surface_for_path(path)
+        name = DEFAULT_ERROR_RESPONSES[surface]
+        for method, operation in item.items():
+            responses = operation.get("responses") if isinstance(operation, dict) else None
+            if method not in ("get", "post", "put", "patch", "delete") or not responses or "default" not in responses:
+                continue
+            if name not in spec.components.responses:
+                schema = api.ma_plugin.converter.resolve_nested_schema(ERROR_SCHEMAS[surface])
+                spec.components.response(name, {
+                    "description": "Any other error, in this surface's error envelope",
+                    "content": {"application/json": {"schema": schema}}})
+            responses["default"] = {"$ref": f"#/components/responses/{name}"}
 
 
 COMMON_HEADERS = {
