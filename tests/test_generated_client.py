@@ -143,3 +143,17 @@ def test_round_trip_through_the_gateway_with_the_generated_models(stack, client_
     result = _typed(upserted, models.ExternalCustomerResult, upserted.status_code)
     assert upserted.status_code in (200, 201)
     assert result.user_id == user_id and result.action == "created"
+
+
+def test_the_readme_round_trip_runs_as_written(stack, client_package):
+    """README "A typed Python client": its Python block, run against this stack in a
+    factory of its own."""
+    section = (repo_root() / "README.md").read_text(encoding="utf-8").split("## A typed Python client")[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    factory = f"F{uuid.uuid4().hex[:8].upper()}"
+    namespace = {"TOKEN": make_token(roles=["admin"], factories=[factory])}
+    exec(code.replace("http://localhost:8080", stack.gateway).replace('"F001"', repr(factory)), namespace)  # noqa: S102
+    models = importlib.import_module(f"{PACKAGE}.models")
+    assert isinstance(namespace["customer"], models.Customer)
+    assert isinstance(namespace["page"], models.CustomerPage)
+    assert [item.primary_contact_name for item in namespace["page"].items] == ["李四"]
