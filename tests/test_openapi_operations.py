@@ -131,6 +131,14 @@ def test_a_path_parameter_has_one_name_per_surface(documents):
             key = (_surface(path), name.replace("_", "").lower())
             names.setdefault(key, set()).add(name)
     assert {key: spelled for key, spelled in names.items() if len(spelled) > 1} == {}
+    # and one type: a customer's id on the tenant API is a string wherever it is used
+    types: dict[tuple[str, str], set[str]] = {}
+    for path, item in documents["merged"]["paths"].items():
+        for parameter in item.get("parameters", []):
+            if parameter.get("in") == "path":
+                types.setdefault((_surface(path), parameter["name"]), set()).add(parameter["schema"]["type"])
+    assert {key: spelled for key, spelled in types.items() if len(spelled) > 1} == {}
+    assert types[("/api/mobile", "customerId")] == {"string"}
     mobile = [path for path in documents["merged"]["paths"] if path.startswith("/api/mobile/")]
     assert mobile and all(path.startswith("/api/mobile/{factoryId}/customers") for path in mobile)
     assert not [path for path in mobile if "{customer_id}" in path]

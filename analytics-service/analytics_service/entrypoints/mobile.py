@@ -21,7 +21,14 @@ blp = Blueprint("mobile_statistics", __name__, url_prefix="/api/mobile/<factoryI
 errors = lambda *codes: document_errors(blp, Surface.MOBILE, *codes)  # noqa: E731
 
 
-@blp.route("/<int:customerId>/statistics", methods=["GET"])
+def customer_id_parameter() -> list[dict]:
+    """``{customerId}`` as customer-service's tenant paths document it: ids are strings on
+    this surface (``CustomerDTO.id``), digits only (anything else names no customer: 404)."""
+    return [{"in": "path", "name": "customerId", "required": True,
+             "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}, "example": "42"}]
+
+
+@blp.route("/<int:customerId>/statistics", methods=["GET"], parameters=customer_id_parameter())
 @blp.doc(operationId="getTenantCustomerStatistics")
 @blp.response(200, MobileStatistics)
 @errors(401, 403, 404, 503)
@@ -34,7 +41,7 @@ def customer_statistics(factoryId, customerId):
     return reply(svc.customer_statistics(uow(), owner(ctx), ctx, customerId, timezone=timezone()))
 
 
-@blp.route("/<int:customerId>/purchase-history", methods=["GET"])
+@blp.route("/<int:customerId>/purchase-history", methods=["GET"], parameters=customer_id_parameter())
 @blp.doc(operationId="getTenantCustomerPurchaseHistory")
 @blp.response(200, MobilePurchases)
 @errors(401, 403, 404, 503)
