@@ -21,6 +21,7 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 
 @blp.route("/customers/<int:customer_id>/rating-score", methods=["GET"])
+@blp.doc(operationId="getCustomerRatingScore")
 @blp.response(200, V1RatingScore)
 @errors(401, 403, 404, 503)
 @authorize("analytics.read")
@@ -33,6 +34,7 @@ def rating_score(customer_id):
 
 
 @blp.route("/rating-scores", methods=["GET"])
+@blp.doc(operationId="listCustomerRatingScores")
 @blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, V1RatingScores)
 @errors(400, 401, 403)
@@ -44,6 +46,7 @@ def rating_scores(page, page_size):
 
 
 @blp.route("/rfm", methods=["GET"])
+@blp.doc(operationId="getRfmSegments")
 @blp.arguments(RfmQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, V1Rfm)
 @errors(400, 401, 403)
@@ -58,6 +61,7 @@ def rfm(page, page_size, segment=None):
 
 
 @blp.route("/credit-risk", methods=["GET"])
+@blp.doc(operationId="getCreditRiskLevels")
 @blp.response(200, V1CreditRisk)
 @errors(401, 403)
 @authorize("analytics.read")
@@ -73,6 +77,7 @@ def credit_risk():
 
 
 @blp.route("/freshness", methods=["GET"])
+@blp.doc(operationId="getAnalyticsFreshness")
 @blp.response(200, V1Freshness)
 @errors(401, 403)
 @authorize("analytics.freshness.read")
