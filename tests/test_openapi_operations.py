@@ -16,8 +16,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from crm_common.config import Settings
-from crm_common.migrations import upgrade_head
-from crm_testing import TEST_JWT_SECRET, free_port, repo_root
+from crm_common.migrations import migrations_home, upgrade_head
+from crm_testing import TEST_JWT_SECRET, free_port
 
 SERVICES = {
     "customer": ("customer_service.app", "customer-service"),
@@ -50,7 +50,7 @@ def documents(tmp_path_factory) -> dict[str, dict]:
     docs = {}
     for name, (module, directory) in SERVICES.items():
         url = f"sqlite:///{tmp}/{name}.sqlite"
-        upgrade_head(repo_root() / directory, url)
+        upgrade_head(migrations_home(module.split(".")[0]), url)  # Alembic files are package data
         env = {f"{name.upper()}_DATABASE_URL": url, "JWT_SECRET": TEST_JWT_SECRET,
                "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F",
                **{f"{n}_SERVICE_URL": dead for n in ("CUSTOMER", "VIEWING", "ANALYTICS", "SYNC", "WEBHOOK")}}
