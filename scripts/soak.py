@@ -94,6 +94,7 @@ class Ledger:
         self.viewings: set[tuple[str, str]] = set()
         self.linked: set[int] = set()  # customers with a project and a contract
         self.ops = Counter()  # (kind, outcome)
+        self.refusals: dict[str, str] = {}  # kind -> one refusal's answer (4xx), for the report
 
     def record(self, cid: int, values: dict, outcome: bool | None) -> None:
         with self.lock:
@@ -139,6 +140,8 @@ class Writer(threading.Thread):
             body = resp.json()
         except ValueError:
             body = None
+        if outcome == "refused":
+            self.ledger.refusals.setdefault(kind, f"{resp.status_code} {resp.text[:300]}")
         return resp.status_code, body
 
     @staticmethod
@@ -231,7 +234,7 @@ class Writer(threading.Thread):
         order_id = f"SK-{uuid.uuid4().hex[:12]}"
         day = (dt.date.today() - dt.timedelta(days=self.rng.randint(0, 60))).isoformat()
         code, body = self.call("order", "POST", "/api/v1/analytics/orders", json={"orders": [{
-            "order_id": order_id, "customer_id": int(cid), "order_date": day, "status": "completed",
+            "order_id": order_id, "customer_id": int(cid), "order_date": day, "status": "COMPLETED",
             "total_amount": self.rng.randint(10, 5000)}]})
         if code == 200:
             with self.ledger.lock:
@@ -329,8 +332,9 @@ class Faults:
         target = rng.choice(self._targets())
         if target.startswith("web:"):
             pid = self._web_worker_pid(target[4:], rng)
-            if pid is None:
-                raise RuntimeError(f"{target}: no worker to kill")
+            if pid is None:  # its master is forking a new one right now: kill a consumer instead
+                target = rng.choice(CONSUMERS)
+        if target.startswith("web:"):
             os.kill(pid, signal.SIGKILL)  # gunicorn's master forks a new one
             self.done[f"sigkill {target}"] += 1
             return
@@ -628,6 +632,8 @@ def main() -> int:
                 ("operations acked / not", f"{acked} / " + ", ".join(
                     f"{o} {n}" for o, n in sorted(Counter({o: 0 for o in ('lost', 'unavailable', 'refused')}
                                                           | _sum_by_outcome(ledger.ops)).items()) if o != "acked")),
+                ("refused by kind", ", ".join(f"{k} {n}" for (k, o), n in sorted(ledger.ops.items())
+                                              if o == "refused")),
                 ("faults injected", ", ".join(f"{k} {n}" for k, n in sorted(faults.done.items())
                                               if not k.startswith("sigkill "))),
                 ("SIGKILL targets", ", ".join(f"{k[8:]} {n}" for k, n in sorted(faults.done.items())
@@ -646,6 +652,8 @@ def main() -> int:
         if faults.errors:
             rows.append(("fault errors", "; ".join(faults.errors[:5])))
         load_errors = [e for w in writers for e in w.errors]
+        if os.environ.get("SOAK_VERBOSE") == "1":
+            rows += [(f"refusal {k}", v) for k, v in sorted(ledger.refusals.items())]
         if load_errors:
             rows.append(("load errors", f"{len(load_errors)}: " + "; ".join(load_errors[:3])))
         if state.get("error"):
