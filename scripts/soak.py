@@ -597,6 +597,16 @@ def main() -> int:
 
         checker = Checker(stack, mq, pg, factory, ledger)
         state = {}
+        last_progress = [time.monotonic()]
+
+        def progress(events) -> None:
+            """Every 15 s while settling: what is still missing (to see where the time goes)."""
+            if time.monotonic() - last_progress[0] < 15:
+                return
+            last_progress[0] = time.monotonic()
+            behind = {q: e["lost"] for q, e in events.items() if e["lost"]}
+            print(f"  settling {time.monotonic() - load_stopped:.0f}s: events not yet applied {behind}, "
+                  f"writes {state.get('writes')}, projections off {state.get('projections')}", flush=True)
 
         def settled():
             try:
@@ -606,6 +616,7 @@ def main() -> int:
                 state["error"] = f"{type(exc).__name__}: {exc}"[:300]
                 return False
             faults.heal_all()  # a worker that died on its own is restarted (as a supervisor would)
+            progress(events)
             return (all(e["lost"] == 0 for e in events.values()) and state["projections"] == 0
                     and not any(state["writes"].values()))
 
