@@ -92,12 +92,30 @@ def declare_queue(channel, queue: str, bindings, exchange: str = "crm.events", m
         channel.queue_bind(queue=queue, exchange=exchange, routing_key=key)
 
 
+def declare_or_keep(connection, queue: str, bindings, exchange: str = "crm.events", max_deliveries: int = 10):
+    """``declare_queue`` on a new channel of ``connection``; a queue declared earlier with
+    other arguments (an older release's ``x-delivery-limit`` 10) is kept as it is, with a
+    warning, and bound again. Returns the channel to go on with."""
+    channel = connection.channel()
+    try:
+        declare_queue(channel, queue, bindings, exchange, max_deliveries)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != 406:
+            raise
+        # Consume it as it is; delete and re-declare it while empty to get the new arguments.
+        log.warning("consumer_queue_arguments_differ", queue=queue, reply=exc.reply_text)
+        channel = connection.channel()
+        for key in bindings:
+            channel.queue_bind(queue=queue, exchange=exchange, routing_key=key)
+    return channel
+
+
 def declare_topology(amqp_url: str, queue: str, bindings, exchange: str = "crm.events",
                      max_deliveries: int = 10) -> None:
     """Declare a consumer's queue, dead-letter queue and bindings once (deploy step)."""
     connection = pika.BlockingConnection(connection_parameters(amqp_url))
     try:
-        declare_queue(connection.channel(), queue, bindings, exchange, max_deliveries)
+        declare_or_keep(connection, queue, bindings, exchange, max_deliveries)
     finally:
         connection.close()
 
@@ -398,18 +416,7 @@ class EventConsumer:
             connection = None
             try:
                 connection = pika.BlockingConnection(connection_parameters(self.amqp_url))
-                channel = connection.channel()
-                try:
-                    declare_queue(channel, self.queue, self.bindings, self.exchange, self.max_deliveries)
-                except pika.exceptions.ChannelClosedByBroker as exc:
-                    if exc.reply_code != 406:
-                        raise
-                    # Declared earlier with other arguments (e.g. the old x-delivery-limit 10):
-                    # consume it as it is; `consume --declare-only` on a fresh queue fixes it.
-                    log.warning("consumer_queue_arguments_differ", queue=self.queue, reply=exc.reply_text)
-                    channel = connection.channel()
-                    for key in self.bindings:
-                        channel.queue_bind(queue=self.queue, exchange=self.exchange, routing_key=key)
+                channel = declare_or_keep(connection, self.queue, self.bindings, self.exchange, self.max_deliveries)
                 channel.basic_qos(prefetch_count=self.prefetch)
                 tag = channel.basic_consume(self.queue, self._on_message, auto_ack=False)
                 log.info("consumer_connected", queue=self.queue, bindings=self.bindings)

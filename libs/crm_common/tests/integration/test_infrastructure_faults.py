@@ -14,7 +14,13 @@ import pika
 import pytest
 import sqlalchemy as sa
 
-from crm_common.consumer import EventConsumer, backstop_delivery_limit, declare_queue, queue_arguments
+from crm_common.consumer import (
+    EventConsumer,
+    backstop_delivery_limit,
+    declare_queue,
+    declare_topology,
+    queue_arguments,
+)
 from crm_common.db import UnitOfWork, consumer_tables, make_engine, make_session_factory, outbox_table
 from crm_common.events import make_event
 from crm_common.relay import OutboxRelay, outbox_backlog
@@ -194,6 +200,32 @@ def test_handler_failures_alone_reach_the_poison_limit(shared_env):
         with engine.connect() as c:
             assert wait_for(lambda: c.execute(sa.select(applied_log.c.event_id)).scalars().all().count(good["event_id"]) == 1)
         assert calls[good["event_id"]] == 3
+    finally:
+        consumer.stop_event.set()
+        thread.join(timeout=10)
+        conn.close()
+
+
+def test_a_queue_declared_by_an_older_release_with_delivery_limit_10_is_kept_and_consumed(shared_env):
+    engine, amqp = shared_env
+    queue = f"test.{uuid.uuid4().hex[:6]}"
+    conn = pika.BlockingConnection(pika.URLParameters(amqp))
+    ch = conn.channel()
+    declare_queue(ch, queue, ["customer.*"])
+    ch.queue_delete(queue)
+    ch.queue_declare(queue=queue, durable=True, arguments={  # as the previous release declared it
+        "x-queue-type": "quorum", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": f"{queue}.dlq",
+        "x-delivery-limit": 10})
+    declare_topology(amqp, queue, ["customer.*"])  # the deploy step does not fail ...
+    event = _event(uuid.uuid4().hex[:8], 1)
+    ch.basic_publish("crm.events", "customer.updated", json.dumps(event).encode())
+    consumer = _consumer(queue, amqp, engine)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:  # ... and the consumer consumes it as it is
+        with engine.connect() as c:
+            assert wait_for(lambda: event["event_id"] in c.execute(sa.select(applied_log.c.event_id)).scalars().all(),
+                            timeout=30)
     finally:
         consumer.stop_event.set()
         thread.join(timeout=10)
