@@ -1,6 +1,11 @@
 """Helpers for integration and system tests on the real PostgreSQL and RabbitMQ:
 a database per test run, a RabbitMQ vhost per run, free ports, real processes
-(gunicorn, relays, consumers) started and stopped like an operator would."""
+(gunicorn, relays, consumers) started and stopped like an operator would.
+
+Fault tests use private infrastructure instead of the shared servers (other test runs use
+those at the same time): ``crm_testing.private.PrivatePostgres`` / ``PrivateRabbit`` (a
+cluster and a node of the test's own, restartable), ``Stack(pg_admin_url=..., broker=...)``
+to run the set on them, and ``crm_testing.proxy.FaultProxy`` for network faults."""
 from __future__ import annotations
 
 import base64
