@@ -24,7 +24,7 @@ Prints one table and a JSON line; exits 1 when any check fails.
 Knobs (environment): SOAK_SECONDS (180), SOAK_SEED (20), SOAK_BROKER_RESTARTS,
 SOAK_PG_RESTARTS, SOAK_KILLS, SOAK_PAUSES, SOAK_NET_FAULTS (defaults scale with the
 duration: 1 broker restart per 36 s, 1 PostgreSQL restart per 90 s, 1 SIGKILL per 18 s,
-minimum 5/2/10), SOAK_WRITERS (4), SOAK_SETTLE_TIMEOUT (300), SOAK_POISON (3),
+minimum 5/2/10), SOAK_WRITERS (4), SOAK_SETTLE_TIMEOUT (max(300, SOAK_SECONDS/2)), SOAK_POISON (3),
 SOAK_KEEP_LOGS=1 (keep the process logs, path printed)."""
 from __future__ import annotations
 
@@ -67,11 +67,14 @@ class Knobs:
     seconds: int = field(default_factory=lambda: knob("SOAK_SECONDS", 180))
     seed: int = field(default_factory=lambda: knob("SOAK_SEED", 20))
     writers: int = field(default_factory=lambda: knob("SOAK_WRITERS", 4))
-    settle_timeout: int = field(default_factory=lambda: knob("SOAK_SETTLE_TIMEOUT", 300))
+    settle_timeout: int = 0  # SOAK_SETTLE_TIMEOUT, default max(300, half the run)
     poison: int = field(default_factory=lambda: knob("SOAK_POISON", 3))
 
     def __post_init__(self):
         s = self.seconds
+        # Consumers drain the backlog the faults left at their own pace (sync-worker's and the
+        # webhook consumer's ~15 events/s on a shared 2-core machine): a longer run settles longer.
+        self.settle_timeout = knob("SOAK_SETTLE_TIMEOUT", max(300, s // 2))
         self.broker_restarts = knob("SOAK_BROKER_RESTARTS", max(5, s // 36))
         self.pg_restarts = knob("SOAK_PG_RESTARTS", max(2, s // 90))
         self.kills = knob("SOAK_KILLS", max(10, s // 18))
