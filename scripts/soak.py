@@ -507,9 +507,9 @@ class Checker:
         return bad
 
     def analytics_vs_rebuild(self) -> dict[str, int]:
-        from crm_common.migrations import upgrade_head
+        from crm_common.migrations import migrations_home, upgrade_head
         url = self.pg.create_database("crm_rebuild")
-        upgrade_head(ROOT / "analytics-service", url)
+        upgrade_head(migrations_home("analytics_service"), url)
         env = {**self.stack.env(), "ANALYTICS_DATABASE_URL": url}
         done = subprocess.run([str(Path(sys.executable).parent / "analytics-service"), "rebuild"], env=env,
                               capture_output=True, text=True, timeout=600)

@@ -63,9 +63,13 @@ def rfm(page, page_size, segment=None):
 @authorize("analytics.read")
 def credit_risk():
     """信用风险等级: live customers per level — EXCELLENT 优质客户, NORMAL 正常客户, RISK 风险客户,
-    HIGH_RISK 高风险客户 — by the same rule as customer-service."""
+    HIGH_RISK 高风险客户 — by the same rule as customer-service, and `overdue`: how many owe
+    money past its terms (seed 001 §7.2: overdueDays = today − (lastOrderDate + paymentTerms),
+    lastOrderDate the newest order that was not cancelled; a debt without any order counts
+    from the day it began; days in APP_TIMEZONE) — the customers whose `isOverdue` is true
+    in customer-service."""
     ctx = request_context()
-    return reply(svc.credit_risk(uow(), ctx))
+    return reply(svc.credit_risk(uow(), ctx, timezone=timezone()))
 
 
 @blp.route("/freshness", methods=["GET"])

@@ -27,8 +27,10 @@ errors = lambda *codes: document_errors(blp, Surface.MOBILE, *codes)  # noqa: E7
 @authorize("statistics.customer.read")
 def customer_statistics(factory_id, customer_id):
     """获取客户统计信息 (§5.1): orders, revenue, dates, frequency (orders per month),
-    products (top five by revenue), payment behaviour, credit utilisation and the estimated
-    lifetime value. Cancelled orders do not count."""
+    products (top five by revenue), payment behaviour, credit utilisation, the estimated
+    lifetime value, and isOverdue/overdueDays (§7.2: today − (lastOrderDate + paymentTerms),
+    the same answer as customer-service's). Cancelled orders do not count, not even as the
+    last order date."""
     ctx = request_context(factory_id)
     return reply(svc.customer_statistics(uow(), owner(ctx), ctx, customer_id, timezone=timezone()))
 
@@ -58,7 +60,8 @@ def rating_distribution(factory_id):
 @authorize("statistics.tenant.read")
 def overall_statistics(factory_id):
     """获取客户总体统计 (§5.4): counts, distributions, financial summary, VIP (5 stars) and
-    at-risk customers (1–2 stars or debt past its payment terms). inactiveCustomers counts
+    at-risk customers (1–2 stars or overdue: §7.2, today − (lastOrderDate + paymentTerms) > 0,
+    lastOrderDate the newest order not cancelled, else the day the debt began). inactiveCustomers counts
     every live customer whose status is not active; newCustomersThisMonth uses the calendar
     month in APP_TIMEZONE."""
     ctx = request_context(factory_id)

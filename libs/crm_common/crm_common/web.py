@@ -29,6 +29,7 @@ from .envelopes import Surface, error_body, ok, surface_for_path
 from .errors import AppError, Forbidden, NotFound, Unauthorized
 from .jwks import verifier_from_settings
 from .metrics import install_request_metrics
+from .release import UNKNOWN, commit_of
 
 
 class ArgumentsParser(FlaskParser):
@@ -78,10 +79,12 @@ log = logs.get_logger("crm.web")
 
 def create_base_app(settings: Settings, *, title: str, description: str = "",
                     version: str = "1.0.0", serve_docs: bool = True,
-                    forwards_bodies: bool = False) -> tuple[Flask, Api]:
+                    forwards_bodies: bool = False, release: str | None = None) -> tuple[Flask, Api]:
     """A Flask app with everything but the service's own blueprints.
 
     ``forwards_bodies=True`` (the gateway): request bodies are streamed upstream unread.
+
+    ``release`` is the package's own ``__version__`` (``/healthz`` reports it with the commit).
 
     ``serve_docs=False`` leaves ``/openapi.json`` and ``/docs`` to the app itself (the
     gateway serves a document merged from every service); ``api.spec`` still describes
@@ -92,6 +95,7 @@ def create_base_app(settings: Settings, *, title: str, description: str = "",
     app.json = JSONProvider(app)
     app.url_map.converters["int"] = inputs.BoundedIntegerConverter
     app.config.update(
+        CRM_RELEASE=release,
         API_TITLE=title,
         API_VERSION=version,
         OPENAPI_VERSION="3.0.3",
@@ -418,8 +422,13 @@ def add_ready_check(app: Flask, name: str, check: ReadyCheck, *, critical: bool 
 
 
 class HealthSchema(ma.Schema):
-    status = ma.fields.String()
-    service = ma.fields.String()
+    status = ma.fields.String(metadata={"example": "ok"})
+    service = ma.fields.String(metadata={"example": "customer"})
+    version = ma.fields.String(metadata={"description": "the package's version (its __version__)",
+                                         "example": "1.0.0"})
+    commit = ma.fields.String(metadata={"description": "the commit the process was built from (GIT_COMMIT, "
+                                                       "else git in a checkout), or \"unknown\"",
+                                        "example": "bc429f4a1e2d"})
 
 
 class ReadySchema(ma.Schema):
@@ -436,8 +445,9 @@ def ops_blueprint() -> Blueprint:
     @blp.doc(security=[])
     @authz.public
     def healthz():
-        """Process alive."""
-        return {"status": "ok", "service": settings_of().service}
+        """Process alive, with its package's version and the commit it was built from."""
+        return {"status": "ok", "service": settings_of().service,
+                "version": current_app.config.get("CRM_RELEASE") or UNKNOWN, "commit": commit_of()}
 
     @blp.route("/readyz")
     @blp.response(200, ReadySchema)
