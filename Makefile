@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install release event-schemas lock lint fuzz run browser services test test-fast token bench bench-analytics bench-bulk bench-sync bench-customers bench-dashboard bench-webhooks vendor-echarts clean help
+.PHONY: install release event-schemas lock lint fuzz soak run browser services test test-fast token bench bench-analytics bench-bulk bench-sync bench-customers bench-dashboard bench-webhooks vendor-echarts clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -17,6 +17,7 @@ help:
 	@echo "make token ROLE=admin FACTORY=F001   print a signed JWT"
 	@echo "make bench   run the benchmarks"
 	@echo "make release SERVICE=customer-service VERSION=1.2.0   bump, changelog, image tags, commit, tag"
+	@echo "make soak    the whole set under a seeded fault schedule, then a checker (SOAK_SECONDS, SOAK_SEED, ...)"
 
 # Third-party packages come only from requirements.lock (pinned, hashes checked); the
 # repository's own packages are installed editable on top, without resolving anything.
@@ -115,3 +116,10 @@ clean:
 # (FUZZ_EXAMPLES per operation, default 100; reports in var/fuzz/<service>/).
 fuzz: install services
 	$(BIN)/python scripts/fuzz.py --examples $${FUZZ_EXAMPLES:-100} $(FUZZ_ARGS)
+
+# The whole set on a private PostgreSQL and RabbitMQ (the shared ones are never touched) under
+# a seeded fault schedule, then a checker that prints one table (issue 20; README "Soak").
+# Knobs: SOAK_SECONDS (180), SOAK_SEED (20), SOAK_BROKER_RESTARTS, SOAK_PG_RESTARTS,
+# SOAK_KILLS, SOAK_PAUSES, SOAK_NET_FAULTS, SOAK_WRITERS, SOAK_SETTLE_TIMEOUT, SOAK_POISON.
+soak: install services
+	$(BIN)/python scripts/soak.py

@@ -5,10 +5,10 @@ restarted. Every project and contract must end equal to its customer's final sta
 the sync history must hold each applied event exactly once.
 
 One dedicated stack (customer-service, sync-worker, gateway, relay, consumer) for these
-tests, so that killing its processes disturbs no other test."""
+tests, on a private RabbitMQ node (``crm_testing.private.PrivateRabbit``), so that stopping
+the broker or killing processes disturbs no other test: the shared RabbitMQ is never stopped."""
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 import uuid
@@ -21,6 +21,7 @@ import requests
 import sqlalchemy as sa
 
 from crm_testing import Stack, auth_headers, wait_for
+from crm_testing.private import PrivateRabbit
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
@@ -46,10 +47,6 @@ def broker_accepts(amqp_url: str, queue: str | None = None) -> bool:
             conn.close()
 
 
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
-
-
 class Api:
     def __init__(self, base: str, factory: str):
         self.base = base
@@ -72,7 +69,8 @@ class Api:
 
 @pytest.fixture(scope="module")
 def chaos():
-    with Stack(services=["customer", "sync"], workers=["customer-relay", "sync-consumer"]) as stack:
+    with PrivateRabbit() as broker, Stack(services=["customer", "sync"], broker=broker,
+                                          workers=["customer-relay", "sync-consumer"]) as stack:
         assert wait_for(lambda: broker_accepts(stack.amqp_url, SYNC_QUEUE), timeout=30), \
             stack.procs["sync-consumer"].tail()
         assert wait_for(lambda: '"relay_connected"' in stack.logs("customer-relay"), timeout=30), \
@@ -92,7 +90,7 @@ def chaos():
 
         with ThreadPoolExecutor(WRITERS) as pool:
             customers = list(pool.map(linked_customer, range(CUSTOMERS)))
-        yield {"stack": stack, "api": api, "factory": factory, "customers": customers}
+        yield {"stack": stack, "api": api, "factory": factory, "customers": customers, "broker": broker}
         api.session.close()  # no idle keep-alive connection for gunicorn to wait on at shutdown
 
 
@@ -193,10 +191,10 @@ def test_updates_written_while_the_broker_is_stopped_and_started_all_arrive_once
 
     def bounce_broker():
         try:
-            rabbitmqctl("stop_app")
+            chaos["broker"].stop_app()  # the private node: no other test run is on it
             time.sleep(3)  # sleep-ok: the broker stays down for a while on purpose
         finally:
-            rabbitmqctl("start_app")
+            chaos["broker"].start_app()
         assert wait_for(lambda: broker_accepts(stack.amqp_url), timeout=60)
 
     print(f"writes took {write_updates(chaos['api'], chaos['customers'], 'broker', bounce_broker):.1f}s")

@@ -20,12 +20,21 @@ batch is applied set-based: one statement records every event id, one advances e
 aggregate's version, and ``handler_many(uow_or_session, events)`` applies the events that
 are new — only the newest of several versions of one aggregate in the batch, the others are
 stale as they would be one by one. If that fails, the batch is applied again event by
-event (each in its savepoint, with ``handler``), so that a poison event fails alone."""
+event (each in its savepoint, with ``handler``), so that a poison event fails alone.
+
+The poison limit counts HANDLER failures only (``max_deliveries`` failures of the handler
+for one ``event_id`` in this process, then the delivery is rejected into ``<queue>.dlq``).
+Redeliveries caused by the infrastructure (the database down, a consumer killed mid-batch,
+the broker restarted, a lost channel) do not count: a valid event is never dead-lettered
+because of a long series of incidents. The quorum queue's ``x-delivery-limit`` stays only
+as a backstop (``backstop_delivery_limit``, far above the poison limit) for a message that
+kills the process itself before its failure can be counted."""
 from __future__ import annotations
 
 import datetime as dt
 import threading
 import time
+from collections import OrderedDict
 from typing import Callable
 
 import pika
@@ -52,12 +61,27 @@ LAG = gauge("event_apply_lag_seconds", "occurred_at to applied, last event", ["q
 
 Handler = Callable[[Session, dict], None]
 TRANSIENT_DB_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+FAILURE_MEMORY = 10_000  # event ids whose handler failures are remembered (oldest forgotten first)
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """The database (not the event) is the problem: down, restarting, connection lost."""
+    return isinstance(exc, TRANSIENT_DB_ERRORS) or (
+        isinstance(exc, sa.exc.DBAPIError) and bool(getattr(exc, "connection_invalidated", False)))
+
+
+def backstop_delivery_limit(max_deliveries: int) -> int:
+    """The quorum queue's own limit: deliveries of any cause (broker restarts, kills,
+    database outages included), so far above the handler-failure limit that only a message
+    that crashes the consumer process every time reaches it."""
+    return max(1000, 100 * int(max_deliveries))
 
 
 def queue_arguments(queue: str, max_deliveries: int) -> dict:
-    """Quorum queue: survives broker restarts, counts deliveries, dead-letters past the limit."""
+    """Quorum queue: survives broker restarts, counts deliveries, dead-letters past the
+    backstop limit (the poison limit proper is counted by the consumer: handler failures)."""
     return {"x-queue-type": "quorum", "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": f"{queue}.dlq", "x-delivery-limit": max_deliveries}
+            "x-dead-letter-routing-key": f"{queue}.dlq", "x-delivery-limit": backstop_delivery_limit(max_deliveries)}
 
 
 def declare_queue(channel, queue: str, bindings, exchange: str = "crm.events", max_deliveries: int = 10) -> None:
@@ -68,12 +92,30 @@ def declare_queue(channel, queue: str, bindings, exchange: str = "crm.events", m
         channel.queue_bind(queue=queue, exchange=exchange, routing_key=key)
 
 
+def declare_or_keep(connection, queue: str, bindings, exchange: str = "crm.events", max_deliveries: int = 10):
+    """``declare_queue`` on a new channel of ``connection``; a queue declared earlier with
+    other arguments (an older release's ``x-delivery-limit`` 10) is kept as it is, with a
+    warning, and bound again. Returns the channel to go on with."""
+    channel = connection.channel()
+    try:
+        declare_queue(channel, queue, bindings, exchange, max_deliveries)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != 406:
+            raise
+        # Consume it as it is; delete and re-declare it while empty to get the new arguments.
+        log.warning("consumer_queue_arguments_differ", queue=queue, reply=exc.reply_text)
+        channel = connection.channel()
+        for key in bindings:
+            channel.queue_bind(queue=queue, exchange=exchange, routing_key=key)
+    return channel
+
+
 def declare_topology(amqp_url: str, queue: str, bindings, exchange: str = "crm.events",
                      max_deliveries: int = 10) -> None:
     """Declare a consumer's queue, dead-letter queue and bindings once (deploy step)."""
     connection = pika.BlockingConnection(connection_parameters(amqp_url))
     try:
-        declare_queue(connection.channel(), queue, bindings, exchange, max_deliveries)
+        declare_or_keep(connection, queue, bindings, exchange, max_deliveries)
     finally:
         connection.close()
 
@@ -100,6 +142,8 @@ class EventConsumer:
         self.stop_event = threading.Event()
         self._db_down = False
         self._pending: list[tuple[int, dict]] = []  # (delivery tag, parsed event) not yet applied
+        # event_id -> handler failures so far (the poison limit counts these, nothing else)
+        self._handler_failures: OrderedDict[str, int] = OrderedDict()
 
     # --- the transaction ------------------------------------------------------------------
     def apply(self, event: dict) -> str:
@@ -118,9 +162,9 @@ class EventConsumer:
         if self.handler_many is not None:
             try:
                 return self.apply_together(events)
-            except TRANSIENT_DB_ERRORS:
-                raise
             except Exception as exc:  # noqa: BLE001 - find the event that fails, one by one
+                if is_transient_db_error(exc):
+                    raise
                 log.warning("event_batch_retried_one_by_one", queue=self.queue, error=type(exc).__name__,
                             size=len(events))
         outcomes: list = []
@@ -132,9 +176,9 @@ class EventConsumer:
                     try:
                         with session.begin_nested():
                             outcomes.append(self._apply_in(session, event))
-                    except TRANSIENT_DB_ERRORS:
-                        raise
                     except Exception as exc:  # noqa: BLE001 - this event fails alone
+                        if is_transient_db_error(exc):
+                            raise
                         FAILED.labels(self.queue, "handler").inc()
                         log.exception("event_handler_failed", queue=self.queue, error=type(exc).__name__)
                         outcomes.append(exc)
@@ -279,15 +323,16 @@ class EventConsumer:
         try:
             outcomes = self._apply_each_alone(batch[0][1]) if len(batch) == 1 \
                 else self.apply_batch([event for _tag, event in batch])
-        except TRANSIENT_DB_ERRORS as exc:
-            # Our database is down: hand the messages back and pause until it returns.
-            FAILED.labels(self.queue, "database").inc(len(batch))
-            log.warning("consumer_database_unavailable", queue=self.queue, error=type(exc).__name__)
-            self._db_down = True
-            for tag, _event in batch:
-                channel.basic_nack(tag, requeue=True)
-            return
         except Exception as exc:  # noqa: BLE001 - the batch itself failed (its commit): redeliver all
+            if is_transient_db_error(exc):
+                # Our database is down: hand the messages back (not counted as failures of
+                # the events) and pause until it returns.
+                FAILED.labels(self.queue, "database").inc(len(batch))
+                log.warning("consumer_database_unavailable", queue=self.queue, error=type(exc).__name__)
+                self._db_down = True
+                for tag, _event in batch:
+                    channel.basic_nack(tag, requeue=True)
+                return
             FAILED.labels(self.queue, "handler").inc(len(batch))
             log.exception("event_batch_failed", queue=self.queue, error=type(exc).__name__, size=len(batch))
             outcomes = [exc] * len(batch)
@@ -306,19 +351,37 @@ class EventConsumer:
             log.info("event_applied", queue=self.queue, outcome=outcome,
                      aggregate_id=event["aggregate_id"], aggregate_version=event["aggregate_version"])
         if failed:
-            # The handler failed: redeliver, bounded by the queue's delivery limit.
+            # The handler failed: redeliver, until this event's handler failed
+            # ``max_deliveries`` times; then it is poison: dead-letter it.
             time.sleep(min(self.failure_pause, 5.0))
-            for tag in failed:
-                channel.basic_nack(tag, requeue=True)
+            for (tag, event), outcome in zip(batch, outcomes):
+                if not isinstance(outcome, Exception):
+                    continue
+                if self._count_handler_failure(str(event["event_id"])) >= self.max_deliveries:
+                    self._handler_failures.pop(str(event["event_id"]), None)
+                    FAILED.labels(self.queue, "dead_lettered").inc()
+                    log.error("event_dead_lettered", queue=self.queue, event_id=event["event_id"],
+                              event_type=event["event_type"], handler_failures=self.max_deliveries,
+                              error=type(outcome).__name__)
+                    channel.basic_reject(tag, requeue=False)
+                else:
+                    channel.basic_nack(tag, requeue=True)
+
+    def _count_handler_failure(self, event_id: str) -> int:
+        count = self._handler_failures.pop(event_id, 0) + 1
+        self._handler_failures[event_id] = count
+        while len(self._handler_failures) > FAILURE_MEMORY:
+            self._handler_failures.popitem(last=False)
+        return count
 
     def _apply_each_alone(self, event: dict) -> list:
         """One event, one transaction (no savepoint): its outcome or its handler's error."""
         self._bind(event)
         try:
             return [self.apply(event)]
-        except TRANSIENT_DB_ERRORS:
-            raise
         except Exception as exc:  # noqa: BLE001 - the handler failed: redeliver, bounded
+            if is_transient_db_error(exc):
+                raise
             FAILED.labels(self.queue, "handler").inc()
             log.exception("event_handler_failed", queue=self.queue, error=type(exc).__name__)
             return [exc]
@@ -338,7 +401,7 @@ class EventConsumer:
                     session.execute(sa.text("SELECT 1"))
                 self._db_down = False
                 log.info("consumer_database_back", queue=self.queue)
-            except TRANSIENT_DB_ERRORS:
+            except sa.exc.SQLAlchemyError:
                 connection.process_data_events(time_limit=1.0)
 
     def dead_letter_depth(self, channel) -> int:
@@ -353,8 +416,7 @@ class EventConsumer:
             connection = None
             try:
                 connection = pika.BlockingConnection(connection_parameters(self.amqp_url))
-                channel = connection.channel()
-                declare_queue(channel, self.queue, self.bindings, self.exchange, self.max_deliveries)
+                channel = declare_or_keep(connection, self.queue, self.bindings, self.exchange, self.max_deliveries)
                 channel.basic_qos(prefetch_count=self.prefetch)
                 tag = channel.basic_consume(self.queue, self._on_message, auto_ack=False)
                 log.info("consumer_connected", queue=self.queue, bindings=self.bindings)
@@ -375,6 +437,12 @@ class EventConsumer:
                 self._flush(channel)  # stopping: apply what has already arrived
             except (AMQPError, OSError) as exc:
                 log.warning("consumer_broker_unavailable", queue=self.queue, error=type(exc).__name__,
+                            retry_in=round(delay, 2))
+            except sa.exc.SQLAlchemyError as exc:
+                # Anything the database threw that the turn did not handle: start over (the
+                # unacked deliveries come again with the new channel), never exit.
+                self._db_down = True
+                log.warning("consumer_database_unavailable", queue=self.queue, error=type(exc).__name__,
                             retry_in=round(delay, 2))
             finally:
                 close_quietly(connection)

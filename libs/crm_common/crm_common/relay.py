@@ -4,7 +4,10 @@ broker confirmed them. At-least-once: a crash between confirm and mark republish
 consumers drop the duplicate by ``event_id``.
 
 Several replicas are safe: on PostgreSQL only the holder of an advisory lock publishes
-(the others stand by), which also keeps the per-aggregate order."""
+(the others stand by), which also keeps the per-aggregate order.
+
+A PostgreSQL restart (fast or immediate) or a broker restart is survived in the process:
+the turn fails, the relay backs off (``max_backoff``) and resumes where the outbox says."""
 from __future__ import annotations
 
 import threading
@@ -89,7 +92,7 @@ class OutboxRelay:
                 return True
             conn.close()
             return False
-        except sa.exc.DBAPIError:
+        except sa.exc.SQLAlchemyError:
             self._release_leadership()
             raise
 
@@ -192,7 +195,11 @@ class OutboxRelay:
             except (AMQPError, OSError) as exc:
                 PUBLISH_FAILURES.labels(self.service, "broker").inc()
                 log.warning("relay_broker_unavailable", error=type(exc).__name__, retry_in=round(delay, 2))
-            except sa.exc.DBAPIError as exc:
+            except sa.exc.SQLAlchemyError as exc:
+                # PostgreSQL restarting or gone: drop the lock connection (its lock died with
+                # it), back off and start over; the pool's pre-ping replaces dead connections.
+                # Rows confirmed but not yet marked are published again: consumers drop the
+                # duplicate by event_id.
                 PUBLISH_FAILURES.labels(self.service, "database").inc()
                 self._release_leadership()
                 log.warning("relay_database_unavailable", error=type(exc).__name__, retry_in=round(delay, 2))

@@ -1,6 +1,11 @@
 """Helpers for integration and system tests on the real PostgreSQL and RabbitMQ:
 a database per test run, a RabbitMQ vhost per run, free ports, real processes
-(gunicorn, relays, consumers) started and stopped like an operator would."""
+(gunicorn, relays, consumers) started and stopped like an operator would.
+
+Fault tests use private infrastructure instead of the shared servers (other test runs use
+those at the same time): ``crm_testing.private.PrivatePostgres`` / ``PrivateRabbit`` (a
+cluster and a node of the test's own, restartable), ``Stack(pg_admin_url=..., broker=...)``
+to run the set on them, and ``crm_testing.proxy.FaultProxy`` for network faults."""
 from __future__ import annotations
 
 import base64
@@ -38,23 +43,24 @@ def repo_root() -> Path:
 
 # --- PostgreSQL --------------------------------------------------------------------------
 
-def _admin_engine():
-    return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+def _admin_engine(admin_url: str | None = None):
+    return sa.create_engine(admin_url or PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 
 
-def create_database(prefix: str = "crm_test") -> str:
-    """A fresh, empty database; returns its SQLAlchemy URL."""
+def create_database(prefix: str = "crm_test", admin_url: str | None = None) -> str:
+    """A fresh, empty database (on the shared PostgreSQL, or the one ``admin_url`` names,
+    e.g. a ``PrivatePostgres``); returns its SQLAlchemy URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    engine = _admin_engine()
+    engine = _admin_engine(admin_url)
     with engine.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    return (admin_url or PG_ADMIN_URL).rsplit("/", 1)[0] + "/" + name
 
 
 def drop_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
-    engine = _admin_engine()
+    engine = _admin_engine(url.rsplit("/", 1)[0] + "/postgres")
     with engine.connect() as conn:
         conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                              "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
@@ -241,7 +247,11 @@ class Stack:
     the background workers. ``stack.gateway`` is the base URL that tests drive."""
 
     def __init__(self, *, services=tuple(HTTP_SERVICES), workers=None, gateway: bool = True,
-                 extra_env: dict[str, str] | None = None, web_workers: int = 2):
+                 extra_env: dict[str, str] | None = None, web_workers: int = 2,
+                 pg_admin_url: str | None = None, broker=None):
+        # ``pg_admin_url``/``broker`` (a ``crm_testing.private.PrivatePostgres.admin_url`` and
+        # ``PrivateRabbit``) put the stack on private infrastructure that a test may restart.
+        self.pg_admin_url, self.broker = pg_admin_url, broker
         self.services = list(services)
         self.worker_names = list(WORKERS if workers is None else workers)
         self.with_gateway = gateway
@@ -288,10 +298,10 @@ class Stack:
 
     def start(self) -> "Stack":
         from crm_common.migrations import migrations_home, upgrade_head
-        self.amqp_url = create_vhost()
+        self.amqp_url = self.broker.create_vhost() if self.broker is not None else create_vhost()
         needed = set(self.services) | {WORKERS[w][0] for w in self.worker_names}
         for svc in needed:
-            self.db_urls[svc] = create_database(f"crm_{svc}")
+            self.db_urls[svc] = create_database(f"crm_{svc}", self.pg_admin_url)
             package = HTTP_SERVICES[svc]["app"].split(".", 1)[0]  # its Alembic files are package data
             upgrade_head(migrations_home(package), self.db_urls[svc])
         for name in self.services + (["gateway"] if self.with_gateway else []):
@@ -376,7 +386,7 @@ class Stack:
             list(pool.map(lambda p: quietly(Process.stop, p), list(self.procs.values())))
             list(pool.map(lambda u: quietly(drop_database, u), list(self.db_urls.values())))
         if self.amqp_url:
-            delete_vhost(self.amqp_url)
+            (self.broker.delete_vhost if self.broker is not None else delete_vhost)(self.amqp_url)
         rmtree(self.prom_dir)
 
     def logs(self, name: str) -> str:
