@@ -171,7 +171,7 @@ DEFAULT_ERROR_RESPONSES = {Surface.V1: "V1DefaultError", Surface.MOBILE: "Mobile
 
 
 def document_default_errors(api: Api) -> None:
-    """The ``default`` response of every ``/api/`` operation in its surface's error envelope
+    """The ``default`` response of every ``/api/`` and ``/internal/`` operation in its surface's error envelope
     (``V1Error``, ``MobileError``, ``ExternalError``). flask-smorest's own default,
     ``Error`` ``{code, status, message, errors}``, is a shape no service answers: a
     generated client would parse an undocumented error status into the wrong model."""
@@ -179,9 +179,9 @@ def document_default_errors(api: Api) -> None:
 
     spec = api.spec
     for path, item in spec._paths.items():
-        if not path.startswith("/api/"):
-            continue
-        surface = surface_for_path(path)
+        if not path.startswith(("/api/", "/internal/")):
+            continue  # the issuer's RFC 6749/7517 endpoints and the probes have shapes of their own
+        surface = surface_for_path(path)  # /internal/ calls answer in the /api/v1 envelope
         name = DEFAULT_ERROR_RESPONSES[surface]
         for method, operation in item.items():
             responses = operation.get("responses") if isinstance(operation, dict) else None

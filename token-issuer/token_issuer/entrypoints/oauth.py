@@ -13,7 +13,8 @@ from urllib.parse import unquote_plus
 from flask import Response, jsonify, request
 
 from crm_common import authz
-from crm_common.web import Blueprint
+from crm_common.errors import ValidationError
+from crm_common.web import Blueprint, error_response
 
 from ..bootstrap import issuer
 from ..service_layer import clients, keys
@@ -115,6 +116,15 @@ def parse_token_request(trusted_hops: int) -> TokenRequest:
         client_id = basic_id
     return TokenRequest(grant_type=form.get("grant_type") or None, client_id=client_id, client_secret=secret,
                         basic_auth=basic, address=client_address(trusted_hops), scope=form.get("scope") or None)
+
+
+@blp.errorhandler(ValidationError)
+def _unstorable_input(exc: ValidationError) -> Response:
+    """Text no field can hold (NUL, lone surrogates: the shared input checks, which run before
+    the view) is an RFC 6749 ``invalid_request`` at the token endpoint too, not an API envelope."""
+    if request.endpoint == "oauth.token":
+        return oauth_error(OAuthError("invalid_request", exc.message))
+    return error_response(exc.status, exc.message, exc.errors, exc.error_code, exc.headers)
 
 
 @blp.route("/oauth/token", methods=["POST"])
