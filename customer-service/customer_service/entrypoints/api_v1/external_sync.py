@@ -53,7 +53,7 @@ class ExternalSyncRuns(MethodView):
     @blp.doc(operationId="startExternalSyncRun")
     @blp.arguments(StartRunSchema, example=RUN_REQUEST_EXAMPLE)
     @blp.response(202, envelope_schema(Surface.V1, StartedRunSchema),
-                  example={"code": 202, "message": "同步已开始", "data": {"id": 12, "state": "RUNNING"}})
+                  example={"success": True, "code": 202, "message": "同步已开始", "data": {"id": 12, "state": "RUNNING"}})
     @document_errors(blp, Surface.V1, 400, 401, 403, 409, 503)
     @authorize("external_sync.run")
     def post(self, body):
@@ -72,7 +72,7 @@ class ExternalSyncRuns(MethodView):
 @blp.route("/runs/<int:run_id>")
 class ExternalSyncRun(MethodView):
     @blp.doc(operationId="getExternalSyncRun")
-    @blp.response(200, envelope_schema(Surface.V1, SyncRunSchema), example={"code": 200, "message": "success",
+    @blp.response(200, envelope_schema(Surface.V1, SyncRunSchema), example={"success": True, "code": 200, "message": "操作成功",
                                                                             "data": RUN_EXAMPLE})
     @document_errors(blp, Surface.V1, 401, 403, 404)
     @authorize("external_sync.run")
