@@ -42,7 +42,9 @@ class ExternalSyncRepository:
     def imported_customer(self, factory_id: str, source: str, remote_id: str) -> int | None:
         """The live customer a SUCCESS import of this remote record created, if any."""
         stmt = (sa.select(c.id)
-                .join(orm.external_sync, sa.and_(x.entity_id == sa.cast(c.id, sa.String),
+                # entity_id -> customers.id (not the other way round): the primary key finds the
+                # customer of each audit row, where casting every customer's id scanned them all
+                .join(orm.external_sync, sa.and_(c.id == sa.cast(x.entity_id, sa.BigInteger),
                                                  x.factory_id == c.factory_id))
                 .where(x.factory_id == factory_id, x.entity_type == ENTITY_CUSTOMER,
                        x.source == source, x.remote_id == remote_id, x.sync_status == SUCCESS,

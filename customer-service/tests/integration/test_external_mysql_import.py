@@ -2,6 +2,8 @@
 machine (a database per run, created and dropped) and the run's PostgreSQL database."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import sqlalchemy as sa
 
@@ -33,6 +35,27 @@ def service(pg_url, third_party):
     yield svc
     svc.external.dispose()
     svc.engine.dispose()
+
+
+@pytest.fixture
+def small_third_party(service):
+    """A third party of its own (fewer rows), for tests that change it or run it often;
+    ``(url, fixture, service reading it)``."""
+    with mysql_database() as url:
+        fixture = fill(url, customers=90, companies=12)
+        own = bootstrap(Settings.from_env("customer", {**service.settings.raw, "EXTERNAL_MYSQL_URL": url}))
+        try:
+            yield url, fixture, own
+        finally:
+            own.external.dispose()
+            own.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def imported(service):
+    """A tenant with one clean run of the whole fixture: (factory, that run)."""
+    factory = "FIMPORT" + uuid.uuid4().hex[:6].upper()
+    return factory, run(service, factory)
 
 
 def run(service, factory: str) -> dict:
@@ -68,9 +91,9 @@ def state_of(service, factory: str) -> dict:
 
 
 def test_first_run_imports_valid_records_and_audits_invalid_ones_then_a_second_run_changes_nothing(
-        service, third_party, factory):
+        service, third_party, imported):
     url, fx = third_party
-    first = run(service, factory)
+    factory, first = imported
     assert first["state"] == "SUCCEEDED"
     assert first["counts"] == {"read": 300, "created": len(fx.valid), "updated": 0, "unchanged": 0,
                                "failed": len(fx.invalid)}
@@ -99,10 +122,9 @@ def test_first_run_imports_valid_records_and_audits_invalid_ones_then_a_second_r
     assert state_of(service, factory) == state
 
 
-def test_a_company_shared_by_several_customers_is_created_once(service, third_party, factory):
+def test_a_company_shared_by_several_customers_is_created_once(service, third_party, imported):
     url, fx = third_party
-    run(service, factory)
-    state = state_of(service, factory)
+    state = state_of(service, imported[0])
     used = {fx.company_of(i) for i in fx.valid} - {None}
     assert len(state["companies"]) == len(used)
     assert sorted(ref for ref, _code, _name in state["companies"]) == sorted(str(i) for i in used)
@@ -111,36 +133,29 @@ def test_a_company_shared_by_several_customers_is_created_once(service, third_pa
     assert len(sharing) > 3
 
 
-def test_rows_changed_in_mysql_are_updated_on_the_next_run(service, factory):
-    with mysql_database() as own_url:      # changes of its own, not seen by the other tests
-        fill(own_url, customers=60, companies=10)
-        settings = Settings.from_env("customer", {**service.settings.raw, "EXTERNAL_MYSQL_URL": own_url})
-        own = bootstrap(settings)
-        try:
-            run(own, factory)
-            before = state_of(own, factory)
-            touch(own_url, 2, customer_name="三方客户0002（改名）", mobile="13911112222")
-            touch(own_url, 3)                                   # touched, content the same
-            touch(own_url, 25, customer_name="三方客户0025")     # the invalid one, fixed
-            touch(own_url, 4, company_id=1)                     # moves to another company
-            result = run(own, factory)
-            assert result["counts"] == {"read": 4, "created": 1, "updated": 2, "unchanged": 1, "failed": 0}
-            after = state_of(own, factory)
-            assert after["customers"]["2"]["name"] == "三方客户0002（改名）"
-            assert after["customers"]["2"]["primary_contact_phone"] == "13911112222"
-            assert after["customers"]["2"]["version"] == before["customers"]["2"]["version"] + 1
-            assert after["customers"]["3"] == before["customers"]["3"]
-            assert after["customers"]["4"]["company_ref"] == "1"
-            assert "25" in after["customers"] and after["audit"][("25", "SUCCESS")] == 1
-            assert after["events"] == {"customer.created": before["events"]["customer.created"] + 1,
-                                       "customer.updated": 2}
-        finally:
-            own.external.dispose()
-            own.engine.dispose()
+def test_rows_changed_in_mysql_are_updated_on_the_next_run(small_third_party, factory):
+    own_url, _fx, own = small_third_party
+    run(own, factory)
+    before = state_of(own, factory)
+    touch(own_url, 2, customer_name="三方客户0002（改名）", mobile="13911112222")
+    touch(own_url, 3)                                   # touched, content the same
+    touch(own_url, 25, customer_name="三方客户0025")     # the invalid one, fixed
+    touch(own_url, 4, company_id=1)                     # moves to another company
+    result = run(own, factory)
+    assert result["counts"] == {"read": 4, "created": 1, "updated": 2, "unchanged": 1, "failed": 0}
+    after = state_of(own, factory)
+    assert after["customers"]["2"]["name"] == "三方客户0002（改名）"
+    assert after["customers"]["2"]["primary_contact_phone"] == "13911112222"
+    assert after["customers"]["2"]["version"] == before["customers"]["2"]["version"] + 1
+    assert after["customers"]["3"] == before["customers"]["3"]
+    assert after["customers"]["4"]["company_ref"] == "1"
+    assert "25" in after["customers"] and after["audit"][("25", "SUCCESS")] == 1
+    assert after["events"] == {"customer.created": before["events"]["customer.created"] + 1,
+                               "customer.updated": 2}
 
 
-def test_a_run_killed_halfway_and_run_again_ends_as_one_clean_run(service, third_party, factory, monkeypatch):
-    url, fx = third_party
+def test_a_run_killed_halfway_and_run_again_ends_as_one_clean_run(small_third_party, factory, monkeypatch):
+    _url, fx, service = small_third_party
     clean_factory = factory + "C"
     run(service, clean_factory)
     clean = state_of(service, clean_factory)
@@ -148,25 +163,25 @@ def test_a_run_killed_halfway_and_run_again_ends_as_one_clean_run(service, third
     real = external_import.import_record
     done = []
 
-    def dies_after_120(*args, **kwargs):
+    def dies_after_40(*args, **kwargs):
         outcome = real(*args, **kwargs)         # the record's transaction is committed ...
         done.append(outcome)
-        if len(done) == 120:
+        if len(done) == 40:
             raise KeyboardInterrupt("killed")   # ... and the process dies before its watermark is
         return outcome
 
-    monkeypatch.setattr(external_import, "import_record", dies_after_120)
+    monkeypatch.setattr(external_import, "import_record", dies_after_40)
     ctx = system_context(factory, sub="external-sync")
     started = external_import.start_run(service.uow, service.engine, ctx, SOURCE, "cli")
     with pytest.raises(KeyboardInterrupt):
         external_import.execute_run(service.uow, service.external, ctx, started, batch_size=50)
     monkeypatch.setattr(external_import, "import_record", real)
     killed = external_import.get_run(service.uow(), ctx, started.run_id)
-    assert killed["counts"]["read"] == 119 and killed["state"] == "FAILED"
+    assert killed["counts"]["read"] == 39 and killed["state"] == "FAILED"
 
     resumed = run(service, factory)
     assert resumed["start_watermark"] == killed["watermark"]
-    assert resumed["counts"]["read"] == 300 - 119
+    assert resumed["counts"]["read"] == fx.customers - 39
     assert resumed["counts"]["unchanged"] == 1          # the record done but not counted: nothing again
     assert state_of(service, factory) == clean
 
@@ -179,8 +194,12 @@ def test_two_runs_of_a_source_never_overlap(service, third_party, factory):
             sync_jobs.start(service, ctx, SOURCE, "api", background=False)
         assert str(first.run_id) in refused.value.message
     finally:
-        external_import.execute_run(service.uow, service.external, ctx, first)
-    assert run(service, factory)["state"] == "SUCCEEDED"
+        external_import.execute_run(service.uow, service.external, ctx, first, should_stop=lambda: True)
+    stopped = external_import.get_run(service.uow(), ctx, first.run_id)
+    assert stopped["state"] == "ABORTED" and stopped["counts"]["read"] == 1
+    after = external_import.start_run(service.uow, service.engine, ctx, SOURCE, "cli")   # the lock is free again
+    external_import.execute_run(service.uow, service.external, ctx, after, should_stop=lambda: True)
+    assert external_import.get_run(service.uow(), ctx, after.run_id)["start_watermark"] == stopped["watermark"]
 
 
 def test_a_write_through_the_gateway_fails_and_changes_nothing(service, third_party):
@@ -202,9 +221,9 @@ def test_a_write_through_the_gateway_fails_and_changes_nothing(service, third_pa
     check.dispose()
 
 
-def test_the_api_starts_a_run_for_admins_and_shows_its_counts(pg_url, third_party, factory, headers_for):
+def test_the_api_starts_a_run_for_admins_and_shows_its_counts(pg_url, small_third_party, factory, headers_for):
     from customer_service.app import create_app
-    url, fx = third_party
+    url, fx, _ = small_third_party
     app = create_app(Settings.from_env("customer", {"CUSTOMER_DATABASE_URL": pg_url, "JWT_SECRET": TEST_JWT_SECRET,
                                                     "EXTERNAL_MYSQL_URL": url}))
     client = app.test_client()
