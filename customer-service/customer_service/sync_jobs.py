@@ -8,10 +8,12 @@ import argparse
 import json
 import signal
 import threading
+import time
 
 from crm_common import logs
 from crm_common.config import Settings
 from crm_common.context import RequestContext, system_context
+from crm_common.heartbeat import Heartbeat
 from crm_common.metrics import start_metrics_server
 
 from .bootstrap import CustomerService, bootstrap
@@ -27,7 +29,7 @@ def batch_size(service: CustomerService) -> int:
 
 
 def start(service: CustomerService, ctx: RequestContext, source: str, trigger: str, *,
-          background: bool) -> tuple[int, threading.Thread | None]:
+          background: bool, should_stop=lambda: False) -> tuple[int, threading.Thread | None]:
     """Open a run (refused when the import is off or a run of the source is going) and
     execute it, here or in a thread. Returns the run's id (and the thread)."""
     if service.external is None:
@@ -41,7 +43,8 @@ def start(service: CustomerService, ctx: RequestContext, source: str, trigger: s
             pass
 
     if not background:
-        external_import.execute_run(service.uow, service.external, ctx, run, batch_size=batch_size(service))
+        external_import.execute_run(service.uow, service.external, ctx, run, batch_size=batch_size(service),
+                                    should_stop=should_stop)
         return run.run_id, None
     thread = threading.Thread(target=execute, name=f"external-sync-{run.run_id}", daemon=True)
     thread.start()
@@ -83,26 +86,42 @@ def sync_external_command(argv: list[str]) -> int:
 
 
 def schedule(service: CustomerService, factory: str | None, source: str) -> int:
-    """One run every ``EXTERNAL_SYNC_INTERVAL`` seconds (default 300) until SIGTERM/SIGINT.
+    """One run every ``EXTERNAL_SYNC_INTERVAL`` seconds (default 300) until SIGTERM/SIGINT,
+    which stops a run between two records (ABORTED; the next run resumes after it). The
+    loop touches ``HEARTBEAT_FILE`` while it waits and after every record (liveness probe).
     With the import off (or no ``EXTERNAL_SYNC_FACTORY``) the process stays up and idle, so
     that ``make run`` (honcho) keeps the rest of the set running."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    heartbeat = Heartbeat.from_env()
     interval = max(1.0, service.settings.get_float("EXTERNAL_SYNC_INTERVAL", 300.0))
+
+    def wait(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and time.monotonic() < deadline:
+            heartbeat.beat()
+            stop.wait(min(5.0, max(0.0, deadline - time.monotonic())))
+
+    def should_stop() -> bool:
+        heartbeat.beat()
+        return stop.is_set()
+
     if service.external is None or not factory:
         log.info("external_sync_off", reason="EXTERNAL_MYSQL_URL not set" if service.external is None
                  else "EXTERNAL_SYNC_FACTORY not set")
-        stop.wait()
+        while not stop.is_set():
+            wait(3600)
         return 0
     ctx = system_context(factory, sub="external-sync", name="外部同步")
+    log.info("external_sync_scheduled", source=source, factory=factory, interval=interval)
     while not stop.is_set():
         try:
-            run_id, _ = start(service, ctx, source, "schedule", background=False)
+            run_id, _ = start(service, ctx, source, "schedule", background=False, should_stop=should_stop)
             log.info("external_sync_scheduled_run", run_id=run_id)
         except SyncRunInProgress:
             log.info("external_sync_skipped", reason="a run of the source is going")
         except Exception as exc:  # noqa: BLE001 - next interval tries again
             log.error("external_sync_scheduled_failed", error=type(exc).__name__)
-        stop.wait(interval)
+        wait(interval)
     return 0
