@@ -9,13 +9,15 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install lock lint fuzz run browser services test test-fast token bench bench-analytics bench-bulk bench-sync bench-customers bench-dashboard bench-webhooks vendor-echarts clean help
+.PHONY: install lock lint fuzz run browser services init check-connections test test-fast token bench bench-analytics bench-bulk bench-sync bench-customers bench-dashboard bench-webhooks vendor-echarts clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
 	@echo "make test    install, make sure PostgreSQL/RabbitMQ/Redis are up, run every test"
 	@echo "make token ROLE=admin FACTORY=F001   print a signed JWT"
 	@echo "make bench   run the benchmarks"
+	@echo "make init    migrate every service's database, then make check-connections"
+	@echo "make check-connections   PostgreSQL, Redis, RabbitMQ and the external MySQL reachable?"
 
 # Third-party packages come only from requirements.lock (pinned, hashes checked); the
 # repository's own packages are installed editable on top, without resolving anything.
@@ -40,6 +42,19 @@ run: install
 
 services:
 	@scripts/ensure-services.sh
+
+# Seed 003: every store the set needs (each service's database, Redis, RabbitMQ and, when
+# EXTERNAL_MYSQL_URL is set, the third party's MySQL), one line each with the time it took;
+# exits non-zero when a required one fails.
+check-connections: install
+	$(BIN)/python scripts/check_connections.py
+
+# Migrate every service's database (its *_DATABASE_URL, else SQLite under var/), then check
+# the connections.
+MIGRATING := customer-service viewing-service analytics-service sync-worker webhook-service token-issuer
+init: install
+	@for cli in $(MIGRATING); do echo "$$cli migrate"; CRM_HOME="$(CURDIR)" $(BIN)/$$cli migrate || exit 1; done
+	$(BIN)/python scripts/check_connections.py
 
 # Debian's Chromium (and a CJK font for screenshots) for the browser tests, installed when missing.
 browser:
