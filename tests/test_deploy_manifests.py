@@ -622,6 +622,9 @@ def test_alerts_cover_the_services_processes_on_metrics_the_code_exports(service
     if "deliver" in commands:  # deliveries that stop leaving, receivers that keep failing
         wanted |= {"CrmWebhookOldestPendingTooOld": "webhook_oldest_pending_age_seconds",
                    "CrmWebhookSubscriptionDeactivated": "webhook_subscriptions_deactivated_total"}
+    if "sync-external" in commands:  # issue 21: the import from the third party's MySQL
+        wanted |= {"CrmExternalImportFailureRateHigh": "crm_external_imports_total",
+                   "CrmExternalImportStalled": "crm_external_sync_records_behind"}
     if service == "token-issuer":  # someone guessing client secrets
         wanted |= {"CrmTokenEndpointRateLimitedSpike": "http_requests_total"}
     assert set(alerts) == set(wanted)

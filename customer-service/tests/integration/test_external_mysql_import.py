@@ -55,7 +55,17 @@ def small_third_party(service):
 def imported(service):
     """A tenant with one clean run of the whole fixture: (factory, that run)."""
     factory = "FIMPORT" + uuid.uuid4().hex[:6].upper()
-    return factory, run(service, factory)
+    before = imports_counted()
+    result = run(service, factory)
+    after = imports_counted()
+    return factory, {**result, "metrics": {k: after[k] - before[k] for k in after}}
+
+
+def imports_counted() -> dict[str, float]:
+    """crm_external_imports_total{source="RB"} by outcome, in this process."""
+    from prometheus_client import REGISTRY
+    return {outcome: REGISTRY.get_sample_value("crm_external_imports_total", {"source": SOURCE, "outcome": outcome})
+            or 0.0 for outcome in external_import.OUTCOMES}
 
 
 def run(service, factory: str) -> dict:
@@ -97,6 +107,7 @@ def test_first_run_imports_valid_records_and_audits_invalid_ones_then_a_second_r
     assert first["state"] == "SUCCEEDED"
     assert first["counts"] == {"read": 300, "created": len(fx.valid), "updated": 0, "unchanged": 0,
                                "failed": len(fx.invalid)}
+    assert first["metrics"] == {"created": len(fx.valid), "updated": 0, "unchanged": 0, "failed": len(fx.invalid)}
     state = state_of(service, factory)
     assert set(state["customers"]) == {str(i) for i in fx.valid}
     assert all(code.startswith("RB-") for code in state["codes"])      # the source-prefix strategy
