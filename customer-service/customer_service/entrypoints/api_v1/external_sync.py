@@ -53,7 +53,7 @@ class ExternalSyncRuns(MethodView):
     @blp.doc(operationId="startExternalSyncRun")
     @blp.arguments(StartRunSchema, example=RUN_REQUEST_EXAMPLE)
     @blp.response(202, envelope_schema(Surface.V1, StartedRunSchema),
-                  example={"success": True, "code": 202, "message": "同步已开始", "data": {"id": 12, "state": "RUNNING"}})
+                  example={"success": True, "code": 2000, "message": "同步已开始", "data": {"id": 12, "state": "RUNNING"}})
     @document_errors(blp, Surface.V1, 400, 401, 403, 409, 503)
     @authorize("external_sync.run")
     def post(self, body):
@@ -72,11 +72,13 @@ class ExternalSyncRuns(MethodView):
 @blp.route("/runs/<int:run_id>")
 class ExternalSyncRun(MethodView):
     @blp.doc(operationId="getExternalSyncRun")
-    @blp.response(200, envelope_schema(Surface.V1, SyncRunSchema), example={"success": True, "code": 200, "message": "操作成功",
+    @blp.response(200, envelope_schema(Surface.V1, SyncRunSchema), example={"success": True, "code": 2000, "message": "操作成功",
                                                                             "data": RUN_EXAMPLE})
     @document_errors(blp, Surface.V1, 401, 403, 404)
     @authorize("external_sync.run")
     def get(self, run_id):
-        """One run of the import: its state and counts (read, created, updated, unchanged,
-        failed) and its watermark. The records themselves: `GET /api/v1/external-sync?remoteId=`."""
+        """One run of the import from the third party's MySQL: state, counts, watermark.
+
+        Counts: read, created, updated, unchanged (the same content again), failed. The
+        records themselves: `GET /api/v1/external-sync?remoteId=<their id>&source=RB`."""
         return reply(external_import.get_run(customer_service().uow(), request_context(), run_id))
