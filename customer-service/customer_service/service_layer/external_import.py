@@ -133,6 +133,17 @@ class SourceLock:
         self.conn = conn
         return True
 
+    def held(self) -> bool:
+        """Does some session hold the lock (a run going on)? PostgreSQL only; elsewhere: yes."""
+        if self.engine.dialect.name != "postgresql":
+            return True
+        with self.engine.connect() as conn:
+            return bool(conn.execute(sa.text(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND classid = :ns AND objid = :key AND objsubid = 2)"),
+                {"ns": LOCK_NAMESPACE, "key": self.key & 0xFFFFFFFF}).scalar())
+
     def release(self) -> None:
         if self.local is not None:
             self.local.release()
@@ -262,12 +273,18 @@ def run_view(row) -> dict:
             "finished_at": row["finished_at"]}
 
 
-def get_run(uow: CustomerUnitOfWork, ctx: RequestContext, run_id: int) -> dict:
+def get_run(uow: CustomerUnitOfWork, ctx: RequestContext, run_id: int, engine: Engine | None = None) -> dict:
+    """The run; one still RUNNING whose source lock nobody holds died with its process
+    (a worker recycled, a SIGKILL) and shows as ABORTED (the next run resumes after it)."""
     with uow:
         row = uow.sync_runs.get(ctx.factory_id, run_id)
     if row is None:
         raise SyncRunNotFound()
-    return run_view(row)
+    view = run_view(row)
+    if view["state"] == RUNNING and engine is not None \
+            and not SourceLock(engine, ctx.factory_id, row["source"]).held():
+        view.update(state=ABORTED, error_message="进程中断，下次运行从水位继续")
+    return view
 
 
 def summary(counts: RunCounts) -> str:

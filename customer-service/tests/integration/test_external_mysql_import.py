@@ -213,6 +213,17 @@ def test_two_runs_of_a_source_never_overlap(service, third_party, factory):
     assert external_import.get_run(service.uow(), ctx, after.run_id)["start_watermark"] == stopped["watermark"]
 
 
+def test_a_run_whose_process_died_shows_as_aborted(service, factory):
+    ctx = system_context(factory, sub="external-sync")
+    started = external_import.start_run(service.uow, service.engine, ctx, SOURCE, "cli")
+    try:
+        assert external_import.get_run(service.uow(), ctx, started.run_id, service.engine)["state"] == "RUNNING"
+    finally:
+        started.lock.release()              # its session ends, as when the process dies
+    shown = external_import.get_run(service.uow(), ctx, started.run_id, service.engine)
+    assert shown["state"] == "ABORTED" and shown["finished_at"] is None
+
+
 def test_a_write_through_the_gateway_fails_and_changes_nothing(service, third_party):
     url, fx = third_party
     engine = service.external.engine

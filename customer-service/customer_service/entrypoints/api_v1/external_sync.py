@@ -81,4 +81,5 @@ class ExternalSyncRun(MethodView):
 
         Counts: read, created, updated, unchanged (the same content again), failed. The
         records themselves: `GET /api/v1/external-sync?remoteId=<their id>&source=RB`."""
-        return reply(external_import.get_run(customer_service().uow(), request_context(), run_id))
+        service = customer_service()
+        return reply(external_import.get_run(service.uow(), request_context(), run_id, service.engine))
