@@ -71,9 +71,11 @@ def import_record(uow_factory: UowFactory, ctx: RequestContext, source: str, rec
     with uow_factory() as uow:
         latest = uow.external_sync.latest(ctx.factory_id, source, record.remote_id)
         existing = uow.external_sync.imported_customer(ctx.factory_id, source, record.remote_id)
-    if latest is not None and latest["sync_status"] == FAILED and existing is None \
-            and latest["payload"] == external_sync._payload(payload):
-        return UNCHANGED  # the same failing content again: audited once
+    if latest is not None and latest["payload"] == external_sync._payload(payload) \
+            and (latest["sync_status"] == FAILED) == (existing is None):
+        # The content last audited for this record again: a failure is audited once, and an
+        # import that succeeded has nothing to apply (nor to undo: edits made here since stay).
+        return UNCHANGED
     problems = rules.problems(record)
     if problems:
         external_sync.record_failure(uow_factory(), ctx, origin, InvalidExternalRecord(problems), payload)
