@@ -17,7 +17,7 @@ pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q; }
 rabbit_up() { rabbitmqctl -q await_startup --timeout 2 && (exec 3<>/dev/tcp/127.0.0.1/5672) ; }
 redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG; }
 # MariaDB: the stand-in for the third party's MySQL (issue 21, EXTERNAL_MYSQL_URL).
-mariadb_up() { mariadb-admin -h 127.0.0.1 -P 3306 -u root --connect-timeout=2 ping; }
+mariadb_up() { mariadb-admin -h 127.0.0.1 -P 3306 -u root --connect-timeout=2 ping >/dev/null 2>&1; }
 
 status=0
 if ! pg_up; then
