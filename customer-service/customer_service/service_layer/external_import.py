@@ -16,6 +16,7 @@ again and changes nothing. Two runs of one source never overlap: a PostgreSQL ad
 held by the run's own connection (released when the run ends or its process dies)."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 import zlib
@@ -28,7 +29,6 @@ from sqlalchemy.engine import Connection, Engine
 
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
-from crm_common.events import json_dumps
 from crm_common.logs import get_logger
 from crm_common.metrics import gauge
 
@@ -58,6 +58,9 @@ LAST_SUCCESS = gauge("crm_external_sync_last_success_timestamp_seconds",
                      "When the source's last run succeeded (unix time)", ["source"])
 
 UowFactory = Callable[[], CustomerUnitOfWork]
+# Our database gone (not the record's fault): the run stops, the record is not passed.
+UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError)
+_REFUSED = re.compile(r"^[A-Z][A-Z0-9_]+: ")   # a FAILED row's reason that starts with a business error code
 
 
 # --- one record ---------------------------------------------------------------------------------
@@ -71,10 +74,12 @@ def import_record(uow_factory: UowFactory, ctx: RequestContext, source: str, rec
     with uow_factory() as uow:
         latest = uow.external_sync.latest(ctx.factory_id, source, record.remote_id)
         existing = uow.external_sync.imported_customer(ctx.factory_id, source, record.remote_id)
-    if latest is not None and latest["payload"] == external_sync._payload(payload) \
-            and (latest["sync_status"] == FAILED) == (existing is None):
-        # The content last audited for this record again: a failure is audited once, and an
+    if latest is not None and latest["payload"] == external_sync._payload(payload) and (
+            (latest["sync_status"] == FAILED and existing is None and _REFUSED.match(latest["error_message"] or ""))
+            or (latest["sync_status"] != FAILED and existing is not None)):
+        # The content last audited for this record again: a refusal is audited once, and an
         # import that succeeded has nothing to apply (nor to undo: edits made here since stay).
+        # A failure of ours (no business error code) is tried again.
         return UNCHANGED
     problems = rules.problems(record)
     if problems:
@@ -86,6 +91,8 @@ def import_record(uow_factory: UowFactory, ctx: RequestContext, source: str, rec
             return CREATED
         except AlreadyImported as exc:  # another writer imported it meanwhile: update that customer
             existing = exc.params["customer_id"]
+        except UNREACHABLE:
+            raise  # the run stops before its watermark passes the record; the next run retries it
         except Exception as exc:  # noqa: BLE001 - audited as FAILED by create_customer
             log.info("external_import_failed", source=source, remote_id=record.remote_id,
                      error=getattr(exc, "error_code", None) or type(exc).__name__)
@@ -93,6 +100,8 @@ def import_record(uow_factory: UowFactory, ctx: RequestContext, source: str, rec
     try:
         changed = customers.sync_imported_customer(
             commands.SyncImportedCustomer(ctx, existing, fields, origin, company), uow_factory())
+    except UNREACHABLE:
+        raise
     except Exception as exc:  # noqa: BLE001 - audited as FAILED by sync_imported_customer
         log.info("external_import_failed", source=source, remote_id=record.remote_id,
                  error=getattr(exc, "error_code", None) or type(exc).__name__)
@@ -287,7 +296,3 @@ def get_run(uow: CustomerUnitOfWork, ctx: RequestContext, run_id: int, engine: E
             and not SourceLock(engine, ctx.factory_id, row["source"]).held():
         view.update(state=ABORTED, error_message="进程中断，下次运行从水位继续")
     return view
-
-
-def summary(counts: RunCounts) -> str:
-    return json_dumps(counts.__dict__)

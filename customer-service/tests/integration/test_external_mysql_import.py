@@ -197,6 +197,32 @@ def test_a_run_killed_halfway_and_run_again_ends_as_one_clean_run(small_third_pa
     assert state_of(service, factory) == clean
 
 
+def test_our_database_failing_on_a_record_stops_the_run_and_the_next_run_imports_it(small_third_party, factory,
+                                                                                       monkeypatch):
+    _url, fx, service = small_third_party
+    from customer_service.service_layer import customers
+    real = customers.insert
+    calls = []
+
+    def fails_on_the_fifth(uow, ctx, new, company=None):
+        calls.append(new[0].source_ref_id)
+        if len(calls) == 5:   # inside create_customer's transaction: rolled back, audited FAILED
+            raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return real(uow, ctx, new, company)
+
+    monkeypatch.setattr(customers, "insert", fails_on_the_fifth)
+    with pytest.raises(sa.exc.OperationalError):
+        run(service, factory)
+    monkeypatch.setattr(customers, "insert", real)
+    failed_on = calls[4]
+    rerun = run(service, factory)
+    assert rerun["state"] == "SUCCEEDED" and rerun["counts"]["created"] == len(fx.valid) - 4
+    state = state_of(service, factory)
+    assert set(state["customers"]) == {str(i) for i in fx.valid}
+    assert state["audit"][(failed_on, "FAILED")] == 1 and state["audit"][(failed_on, "SUCCESS")] == 1
+    assert {rid for rid, status in state["audit"] if status == "FAILED"} == {str(i) for i in fx.invalid} | {failed_on}
+
+
 def test_two_runs_of_a_source_never_overlap(service, third_party, factory):
     ctx = system_context(factory, sub="external-sync")
     first = external_import.start_run(service.uow, service.engine, ctx, SOURCE, "cli")
