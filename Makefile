@@ -9,13 +9,14 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install lock lint fuzz run browser services init check-connections test test-fast token bench bench-analytics bench-bulk bench-sync bench-customers bench-dashboard bench-webhooks vendor-echarts clean help
+.PHONY: install release event-schemas lock lint fuzz run browser services init check-connections test test-fast token bench bench-analytics bench-bulk bench-sync bench-customers bench-dashboard bench-webhooks vendor-echarts clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
 	@echo "make test    install, make sure PostgreSQL/RabbitMQ/Redis are up, run every test"
 	@echo "make token ROLE=admin FACTORY=F001   print a signed JWT"
 	@echo "make bench   run the benchmarks"
+	@echo "make release SERVICE=customer-service VERSION=1.2.0   bump, changelog, image tags, commit, tag"
 	@echo "make init    migrate every service's database, then make check-connections"
 	@echo "make check-connections   PostgreSQL, Redis, RabbitMQ and the external MySQL reachable?"
 
@@ -35,6 +36,18 @@ lock: install
 	scripts/lock.sh
 
 install: $(VENV)/.installed
+
+# One service (or crm-common) on its own: bumps its __version__, writes <service>/CHANGELOG.md
+# from the commits that touched it since its last tag, stamps the image tags, commits and tags
+# <service>-v<VERSION> (scripts/release.py; DRY_RUN=1 only prints). Nothing is pushed.
+# The JSON Schema of every event type, from each producer's declarations, into
+# <producer>/contracts/events/ (committed; tests/test_event_contracts.py fails when stale).
+event-schemas: install
+	$(BIN)/python scripts/event_schemas.py
+
+release:
+	@test -n "$(SERVICE)" -a -n "$(VERSION)" || { echo "usage: make release SERVICE=customer-service VERSION=1.2.0"; exit 2; }
+	$(PYTHON) scripts/release.py $(SERVICE) $(VERSION) $(if $(DRY_RUN),--dry-run)
 
 run: install
 	@mkdir -p var

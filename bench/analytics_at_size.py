@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pika
 import requests
@@ -36,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from analytics_service.adapters.repositories import ReadModel
 from crm_common.events import make_event
-from crm_common.migrations import upgrade_head
+from crm_common.migrations import migrations_home, upgrade_head
 from crm_testing import (
     Process,
     auth_headers,
@@ -50,7 +51,7 @@ from crm_testing import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICE_DIR = ROOT / "analytics-service"
+SERVICE_DIR = migrations_home("analytics_service")  # alembic.ini and migrations/: package data
 RESULTS = ROOT / "bench" / "results" / "analytics_at_size.json"
 FACTORY = "BENCH-F1"
 TYPES = ("company", "individual", "dealer", "retail", None)
@@ -147,7 +148,9 @@ def load(engine, customers: int, viewings: int, orders: int, lines_per_order: in
             "INSERT INTO customer_order_totals SELECT factory_id, customer_id, count(*), sum(total_amount), "
             "min(order_date), max(order_date) FROM orders WHERE counted GROUP BY factory_id, customer_id"))
     with Session(engine) as session, session.begin():
-        ReadModel(session).recompute_summaries()  # what the consumer keeps in step
+        read_model = ReadModel(session, ZoneInfo("Asia/Shanghai"))
+        read_model.recompute_summaries()  # what the consumer keeps in step
+        read_model.refresh_due_dates()    # each debt's due day (seed 001 §7.2), as order writes keep it
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
     return {"customers": customers, "viewing_records": viewings, "orders": orders, "order_lines": len(items),

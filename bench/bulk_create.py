@@ -28,8 +28,8 @@ from pathlib import Path
 import psycopg2
 import requests
 
-from crm_common.migrations import upgrade_head
-from crm_testing import Stack, auth_headers, create_database, drop_database, repo_root
+from crm_common.migrations import migrations_home, upgrade_head
+from crm_testing import Stack, auth_headers, create_database, drop_database
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bulk_create.json"
 FACTORY = "BENCH"
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     raw_url = create_database("crm_bench_raw")
     try:
-        upgrade_head(repo_root() / "customer-service", raw_url)
+        upgrade_head(migrations_home("customer_service"), raw_url)
         for r in range(args.repeat):
             runs["raw_executemany"].append(run_raw_executemany(raw_url, raw_rows(records(args.customers, f"em{r}")),
                                                                args.batch))

@@ -33,7 +33,7 @@ import requests
 import sqlalchemy as sa
 from playwright.sync_api import sync_playwright
 
-from crm_common.migrations import upgrade_head
+from crm_common.migrations import migrations_home, upgrade_head
 from crm_testing import (
     Process,
     base_env,
@@ -187,7 +187,7 @@ def main(argv=None) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     procs: list[Process] = []
     try:
-        upgrade_head(ROOT / "analytics-service", db_url)
+        upgrade_head(migrations_home("analytics_service"), db_url)
         engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
         print("loading ...", flush=True)
         sizes = load(engine, args.customers, args.viewings, args.orders, args.lines_per_order, random.Random(20261121))

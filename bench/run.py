@@ -63,7 +63,7 @@ from common import (  # noqa: E402
 )
 from gateway_baselines import Nginx, SlowUpstream, find_nginx, gateway_process  # noqa: E402
 
-from crm_common.migrations import upgrade_head  # noqa: E402
+from crm_common.migrations import migrations_home, upgrade_head  # noqa: E402
 from crm_testing import Stack, auth_headers, create_database, drop_database, repo_root, rmtree  # noqa: E402
 
 SECTIONS = ("gateway", "writes", "reads", "propagation")
@@ -501,7 +501,7 @@ class Bench:
         raw_url = create_database("crm_bench_raw")
         raw: dict[str, dict] = {}
         try:
-            upgrade_head(repo_root() / "customer-service", raw_url)
+            upgrade_head(migrations_home("customer_service"), raw_url)
             insert = (f"INSERT INTO customers ({', '.join(bulk_create.RAW_COLUMNS)}) VALUES %s")
             raw_ids: list[int] = []
 

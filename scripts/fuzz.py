@@ -12,6 +12,7 @@ when any check failed. Reports (JUnit, NDJSON) go to var/fuzz/<service>/.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -22,10 +23,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "libs" / "crm_testing"))
 
+import requests  # noqa: E402
+
 from crm_testing import HTTP_SERVICES, Stack, make_token  # noqa: E402
+
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 FACTORY = "FUZZ"
+
+
+def documented_operations(url: str) -> int:
+    """How many operations the service's own document declares (what schemathesis must test)."""
+    doc = requests.get(f"{url}/openapi.json", timeout=30).json()
+    return sum(1 for item in doc.get("paths", {}).values() for method in item if method in HTTP_METHODS)
 
 
 def run_service(name: str, url: str, *, examples: int, seed: int, out: Path, workers: int) -> dict:
@@ -43,7 +54,8 @@ def run_service(name: str, url: str, *, examples: int, seed: int, out: Path, wor
     (report / "output.txt").write_text(done.stdout + done.stderr, encoding="utf-8")
     summary = summarise(done.stdout + done.stderr)
     return {"service": name, "exit": done.returncode, "seconds": round(time.monotonic() - started, 1),
-            **summary, "tail": "\n".join((done.stdout + done.stderr).splitlines()[-25:])}
+            "documented_operations": documented_operations(url), **summary,
+            "tail": "\n".join((done.stdout + done.stderr).splitlines()[-25:])}
 
 
 def summarise(output: str) -> dict:
@@ -65,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--service", action="append", choices=sorted(HTTP_SERVICES))
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "fuzz")
+    parser.add_argument("--json", type=Path, help="also write the table's rows to this file")
     args = parser.parse_args(argv)
     services = args.service or sorted(HTTP_SERVICES)
     rows = []
@@ -74,11 +87,15 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(run_service(name, stack.url(name), examples=args.examples, seed=args.seed,
                                     out=args.out, workers=args.workers))
     print(f"\nschemathesis {args.examples} examples per operation, seed {args.seed}, checks {CHECKS}")
-    print(f"{'service':<12} {'operations':>10} {'cases':>7} {'failed':>7}  {'by check':<44} {'seconds':>8} exit")
+    print(f"{'service':<12} {'operations':>10} {'documented':>10} {'cases':>7} {'failed':>7}  {'by check':<44} "
+          f"{'seconds':>8} exit")
     for row in rows:
         failures = ", ".join(f"{k}={v}" for k, v in sorted((row.get("failures") or {}).items())) or "-"
-        print(f"{row['service']:<12} {row['operations']:>10} {row['cases']:>7} {row['failed']:>7}  "
+        print(f"{row['service']:<12} {row['operations']:>10} {row['documented_operations']:>10} {row['cases']:>7} "
+              f"{row['failed']:>7}  "
               f"{failures:<44} {row['seconds']:>8} {row['exit']}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
     failed = [row for row in rows if row["exit"] != 0]
     for row in failed:
         print(f"\n--- {row['service']} (var/fuzz/{row['service']}/output.txt) ---\n{row['tail']}")

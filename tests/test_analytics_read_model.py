@@ -170,9 +170,15 @@ class Tenant:
     def live(self) -> dict[int, dict]:
         return {cid: c for cid, c in self.customers.items() if not c["deleted"]}
 
-    def overdue(self, c: dict) -> bool:
-        # Debts here start at the write; with payment terms of 0 days they are overdue at once.
-        return c["balance"] < 0 and c["payment_terms"] == 0
+    def overdue_days(self, cid: int) -> int:
+        """Seed 001 §7.2: today − (lastOrderDate + paymentTerms), lastOrderDate the newest order
+        not cancelled; debts here start at the write (today) for a customer without orders."""
+        c = self.customers[cid]
+        if c["balance"] >= 0:
+            return 0
+        orders = self.orders_of(cid)
+        since = dt.date.fromisoformat(max(o["order_date"] for o in orders)) if orders else today()
+        return max(0, (today() - (since + dt.timedelta(days=c["payment_terms"]))).days)
 
     def overall(self) -> dict:
         live = list(self.live().values())
@@ -199,7 +205,8 @@ class Tenant:
                                            / len(limited)) if limited else 0,
             },
             "vipCustomers": sum(1 for c in live if c["rating"] == 5),
-            "atRiskCustomers": sum(1 for c in live if c["rating"] <= 2 or self.overdue(c)),
+            "atRiskCustomers": sum(1 for cid, c in self.live().items()
+                                   if c["rating"] <= 2 or self.overdue_days(cid) > 0),
         }
 
     def orders_of(self, cid: int, counted_only=True) -> list[dict]:
@@ -215,11 +222,13 @@ class Tenant:
         c = self.customers[cid]
         usage = r2(abs(c["balance"]) / c["credit_limit"] * 100) if c["credit_limit"] > 0 else None
         empty_payments = {"onTimePaymentRate": None, "avgPaymentDays": None, "maxOverdueDays": 0}
+        late = self.overdue_days(cid)
         if not orders:
             return {"customerId": str(cid), "totalOrders": 0, "totalRevenue": 0, "avgOrderAmount": None,
                     "lastOrderDate": None, "firstOrderDate": None, "daysSinceFirstOrder": None,
                     "orderFrequency": None, "totalProducts": 0, "topProducts": [], "paymentStats": empty_payments,
-                    "creditUtilization": usage, "customerLifetimeValue": None}
+                    "creditUtilization": usage, "isOverdue": late > 0, "overdueDays": late,
+                    "customerLifetimeValue": None}
         revenue = sum(self.amount(o) for o in orders)
         first, last = min(o["order_date"] for o in orders), max(o["order_date"] for o in orders)
         days = (today() - dt.date.fromisoformat(first)).days
@@ -254,7 +263,7 @@ class Tenant:
             "topProducts": [{"productName": n, "quantity": q, "revenue": r} for n, (q, r) in top],
             "paymentStats": {"onTimePaymentRate": r2(on_time * 100 / fallen_due) if fallen_due else None,
                              "avgPaymentDays": r2(pay_days / paid) if paid else None, "maxOverdueDays": worst},
-            "creditUtilization": usage,
+            "creditUtilization": usage, "isOverdue": late > 0, "overdueDays": late,
             "customerLifetimeValue": r2(revenue + revenue / months * 12),
         }
 
@@ -296,13 +305,13 @@ class Tenant:
 
     def credit_risk_counts(self) -> dict:
         counts = {"EXCELLENT": 0, "NORMAL": 0, "RISK": 0, "HIGH_RISK": 0}
-        for c in self.live().values():
-            limit, balance = c["credit_limit"], c["balance"]
+        for cid, c in self.live().items():
+            limit, balance, late = c["credit_limit"], c["balance"], self.overdue_days(cid)
             usage = abs(balance) / limit * 100 if limit > 0 else None
-            if balance < 0 and balance < -limit:
-                level = "HIGH_RISK"   # nothing here is 30 days overdue yet
-            elif c["rating"] <= 2 or (usage is not None and usage > 70):
-                level = "RISK"        # ... nor 1 day overdue
+            if (balance < 0 and balance < -limit) or late > 30:
+                level = "HIGH_RISK"
+            elif c["rating"] <= 2 or (usage is not None and usage > 70) or late > 0:
+                level = "RISK"
             elif c["rating"] == 5 and (usage is None or usage < 30):
                 level = "EXCELLENT"
             else:
@@ -325,7 +334,7 @@ def build_tenant(stack, client_for, factory: str) -> tuple[Tenant, dict[str, int
         "lead1": t.create_external(f"wx-{factory}-1", 1),
     }
     t.set_balance(ids["big"], -15000)
-    t.set_balance(ids["dealer"], -10000)       # payment terms 0: overdue at once
+    t.set_balance(ids["dealer"], -10000)       # payment terms 0: overdue from the day after its last order
     t.set_balance(ids["shop"], 500)
     t.update(ids["shop"], industry_type="批发", rating=4)
     t.delete(ids["gone"])

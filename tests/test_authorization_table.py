@@ -14,8 +14,8 @@ import pytest
 from crm_common import authz
 from crm_common.auth import ROLES
 from crm_common.config import Settings
-from crm_common.migrations import upgrade_head
-from crm_testing import TEST_JWT_SECRET, free_port, make_token, repo_root
+from crm_common.migrations import migrations_home, upgrade_head
+from crm_testing import TEST_JWT_SECRET, free_port, make_token
 
 SERVICES = {
     "customer": ("customer_service.app", "customer-service"),
@@ -39,7 +39,7 @@ def service(request, tmp_path_factory):
     import importlib
     module, directory = SERVICES[request.param]
     url = f"sqlite:///{tmp_path_factory.mktemp(request.param)}/db.sqlite"
-    upgrade_head(repo_root() / directory, url)
+    upgrade_head(migrations_home(module.split(".")[0]), url)  # Alembic files are package data
     dead = f"http://127.0.0.1:{free_port()}"  # calls to other services fail fast
     env = {f"{request.param.upper()}_DATABASE_URL": url, "JWT_SECRET": TEST_JWT_SECRET,
            "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F",

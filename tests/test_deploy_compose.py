@@ -12,7 +12,6 @@ import re
 import shlex
 import subprocess
 import sys
-import tomllib
 import uuid
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from crm_common.release import project_version
 from crm_testing import HTTP_SERVICES, PG_ADMIN_URL, WORKERS, create_vhost, delete_vhost, repo_root
 
 ROOT = repo_root()
@@ -77,8 +77,7 @@ def every_process() -> set[tuple[str, str]]:
 
 
 def package_version(name: str) -> str:
-    with open(ROOT / PACKAGE_DIR[name] / "pyproject.toml", "rb") as f:
-        return tomllib.load(f)["project"]["version"]
+    return project_version(ROOT / PACKAGE_DIR[name])  # its __version__, the one place
 
 
 @pytest.fixture(scope="module")

@@ -170,10 +170,9 @@ def test_image_is_multi_stage_non_root_with_healthcheck_and_no_secrets(name):
     health = runtime.last("HEALTHCHECK")
     assert health and "CMD" in health and "curl" not in health and "wget" not in health
     assert exec_form(runtime.last("ENTRYPOINT")) and exec_form(runtime.last("CMD"))
-    if IMAGES[name][1]:
-        copied = copies_of(runtime)
-        assert any(src.endswith("alembic.ini") for src in copied.values())
-        assert any(src.endswith("/migrations") for src in copied.values())
+    # Migrations travel inside the wheel (package data, issue 23): nothing copied beside it.
+    copied = copies_of(runtime)
+    assert not any(src.endswith(("alembic.ini", "/migrations")) for src in copied.values())
 
 
 def requirement_names(path: Path) -> set[str]:
@@ -223,25 +222,8 @@ def test_everything_an_image_copies_exists_and_is_in_the_build_context(path):
 
 
 def test_scripts_the_images_run_are_executable():
-    for script in ("entrypoint.sh", "healthcheck.py", "place-migrations.py", "build.sh"):
+    for script in ("entrypoint.sh", "healthcheck.py", "build.sh"):
         assert os.access(DOCKER_DIR / script, os.X_OK), script
-
-
-def test_place_migrations_links_alembic_files_where_the_installed_cli_looks(tmp_path):
-    site, app = tmp_path / "site", tmp_path / "app"
-    (site / "fake_service").mkdir(parents=True)
-    (site / "fake_service" / "__init__.py").write_text("")
-    (site / "fake_service" / "cli.py").write_text(
-        "from pathlib import Path\nSERVICE_DIR = Path(__file__).resolve().parent.parent\n")
-    (app / "migrations").mkdir(parents=True)
-    (app / "alembic.ini").write_text("[alembic]\n")
-    run = lambda: subprocess.run([sys.executable, str(DOCKER_DIR / "place-migrations.py"), "fake_service.cli", str(app)],
-                                 env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True)
-    first = run()
-    assert first.returncode == 0, first.stderr
-    assert (site / "alembic.ini").resolve() == (app / "alembic.ini").resolve()
-    assert (site / "migrations").resolve() == (app / "migrations").resolve()
-    assert run().returncode == 0, "idempotent"
 
 
 # --- the image's start command, run here ---------------------------------------------------------

@@ -15,13 +15,13 @@ import ipaddress
 import re
 import shutil
 import subprocess
-import tomllib
 
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
+from crm_common.release import project_version
 from crm_testing import repo_root
 
 ROOT = repo_root()
@@ -100,8 +100,7 @@ def command_of(container: dict) -> tuple[str, str]:
 
 
 def package_version(service: str) -> str:
-    with open(ROOT / service / "pyproject.toml", "rb") as f:
-        return tomllib.load(f)["project"]["version"]
+    return project_version(ROOT / service)  # its __version__, the one place
 
 
 def config_of(docs) -> dict[str, str]:

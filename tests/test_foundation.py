@@ -174,3 +174,22 @@ def test_gateway_answers_503_in_the_envelope_when_customer_service_is_down():
         ready = requests.get(small.gateway + "/readyz", timeout=10)
         assert ready.status_code == 200
         assert "customer" in json.dumps(ready.json())
+
+
+def test_every_process_reports_its_version_and_commit_on_healthz(stack):
+    """Issue 23: /healthz adds the package's version (its __version__) and the commit (GIT_COMMIT,
+    else the checkout's HEAD) to CONTRACT §1's body."""
+    import os
+    import subprocess
+
+    from crm_common.release import project_version
+    from crm_testing import HTTP_SERVICES, repo_root
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=repo_root(), capture_output=True,
+                          text=True, timeout=10).stdout.strip()
+    commit = os.environ.get("GIT_COMMIT") or head or "unknown"
+    urls = {name: (stack.url(name), spec["dir"]) for name, spec in HTTP_SERVICES.items()}
+    urls["gateway"] = (stack.gateway, "gateway")
+    for name, (url, project) in urls.items():
+        body = requests.get(url + "/healthz", timeout=10).json()
+        assert body["status"] == "ok", name
+        assert (body["version"], body["commit"]) == (project_version(repo_root() / project), commit), name

@@ -45,7 +45,8 @@ class Analytics:
 def bootstrap(settings: Settings | None = None) -> Analytics:
     settings = settings or Settings.from_env(SERVICE)
     engine, unit_of_work = build_uow_factory(settings, AnalyticsUnitOfWork)
-    return Analytics(settings=settings, engine=engine, unit_of_work=unit_of_work,
+    return Analytics(settings=settings, engine=engine,
+                     unit_of_work=partial(unit_of_work, timezone=settings.app_timezone),
                      queue_backlog=partial(broker.queue_backlog, settings.amqp_url),
                      customer_service=CustomerService(
                          settings.service_urls["customer"],
@@ -81,5 +82,6 @@ def consume_command() -> Callable[[list[str]], int]:
                             processed=orm.processed_events, versions=orm.applied_versions,
                             handler_factory=lambda _settings: handlers,
                             handler_many_factory=lambda _settings: apply_many,
-                            unit_of_work=lambda _settings: AnalyticsUnitOfWork.joining,
+                            unit_of_work=lambda settings: partial(AnalyticsUnitOfWork.joining,
+                                                                  timezone=settings.app_timezone),
                             batch_size=CONSUMER_BATCH_SIZE)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from crm_common import logs
 from crm_common.cli import service_main
+from crm_common.migrations import migrations_home
 from crm_common.workers import relay_command
 
 from .adapters import orm
@@ -16,7 +17,10 @@ from .bootstrap import CONSUMER, SERVICE, bootstrap, consume_command
 from .contracts import CATALOG
 from .service_layer import rebuild as rebuilding
 
-SERVICE_DIR = Path(__file__).resolve().parent.parent
+# alembic.ini and migrations/ are package data of this package, found through importlib.resources
+# (crm_common.migrations.migrations_home): a wheel installed anywhere migrates from any directory.
+SERVICE_DIR = migrations_home("analytics_service")
+PROJECT_DIR = Path(__file__).resolve().parent.parent  # the checkout's analytics-service/ (event schemas)
 
 
 def rebuild_command(argv: list[str]) -> int:
@@ -47,7 +51,7 @@ def event_schemas_command(argv: list[str]) -> int:
         prog="analytics-service event-schemas",
         description="Write the JSON Schema (draft 2020-12) of every event this service publishes "
                     "(analytics_service/contracts.py), one file per event type and version.")
-    parser.add_argument("--out", type=Path, default=SERVICE_DIR / "event-schemas")
+    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "contracts" / "events")
     args = parser.parse_args(argv)
     for path in CATALOG.write(args.out):
         print(path)

@@ -11,7 +11,7 @@ per change):
 
 Both carry the whole order in ``data``. ``open`` is true until the order is COMPLETED or
 CANCELLED (customer-service refuses to delete a customer with an open order). The JSON
-Schemas of these contracts are committed in ``analytics-service/event-schemas/`` (a test
+Schemas of these contracts are committed in ``analytics-service/contracts/events/`` (a test
 keeps them in step)."""
 from __future__ import annotations
 

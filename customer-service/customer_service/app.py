@@ -6,6 +6,7 @@ from flask import Flask
 from crm_common.config import Settings
 from crm_common.web import create_base_app, finish_app
 
+from . import __version__
 from .bootstrap import bootstrap, install
 from .entrypoints.api_v1 import bulk, companies, external_sync, groups
 from .entrypoints.api_v1 import customers as customers_v1
@@ -20,7 +21,7 @@ BLUEPRINTS = [customers_v1.blp, bulk.blp, companies.blp, groups.blp, external_sy
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env("customer")
-    app, api = create_base_app(settings, title="customer-service",
+    app, api = create_base_app(settings, release=__version__, title="customer-service",
                                description="Owns customers, companies, groups, ratings, credit, balances and imports.")
     install(app, bootstrap(settings))
     for blp in BLUEPRINTS:

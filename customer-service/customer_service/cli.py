@@ -1,16 +1,17 @@
 """``customer-service migrate | serve | relay | consume | sync-external``."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from crm_common.cli import service_main
+from crm_common.migrations import migrations_home
 from crm_common.workers import relay_command
 
 from .adapters.orm import outbox
 from .entrypoints.consumers import consume_command
 from .sync_jobs import sync_external_command
 
-SERVICE_DIR = Path(__file__).resolve().parent.parent
+# alembic.ini and migrations/ are package data of this package, found through importlib.resources
+# (crm_common.migrations.migrations_home): a wheel installed anywhere migrates from any directory.
+SERVICE_DIR = migrations_home("customer_service")
 
 
 def main(argv: list[str] | None = None) -> int:

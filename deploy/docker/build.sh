@@ -8,6 +8,9 @@ set -eu
 cd "$(dirname "$0")/../.."
 name=${1:?usage: deploy/docker/build.sh <gateway|customer-service|viewing-service|analytics-service|sync-worker|webhook-service|token-issuer>}
 shift
-version=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' \
-    "$name/pyproject.toml")
-exec docker build -f "deploy/docker/$name.Dockerfile" -t "${REGISTRY:-}crm/$name:$version" "$@" .
+# The version's one place is the package's __version__ (pyproject.toml reads it: dynamic version).
+version=$(PYTHONPATH=libs/crm_common python3 -c 'import sys; from crm_common.release import project_version; print(project_version(sys.argv[1]))' "$name")
+# The commit goes into the image (GIT_COMMIT): /healthz reports it beside the version.
+commit=${GIT_COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}
+exec docker build -f "deploy/docker/$name.Dockerfile" --build-arg "GIT_COMMIT=$commit" \
+    -t "${REGISTRY:-}crm/$name:$version" "$@" .

@@ -21,9 +21,12 @@ RUN python -m venv /opt/venv \
 
 # --- runtime: that virtualenv, the start-up scripts, a non-root user ---------------------
 FROM ${PYTHON_IMAGE} AS runtime
+# The commit the image was built from (deploy/docker/build.sh passes it); /healthz reports it.
+ARG GIT_COMMIT=unknown
 # No secrets here: JWT_SECRET, the database URL, AMQP_URL and REDIS_URL come from the
 # environment at run time (compose env, Kubernetes Secret).
 ENV PATH=/opt/venv/bin:$PATH \
+    GIT_COMMIT=${GIT_COMMIT} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PORT=8080 \

@@ -22,9 +22,12 @@ RUN python -m venv /opt/venv \
 
 # --- runtime: that virtualenv, the start-up scripts, a non-root user ---------------------
 FROM ${PYTHON_IMAGE} AS runtime
+# The commit the image was built from (deploy/docker/build.sh passes it); /healthz reports it.
+ARG GIT_COMMIT=unknown
 # No secrets here: JWT_SECRET, the database URL, AMQP_URL and REDIS_URL come from the
 # environment at run time (compose env, Kubernetes Secret).
 ENV PATH=/opt/venv/bin:$PATH \
+    GIT_COMMIT=${GIT_COMMIT} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PORT=8002 \
@@ -38,10 +41,8 @@ RUN groupadd --system --gid 10001 crm \
 COPY --from=builder /opt/venv /opt/venv
 COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/crm-entrypoint
 COPY --chmod=0755 deploy/docker/healthcheck.py /usr/local/bin/crm-healthcheck
-COPY viewing-service/alembic.ini /app/viewing-service/alembic.ini
-COPY viewing-service/migrations /app/viewing-service/migrations
-COPY --chmod=0755 deploy/docker/place-migrations.py /usr/local/bin/crm-place-migrations
-RUN env -u PROMETHEUS_MULTIPROC_DIR python /usr/local/bin/crm-place-migrations viewing_service.cli /app/viewing-service
+# alembic.ini and migrations/ are package data of the service's wheel (found through importlib.resources):
+# nothing to copy beside it.
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8002

@@ -10,6 +10,7 @@ from crm_common.config import Settings
 from crm_common.db import database_ready
 from crm_common.web import add_ready_check, create_base_app, finish_app
 
+from . import __version__
 from .bootstrap import bootstrap
 from .entrypoints import contracts, deps, projects, sync
 
@@ -18,7 +19,7 @@ BLUEPRINTS = [projects.blp, contracts.blp, sync.blp]
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env("sync")
-    app, api = create_base_app(settings, title="sync-worker",
+    app, api = create_base_app(settings, release=__version__, title="sync-worker",
                                description="Consumes customer events; owns projects, contracts and their sync history (seed 004).")
     worker = deps.install(app, bootstrap(settings))
     add_ready_check(app, "database", lambda: database_ready(worker.engine))

@@ -1,15 +1,16 @@
 """``sync-worker migrate | serve | consume``."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from crm_common.cli import service_main
+from crm_common.migrations import migrations_home
 from crm_common.workers import consumer_command
 
 from .adapters.orm import applied_versions, processed_events
 from .entrypoints import consumer
 
-SERVICE_DIR = Path(__file__).resolve().parent.parent
+# alembic.ini and migrations/ are package data of this package, found through importlib.resources
+# (crm_common.migrations.migrations_home): a wheel installed anywhere migrates from any directory.
+SERVICE_DIR = migrations_home("sync_worker")
 
 
 def main(argv: list[str] | None = None) -> int:

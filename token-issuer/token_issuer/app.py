@@ -9,6 +9,7 @@ from crm_common.config import Settings
 from crm_common.db import database_ready
 from crm_common.web import add_ready_check, create_base_app, finish_app
 
+from . import __version__
 from .bootstrap import build_issuer
 from .entrypoints import api_clients, oauth
 from .service_layer.keys import ensure_signing_key
@@ -18,7 +19,7 @@ BLUEPRINTS = [oauth.blp, api_clients.blp]
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env("issuer")
-    app, api = create_base_app(settings, title="token-issuer",
+    app, api = create_base_app(settings, release=__version__, title="token-issuer",
                                description="Integrator credentials: OAuth 2.0 client credentials, tokens "
                                            "signed with an asymmetric key published as a JWKS, rotation "
                                            "and revocation (CONTRACT §3).")

@@ -7,19 +7,20 @@ import datetime as dt
 import getpass
 import json
 import sys
-from pathlib import Path
 
 from crm_common import logs
 from crm_common.cli import service_main
 from crm_common.config import Settings
-from crm_common.migrations import upgrade_head
+from crm_common.migrations import migrations_home, upgrade_head
 
 from .adapters.keystore import generate_kek
 from .bootstrap import Issuer, build_issuer
 from .domain.model import Operator
 from .service_layer import clients, keys
 
-SERVICE_DIR = Path(__file__).resolve().parent.parent
+# alembic.ini and migrations/ are package data of this package, found through importlib.resources
+# (crm_common.migrations.migrations_home): a wheel installed anywhere migrates from any directory.
+SERVICE_DIR = migrations_home("token_issuer")
 
 
 def _issuer() -> Issuer:

@@ -11,6 +11,7 @@ from crm_common.db import database_ready
 from crm_common.relay import backlog_check
 from crm_common.web import add_ready_check, create_base_app, finish_app
 
+from . import __version__
 from .adapters import orm
 from .bootstrap import bootstrap
 from .entrypoints import deps, external, internal
@@ -20,7 +21,7 @@ BLUEPRINTS = [external.blp, internal.blp]
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env("viewing")
-    app, api = create_base_app(settings, title="viewing-service",
+    app, api = create_base_app(settings, release=__version__, title="viewing-service",
                                description="Owns property-viewing records (seed 002); publishes viewing.recorded / viewing.updated.")
     service = deps.install(app, bootstrap(settings))
     add_ready_check(app, "database", lambda: database_ready(service.engine))

@@ -1,16 +1,17 @@
 """``webhook-service migrate | serve | consume | deliver``."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from crm_common.cli import service_main
+from crm_common.migrations import migrations_home
 from crm_common.workers import consumer_command
 
 from .adapters.orm import processed_events
 from .entrypoints import consumer
 from .entrypoints.deliverer import deliver_command
 
-SERVICE_DIR = Path(__file__).resolve().parent.parent
+# alembic.ini and migrations/ are package data of this package, found through importlib.resources
+# (crm_common.migrations.migrations_home): a wheel installed anywhere migrates from any directory.
+SERVICE_DIR = migrations_home("webhook_service")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -142,7 +142,12 @@ def _customer(data: dict, customer_id: int) -> OwnedCustomer:
         rating=rating if isinstance(rating, int) and not isinstance(rating, bool) else 3,
         status=data.get("status") if isinstance(data.get("status"), str) else None,
         credit_limit=_decimal(data.get("credit_limit"), "credit_limit"),
-        current_balance=_decimal(data.get("current_balance"), "current_balance"))
+        current_balance=_decimal(data.get("current_balance"), "current_balance"),
+        overdue_days=_count(data.get("overdue_days")))
+
+
+def _count(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def _eligibility(data: dict, customer_id: int) -> Eligibility:

@@ -28,7 +28,7 @@ Money = sa.Numeric(18, 2)
 Quantity = sa.Numeric(18, 3)
 Sum = sa.Numeric(28, 2)            # sums over many rows: room far beyond any one row's bound
 LIVE = sa.text("deleted_at IS NULL")
-LIVE_DEBTORS = sa.text("deleted_at IS NULL AND rating > 2 AND debt_due_at IS NOT NULL")
+LIVE_DEBTORS = sa.text("deleted_at IS NULL AND rating > 2 AND debt_due_date IS NOT NULL")
 
 outbox = outbox_table(metadata)
 processed_events, applied_versions = consumer_tables(metadata)
@@ -48,7 +48,12 @@ customers = sa.Table(
     sa.Column("current_balance", Money, nullable=False, default=0),
     sa.Column("payment_terms", sa.Integer, nullable=False, default=30),
     sa.Column("debt_since", UtcDateTime, nullable=True),
-    sa.Column("debt_due_at", UtcDateTime, nullable=True),  # debt_since + payment_terms
+    sa.Column("debt_due_at", UtcDateTime, nullable=True),  # debt_since + payment_terms (an instant)
+    # The day the debt falls due, seed 001 §7.2 (crm_common.credit.debt_due_date): the last
+    # counted (not cancelled) order's date, else the day the debt began (in APP_TIMEZONE),
+    # plus payment terms; NULL without a debt. Kept in step by customer events and by every
+    # order write (ReadModel.due_dates), so that "overdue" is `debt_due_date < today`.
+    sa.Column("debt_due_date", sa.Date, nullable=True),
     sa.Column("lead_status", sa.SmallInteger, nullable=True),
     sa.Column("viewing_count", sa.Integer, nullable=False, default=0),
     sa.Column("total_commission", Money, nullable=False, default=0),
@@ -61,11 +66,11 @@ customers = sa.Table(
     sa.Index("ix_customers_live_factory_lead_status", "factory_id", "lead_status",
              postgresql_where=LIVE, sqlite_where=LIVE),
     # The two figures of §5.4 that depend on the clock, counted from an index (index-only on
-    # PostgreSQL) instead of kept: new this month, and debt past its terms (3-5 stars; 1-2
-    # star customers are at risk anyway and counted from the summary).
+    # PostgreSQL) instead of kept: new this month, and overdue debt (3-5 stars; 1-2 star
+    # customers are at risk anyway and counted from the summary).
     sa.Index("ix_customers_live_factory_created", "factory_id", "created_at",
              postgresql_where=LIVE, sqlite_where=LIVE, postgresql_include=["business_domain"]),
-    sa.Index("ix_customers_live_factory_debt_due", "factory_id", "debt_due_at",
+    sa.Index("ix_customers_live_factory_debt_due_date", "factory_id", "debt_due_date",
              postgresql_where=LIVE_DEBTORS, sqlite_where=LIVE_DEBTORS, postgresql_include=["business_domain"]),
 )
 

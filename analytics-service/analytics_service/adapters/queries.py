@@ -146,22 +146,32 @@ def summary_groups(session: Session, factory_id: str, scope: DomainScope | None)
 
 
 def clock_counts(session: Session, factory_id: str, scope: DomainScope | None, *, since: dt.datetime,
-                 now: dt.datetime) -> tuple[int, int]:
+                 today: dt.date) -> tuple[int, int]:
     """The two figures of §5.4 that move with the clock, in one round trip, each counted from
     its partial index: live customers created at or after ``since``, and live 3-5 star
-    customers whose debt is past its terms (the at-risk customers that the summary's 1-2 star
-    counts do not already hold)."""
+    customers whose debt is overdue on ``today`` (seed 001 §7.2: their kept ``debt_due_date``
+    is before today; the at-risk customers that the summary's 1-2 star counts do not already
+    hold)."""
     count = lambda *where: sa.select(sa.func.count()).where(  # noqa: E731
         live_customers(factory_id, scope), *where).scalar_subquery()
     row = session.execute(sa.select(
         count(C.created_at >= since).label("new"),
-        count(C.rating > 2, customer_rules.is_overdue_debt_sql(C.debt_due_at, now)).label("overdue"))).one()
+        count(C.rating > 2, customer_rules.is_past_due_sql(C.debt_due_date, today)).label("overdue"))).one()
     return int(row.new), int(row.overdue)
 
 
-def credit_rows(session: Session, factory_id: str, scope: DomainScope | None) -> list:
-    return session.execute(sa.select(C.rating, C.credit_limit, C.current_balance, C.debt_since, C.payment_terms)
-                           .where(live_customers(factory_id, scope))).all()
+def credit_risk_counts(session: Session, factory_id: str, scope: DomainScope | None, today: dt.date
+                       ) -> tuple[dict[str, int], int]:
+    """(live customers per 信用风险等级, how many are overdue on ``today``), in one grouped
+    query: each row's overdue days from its kept ``debt_due_date`` (seed 001 §7.2), its
+    level by ``crm_common.credit.risk_level_sql``."""
+    days = customer_rules.days_past_due_sql(C.debt_due_date, today)
+    level = customer_rules.risk_level_sql(C.rating, C.credit_limit, C.current_balance, days).label("level")
+    overdue = customer_rules.is_past_due_sql(C.debt_due_date, today)
+    rows = session.execute(sa.select(level, sa.func.count().label("n"),
+                                     sa.func.sum(sa.case((overdue, 1), else_=0)).label("overdue"))
+                           .where(live_customers(factory_id, scope)).group_by(level)).all()
+    return {r.level: int(r.n) for r in rows}, sum(int(r.overdue or 0) for r in rows)
 
 
 def customers_by_id(session: Session, factory_id: str, scope: DomainScope | None, ids=None) -> dict[int, object]:

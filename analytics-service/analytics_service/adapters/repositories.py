@@ -12,6 +12,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from crm_common import credit
 from crm_common.db import upsert, utcnow
 
 from ..domain import customers as customer_rules
@@ -30,10 +31,56 @@ def _chunks(items: list, size: int = 2000):
 
 
 class ReadModel:
-    """Customers and viewing records as their owners last described them."""
+    """Customers and viewing records as their owners last described them; each customer
+    with its ``debt_due_date`` (seed 001 §7.2 over the order facts, days in ``tz``)."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, tz: dt.tzinfo = dt.timezone.utc):
         self.session = session
+        self.tz = tz
+
+    def _last_order_dates(self, pairs) -> dict[tuple[str, int], dt.date]:
+        """(tenant, customer id) -> last counted order date, for those that have orders
+        (``customer_order_totals``: cancelled orders count in no order date)."""
+        t = orm.customer_order_totals.c
+        pairs = sorted(set(pairs))
+        out: dict[tuple[str, int], dt.date] = {}
+        for factory_id in sorted({f for f, _cid in pairs}):
+            ids = [cid for f, cid in pairs if f == factory_id]
+            for chunk in _chunks(ids):
+                for r in self.session.execute(sa.select(t.customer_id, t.last_order_date).where(
+                        t.factory_id == factory_id, t.customer_id.in_(chunk))):
+                    out[(factory_id, int(r.customer_id))] = r.last_order_date
+        return out
+
+    def _due_date(self, row, last_order_date: dt.date | None) -> dt.date | None:
+        return credit.debt_due_date(row["current_balance"], row["debt_since"], row["payment_terms"],
+                                    last_order_date=last_order_date, tz=self.tz)
+
+    def refresh_due_dates(self, factory_id: str | None = None, customer_ids=None) -> int:
+        """Recompute ``debt_due_date`` of these customers (all of them: ``None``) after their
+        orders changed; rows are locked first, the order totals read after, so a customer
+        event applied meanwhile and this order write never both miss the other. Returns how
+        many rows changed."""
+        c = orm.customers.c
+        stmt = sa.select(c.id, c.factory_id, c.current_balance, c.debt_since, c.payment_terms, c.debt_due_date)
+        if factory_id is not None:
+            stmt = stmt.where(c.factory_id == factory_id)
+        if customer_ids is not None:
+            customer_ids = sorted(set(customer_ids))
+            if not customer_ids:
+                return 0
+            stmt = stmt.where(c.id.in_(customer_ids))
+        rows = [r._mapping for r in self.session.execute(stmt.order_by(c.id).with_for_update())]
+        last = self._last_order_dates((r["factory_id"], r["id"]) for r in rows)
+        changes = []
+        for r in rows:
+            due = self._due_date(r, last.get((r["factory_id"], r["id"])))
+            if due != _as_date(r["debt_due_date"]):
+                changes.append({"b_id": r["id"], "due": due})
+        for chunk in _chunks(changes):
+            self.session.execute(sa.update(orm.customers).where(c.id == sa.bindparam("b_id"))
+                                 .values(debt_due_date=sa.bindparam("due")), chunk)
+        return len(changes)
 
     def apply_customers(self, rows: list[dict]) -> None:
         """Write customer rows that are newer than the stored ones, and add what they change
@@ -53,6 +100,10 @@ class ReadModel:
         written = [row for cid, row in sorted(newest.items()) if cid not in old or old[cid]["version"] < row["version"]]
         if not written:
             return
+        # Read after the rows are locked: an order write holds them while it changes totals.
+        last = self._last_order_dates((row["factory_id"], row["id"]) for row in written)
+        written = [{**row, "debt_due_date": self._due_date(row, last.get((row["factory_id"], row["id"])))}
+                   for row in written]
         upsert(self.session, orm.customers, written, index_elements=["id"],
                update=[k for k in written[0] if k != "id"], where=_newer)
         deltas: dict[customer_rules.SummaryKey, customer_rules.CustomerFigures] = {}
@@ -220,6 +271,12 @@ class Orders:
         self.session.execute(sa.delete(t).where(t.c.factory_id == factory_id, t.c.customer_id.in_(customer_ids)))
         if rows:
             self.session.execute(sa.insert(t), rows)
+
+
+def _as_date(value) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])  # SQLite may hand text back
 
 
 def _order_row(factory_id: str, order: order_rules.Order, *, source: str, now: dt.datetime) -> dict:

@@ -3,14 +3,15 @@ database also computes with its SQL form beside it (``*_sql``; tests/integration
 test_formulas.py runs both over one table of inputs).
 
 The credit rules (type labels, credit, overdue debt, the 信用风险等级 levels) are the shared
-library's ``crm_common.credit``, the same ones customer-service applies; this module adds
+library's ``crm_common.credit``, the same ones customer-service applies — overdue counted
+from the last counted (not cancelled) order's date, which analytics takes from its own order
+facts (``customer_order_totals``) and customer-service from their events; this module adds
 what only analytics needs: the labels of the distributions, 风险客户 of §5.4, and what one
 customer adds to its tenant's summary (``CustomerFigures``), which the consumer keeps in step
 with the read model so that overall statistics and the distributions never scan customers.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -21,11 +22,16 @@ from crm_common.credit import (  # noqa: F401
     RISK_LEVELS,
     available_credit,
     credit_utilization,
+    days_past_due,
+    days_past_due_sql,
     debt_due_at,
+    debt_due_date,
     exceeds_credit_limit,
     is_overdue,
+    is_past_due_sql,
     overdue_days,
     risk_level,
+    risk_level_sql,
 )
 
 OTHER_LABEL = "其他"
@@ -48,24 +54,15 @@ def industry_label(industry: str | None) -> str:
     return industry or OTHER_LABEL
 
 
-def is_overdue_debt(debt_due: dt.datetime | None, now: dt.datetime) -> bool:
-    """Debt past its payment terms (``debt_due_at``, kept on the read model's row)."""
-    return debt_due is not None and debt_due < now
-
-
-def is_overdue_debt_sql(debt_due, now: dt.datetime) -> sa.ColumnElement:
-    return sa.and_(debt_due.is_not(None), debt_due < now)
-
-
 def is_at_risk(rating: int, overdue: bool) -> bool:
-    """风险客户 of seed 001 §5.4: 1-2 stars, or debt past its payment terms."""
+    """风险客户 of seed 001 §5.4: 1-2 stars, or an overdue debt (§7.2: ``overdue_days`` > 0)."""
     return rating <= 2 or overdue
 
 
 def at_risk_count(one_or_two_stars: int, overdue_with_more_stars: int) -> int:
     """How many customers ``is_at_risk``, counted without a scan: the 1-2 star customers (from
-    the summary) plus those with 3-5 stars whose debt is past its terms (from an index) —
-    nobody twice."""
+    the summary) plus those with 3-5 stars whose debt is overdue (``debt_due_date`` before
+    today, from an index) — nobody twice."""
     return one_or_two_stars + overdue_with_more_stars
 
 

@@ -21,6 +21,7 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 
 @blp.route("/customers/<int:customer_id>/rating-score", methods=["GET"])
+@blp.doc(operationId="getCustomerRatingScore")
 @blp.response(200, V1RatingScore)
 @errors(401, 403, 404, 503)
 @authorize("analytics.read")
@@ -33,6 +34,7 @@ def rating_score(customer_id):
 
 
 @blp.route("/rating-scores", methods=["GET"])
+@blp.doc(operationId="listCustomerRatingScores")
 @blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, V1RatingScores)
 @errors(400, 401, 403)
@@ -44,6 +46,7 @@ def rating_scores(page, page_size):
 
 
 @blp.route("/rfm", methods=["GET"])
+@blp.doc(operationId="getRfmSegments")
 @blp.arguments(RfmQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, V1Rfm)
 @errors(400, 401, 403)
@@ -58,17 +61,23 @@ def rfm(page, page_size, segment=None):
 
 
 @blp.route("/credit-risk", methods=["GET"])
+@blp.doc(operationId="getCreditRiskLevels")
 @blp.response(200, V1CreditRisk)
 @errors(401, 403)
 @authorize("analytics.read")
 def credit_risk():
     """信用风险等级: live customers per level — EXCELLENT 优质客户, NORMAL 正常客户, RISK 风险客户,
-    HIGH_RISK 高风险客户 — by the same rule as customer-service."""
+    HIGH_RISK 高风险客户 — by the same rule as customer-service, and `overdue`: how many owe
+    money past its terms (seed 001 §7.2: overdueDays = today − (lastOrderDate + paymentTerms),
+    lastOrderDate the newest order that was not cancelled; a debt without any order counts
+    from the day it began; days in APP_TIMEZONE) — the customers whose `isOverdue` is true
+    in customer-service."""
     ctx = request_context()
-    return reply(svc.credit_risk(uow(), ctx))
+    return reply(svc.credit_risk(uow(), ctx, timezone=timezone()))
 
 
 @blp.route("/freshness", methods=["GET"])
+@blp.doc(operationId="getAnalyticsFreshness")
 @blp.response(200, V1Freshness)
 @errors(401, 403)
 @authorize("analytics.freshness.read")

@@ -17,6 +17,7 @@ SUCCESS_MESSAGE = "统计数据获取成功"
 
 
 @blp.route("/statistics", methods=["GET"])
+@blp.doc(operationId="getExternalViewingStatistics")
 @blp.arguments(StatisticsQuerySchema, location="query")
 @blp.response(200, ExternalStatistics)
 @document_errors(blp, Surface.EXTERNAL, 400, 401, 403)

@@ -89,6 +89,7 @@ def _outcome_view(outcome: svc.OrderOutcome) -> dict:
 
 
 @blp.route("/orders", methods=["POST"])
+@blp.doc(operationId="recordOrders")
 @blp.arguments(OrderBatchSchema, example=BATCH_EXAMPLE)
 @blp.response(200, V1OrderBatch)
 @blp.alt_response(207, schema=V1OrderBatch, description="Some orders failed: each one's outcome says why")
@@ -127,6 +128,7 @@ def record_orders(body):
 
 
 @blp.route("/orders/<path:order_id>", methods=["PUT"])
+@blp.doc(operationId="recordOrder")
 @blp.arguments(OrderFieldsSchema, example=SINGLE_EXAMPLE)
 @blp.response(200, V1Order, description="A change of a recorded order, or the same order again (unchanged)")
 @blp.alt_response(201, schema=V1Order, description="A new order")
@@ -150,6 +152,7 @@ def put_order(body, order_id):
 
 
 @blp.route("/orders/<path:order_id>", methods=["GET"])
+@blp.doc(operationId="getOrder")
 @blp.response(200, V1Order)
 @errors(400, 401, 403, 404)
 @authorize("order.read")
@@ -162,6 +165,7 @@ def get_order(order_id):
 
 
 @blp.route("/orders/<path:order_id>", methods=["PATCH"])
+@blp.doc(operationId="changeOrderStatus")
 @blp.arguments(OrderChangeSchema, example=CHANGE_EXAMPLE)
 @blp.response(200, V1Order)
 @errors(400, 401, 403, 404, 409)
@@ -181,6 +185,7 @@ def change_order(body, order_id):
 
 
 @blp.route("/order-summaries", methods=["POST"])
+@blp.doc(operationId="summarizeCustomerOrders")
 @blp.arguments(OrderSummariesRequestSchema, example=SUMMARIES_EXAMPLE)
 @blp.response(200, V1OrderSummaries)
 @errors(400, 401, 403)

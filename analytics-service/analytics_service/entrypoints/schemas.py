@@ -79,6 +79,15 @@ class CustomerStatisticsSchema(ma.Schema):
     top_products = f.List(f.Nested(TopProductSchema), data_key="topProducts")
     payment_stats = f.Nested(PaymentStatsSchema, data_key="paymentStats")
     credit_utilization = Money(allow_none=True, data_key="creditUtilization")
+    is_overdue = f.Boolean(data_key="isOverdue", metadata={
+        "description": "是否逾期 (seed 001 §4.2, §7.2): the customer owes money (currentBalance < 0) past "
+                       "lastOrderDate + paymentTerms — lastOrderDate the newest order not cancelled, else "
+                       "the day the debt began; the same answer as customer-service's isOverdue",
+        "example": True})
+    overdue_days = f.Integer(data_key="overdueDays", metadata={
+        "description": "逾期天数: today − (lastOrderDate + paymentTerms), calendar days in APP_TIMEZONE "
+                       "(0 when not overdue); unlike paymentStats.maxOverdueDays (per order's due date)",
+        "example": 15})
     customer_lifetime_value = Money(allow_none=True, data_key="customerLifetimeValue")
 
 
@@ -247,6 +256,11 @@ class RiskLevelSchema(ma.Schema):
 class CreditRiskSchema(ma.Schema):
     total = f.Integer()
     counts = f.Dict(keys=f.String(), values=f.Integer())
+    overdue = f.Integer(metadata={
+        "description": "live customers whose debt is overdue (seed 001 §7.2: today − (lastOrderDate + "
+                       "paymentTerms) > 0, lastOrderDate the newest order not cancelled, else the day the "
+                       "debt began); the same customers customer-service shows with isOverdue true",
+        "example": 2})
     levels = f.List(f.Nested(RiskLevelSchema))
 
 

@@ -122,15 +122,16 @@ def rfm_segments(uow, ctx: RequestContext, *, segment: str | None, page: int, pa
 
 # --- credit risk ---------------------------------------------------------------------------------
 
-def credit_risk(uow, ctx: RequestContext, now: dt.datetime | None = None) -> dict:
-    now = now or utcnow()
+def credit_risk(uow, ctx: RequestContext, *, timezone: str, now: dt.datetime | None = None) -> dict:
+    """Live customers per 信用风险等级, and how many are overdue (seed 001 §7.2 — the debt
+    counted from the last counted order's date in analytics' own order facts, else from
+    the day it began — on today's date in ``timezone``, as customer-service counts it):
+    one grouped query over the kept due days (``customers.debt_due_date``)."""
+    today = viewing_rules.local_today(timezone, now)
     with uow:
-        rows = q.credit_rows(uow.session, ctx.factory_id, ctx.scope)
-    counts = {level: 0 for level in customer_rules.RISK_LEVELS}
-    for r in rows:
-        days = customer_rules.overdue_days(r.current_balance, r.debt_since, r.payment_terms, now)
-        counts[customer_rules.risk_level(r.rating, r.credit_limit, r.current_balance, days)] += 1
-    return {"total": len(rows), "counts": counts,
+        found, overdue = q.credit_risk_counts(uow.session, ctx.factory_id, ctx.scope, today)
+    counts = {level: found.get(level, 0) for level in customer_rules.RISK_LEVELS}
+    return {"total": sum(counts.values()), "counts": counts, "overdue": overdue,
             "levels": [{"level": level, **meta, "count": counts[level]}
                        for level, meta in customer_rules.RISK_LEVELS.items()]}
 

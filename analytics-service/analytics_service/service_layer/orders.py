@@ -164,6 +164,7 @@ def _write(uow: AnalyticsUnitOfWork, ctx: RequestContext, writes: list[tuple[ord
         last = _event(ctx, recorded[order.order_id], previous, changed, now)
         uow.add_event(last)
     uow.orders.refresh_totals(ctx.factory_id, affected)
+    uow.read_model.refresh_due_dates(ctx.factory_id, affected)   # the last order date moved
     if last is not None:
         uow.freshness.note(uow.freshness.ORDERS, event_id=last["event_id"], event_type=last["event_type"],
                            occurred_at=now, count=len(writes))
@@ -296,4 +297,5 @@ def apply_order_event(uow: AnalyticsUnitOfWork, factory_id: str, order: order_ru
             raise InvalidEvent(f"{exc.code}: {exc.message}") from exc
     uow.orders.save(factory_id, [(order, version)], source=source, now=utcnow())
     uow.orders.refresh_totals(factory_id, customers)
+    uow.read_model.refresh_due_dates(factory_id, customers)
     return True

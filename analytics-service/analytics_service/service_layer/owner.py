@@ -38,6 +38,7 @@ class OwnedCustomer:
     status: str | None
     credit_limit: Decimal
     current_balance: Decimal
+    overdue_days: int = 0     # seed 001 §7.2 as the owner counts it
 
 
 class CustomerOwner(Protocol):

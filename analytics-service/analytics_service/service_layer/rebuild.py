@@ -6,7 +6,8 @@
    applied a strictly newer version meanwhile; rows the owner no longer has go, unless the
    consumer applied them after the rebuild began. Older events still in flight are then
    ignored by the version check.
-Orders are owned here and are not touched. A source that fails aborts the whole rebuild.
+Orders are owned here and are not touched; each customer's due day (``debt_due_date``) is
+computed again from them (also how a changed APP_TIMEZONE reaches the stored days). A source that fails aborts the whole rebuild.
 """
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def rebuild(uow: AnalyticsUnitOfWork, chosen: list[Source], *, consumer: str) ->
                                                          consumer=consumer, started=started)
         if any(source.table is orm.customers for source in chosen):
             uow.read_model.recompute_summaries()
+            report["due_dates_changed"] = uow.read_model.refresh_due_dates()
         uow.commit()
     log.info("rebuild_done", **report)
     return report

@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import fields as dataclass_fields
 from decimal import Decimal
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from crm_common.context import RequestContext
 from crm_common.db import utcnow
@@ -18,7 +19,7 @@ from ..adapters import queries as q
 from ..domain import customers as customer_rules
 from ..domain import orders as order_rules
 from ..domain import viewings as viewing_rules
-from .owner import CustomerOwner, OwnerUnavailable, unavailable
+from .owner import CustomerOwner, OwnedCustomer, OwnerUnavailable, unavailable
 
 NOT_FOUND_MESSAGE = "客户 {id} 不存在或已被删除"
 RATINGS_DESC = ("5", "4", "3", "2", "1")
@@ -62,9 +63,21 @@ def customer_statistics(uow, owner: CustomerOwner, ctx: RequestContext, customer
     c, (totals, products) = read_about(uow, owner, ctx, customer_id, lambda session: (
         q.order_totals(session, ctx.factory_id, today, [customer_id]).get(customer_id, order_rules.OrderTotals()),
         q.products(session, ctx.factory_id, customer_id)))
-    return order_rules.customer_statistics(
+    figures = order_rules.customer_statistics(
         c.id, totals, products, c.credit_limit, c.current_balance, today,
         customer_rules.credit_utilization(c.credit_limit, c.current_balance))
+    days = overdue_days(c, totals.last_order_date, today, timezone)
+    return {**figures, "is_overdue": days > 0, "overdue_days": days}
+
+
+def overdue_days(c, last_order_date: dt.date | None, today: dt.date, timezone: str) -> int:
+    """逾期天数 of seed 001 §7.2 for a read-model row, with the last counted order date of
+    analytics' own order facts; for a customer the read model does not know yet (created
+    a moment ago) the owner's count, the same rule over the orders it has heard of."""
+    if isinstance(c, OwnedCustomer):
+        return c.overdue_days
+    return customer_rules.overdue_days(c.current_balance, c.debt_since, c.payment_terms, today,
+                                       last_order_date=last_order_date, tz=ZoneInfo(timezone))
 
 
 def purchase_history(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: int) -> list[dict]:
@@ -90,7 +103,8 @@ def overall_statistics(uow, ctx: RequestContext, *, timezone: str, now: dt.datet
     with uow:
         groups = q.summary_groups(uow.session, ctx.factory_id, ctx.scope)
         new, overdue = q.clock_counts(uow.session, ctx.factory_id, ctx.scope,
-                                      since=viewing_rules.month_start(timezone, now), now=now)
+                                      since=viewing_rules.month_start(timezone, now),
+                                      today=viewing_rules.local_today(timezone, now))
     f = customer_rules.CustomerFigures(*(sum(getattr(g, name) for g in groups) for name in FIGURES))
     ratings = _ratings(groups, RATINGS_DESC)
     return {

@@ -21,7 +21,7 @@ from .conftest import customer_event, new_customer_id
 TODAY = dt.date(2026, 11, 21)
 NOW = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.timezone.utc)
 
-# status, credit_limit, current_balance, rating, debt_due (days from NOW, None: no debt due)
+# status, credit_limit, current_balance, rating, debt_due_date (days from TODAY, None: no debt)
 CUSTOMERS = [
     ("active", D(0), D(0), 3, None),
     ("active", D(100000), D("-15000"), 5, 10),
@@ -29,7 +29,7 @@ CUSTOMERS = [
     ("frozen", D("7.77"), D("-7.77"), 4, -45),
     ("active", D("0.01"), D("-123456789.99"), 2, None),
     ("potential", D(50000), D(500), 4, None),       # a positive balance: nothing owed
-    ("active", D(2), D("-0.01"), 3, 0),             # due exactly now: not yet overdue
+    ("active", D(2), D("-0.01"), 3, 0),             # due today: not yet overdue
 ]
 
 
@@ -37,28 +37,35 @@ def test_utilisation_and_at_risk_agree_with_their_sql_forms(customers, engine, u
     ids = []
     for status, limit, balance, rating, due in CUSTOMERS:
         cid = customers.add(factory, status=status, credit_limit=limit, current_balance=balance, rating=rating)
-        due_at = None if due is None else NOW + dt.timedelta(days=due)
+        due_date = None if due is None else TODAY + dt.timedelta(days=due)
         with engine.begin() as conn:
-            conn.execute(sa.update(orm.customers).where(orm.customers.c.id == cid).values(debt_due_at=due_at))
+            conn.execute(sa.update(orm.customers).where(orm.customers.c.id == cid).values(debt_due_date=due_date))
         ids.append(cid)
     C = orm.customers.c
     with engine.connect() as conn:
         rows = {r.id: r for r in conn.execute(sa.select(
             C.id, customer_rules.utilization_fraction_sql(C.credit_limit, C.current_balance).label("utilization"),
-            customer_rules.is_overdue_debt_sql(C.debt_due_at, NOW).label("overdue")).where(C.id.in_(ids)))}
-    at_risk = 0
+            customer_rules.is_past_due_sql(C.debt_due_date, TODAY).label("overdue")).where(C.id.in_(ids)))}
+    at_risk, levels, overdue_count = 0, {}, 0
     for cid, (status, limit, balance, rating, due) in zip(ids, CUSTOMERS):
-        due_at = None if due is None else NOW + dt.timedelta(days=due)
+        due_date = None if due is None else TODAY + dt.timedelta(days=due)
+        days = customer_rules.days_past_due(due_date, TODAY)
         assert rows[cid].utilization == customer_rules.utilization_fraction(limit, balance), (limit, balance)
-        assert rows[cid].overdue == customer_rules.is_overdue_debt(due_at, NOW)
-        at_risk += customer_rules.is_at_risk(rating, customer_rules.is_overdue_debt(due_at, NOW))
+        assert rows[cid].overdue == (days > 0)
+        at_risk += customer_rules.is_at_risk(rating, days > 0)
+        overdue_count += days > 0
+        level = customer_rules.risk_level(rating, limit, balance, days)
+        levels[level] = levels.get(level, 0) + 1
     # 风险客户 counted without a scan (the summary's 1-2 stars + the index's overdue 3-5 stars).
     uow = unit_of_work()
     with uow:
         groups = q.summary_groups(uow.session, factory, None)
-        _new, overdue = q.clock_counts(uow.session, factory, None, since=NOW, now=NOW)
+        _new, overdue = q.clock_counts(uow.session, factory, None, since=NOW, today=TODAY)
+        # 信用风险等级 in one grouped query: the same levels as the rule row by row.
+        assert q.credit_risk_counts(uow.session, factory, None, TODAY) == (levels, overdue_count)
     low = sum(g.customers for g in groups if g.rating <= 2)
     assert customer_rules.at_risk_count(low, overdue) == at_risk == 3
+    assert levels == {"NORMAL": 3, "EXCELLENT": 1, "RISK": 1, "HIGH_RISK": 2} and overdue_count == 2
 
 
 ORDERS = [  # status, days before TODAY ordered, days to pay (None: unpaid), due after (days), amount

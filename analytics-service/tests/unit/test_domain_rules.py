@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal as D
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -34,6 +35,23 @@ def test_debt_is_overdue_only_after_its_payment_terms():
     assert c.overdue_days(D(-1), since, 30, NOW) == 10 and c.is_overdue(D(-1), since, 30, NOW)
     assert c.overdue_days(D(-1), since, 60, NOW) == 0 and not c.is_overdue(D(-1), since, 60, NOW)
     assert c.debt_due_at(D(0), since, 30) is None and not c.is_overdue(D(5), since, 0, NOW)
+
+
+def test_overdue_counts_from_the_last_order_date_when_there_is_one():
+    """Seed 001 §7.2: overdueDays = today − (lastOrderDate + paymentTerms); the day the debt
+    began only when no (counted) order is known; days in the given zone."""
+    today = dt.date(2026, 11, 30)
+    debt_began = dt.datetime(2026, 11, 29, 20, 0, tzinfo=dt.timezone.utc)   # 30 Nov in Shanghai
+    shanghai = ZoneInfo("Asia/Shanghai")
+    last_order = dt.date(2026, 10, 16)                                        # 45 days before today
+    assert c.overdue_days(D(-1), debt_began, 30, today, last_order_date=last_order, tz=shanghai) == 15
+    assert c.overdue_days(D(-1), debt_began, 30, today, tz=shanghai) == 0     # the debt is a day old
+    assert c.debt_due_date(D(-1), debt_began, 0, tz=shanghai) == today
+    assert c.debt_due_date(D(-1), debt_began, 0) == today - dt.timedelta(days=1)   # in UTC: 29 Nov
+    assert c.debt_due_date(D(0), debt_began, 30, last_order_date=last_order) is None
+    due = c.debt_due_date(D(-1), debt_began, 30, last_order_date=last_order, tz=shanghai)
+    assert c.days_past_due(due, today) == 15 and c.days_past_due(None, today) == 0
+    assert c.days_past_due(due, dt.datetime(2026, 11, 29, 17, 0, tzinfo=dt.timezone.utc), shanghai) == 15
 
 
 @pytest.mark.parametrize("rating_, limit, balance, days, level", [

@@ -56,6 +56,10 @@ class FakeOrders:
 class FakeReadModel:
     def __init__(self):
         self.scopes: dict[int, tuple[str, str]] = {}
+        self.due_dates_refreshed: list[set[int]] = []
+
+    def refresh_due_dates(self, factory_id, customer_ids):
+        self.due_dates_refreshed.append(set(customer_ids))
 
     def customer_scopes(self, customer_ids):
         return {cid: self.scopes[cid] for cid in customer_ids if cid in self.scopes}
@@ -153,6 +157,8 @@ def test_a_new_order_is_written_with_one_order_recorded_event_that_keeps_its_con
     assert (event["event_type"], event["aggregate_version"], event["data"]["status"], event["data"]["open"]) == \
         ("order.recorded", 1, "PENDING", True)
     assert owner.asked == [7] and uow.orders.refreshed == [{7}]
+    # The last order date moved: the customer's due day (seed 001 §7.2) follows.
+    assert uow.read_model.due_dates_refreshed == [{7}]
 
 
 def test_the_same_order_again_writes_nothing_and_a_change_is_order_updated(uow, owner):

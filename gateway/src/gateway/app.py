@@ -12,7 +12,7 @@ from flask import Flask
 from crm_common.config import Settings
 from crm_common.web import create_base_app, docs_blueprint, finish_app
 
-from . import dashboard, views
+from . import __version__, dashboard, views
 from .bootstrap import bootstrap
 
 DESCRIPTION = (
@@ -26,7 +26,7 @@ DESCRIPTION = (
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env("gateway")
-    app, api = create_base_app(settings, title="CRM API", description=DESCRIPTION, serve_docs=False)
+    app, api = create_base_app(settings, release=__version__, title="CRM API", description=DESCRIPTION, serve_docs=False)
     bootstrap(app, settings, own_document=lambda: api.spec.to_dict())
     api.register_blueprint(views.docs_blp)
     app.register_blueprint(docs_blueprint("CRM API"))

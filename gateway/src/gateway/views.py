@@ -13,6 +13,7 @@ docs_blp = Blueprint("gateway_docs", __name__, description="The API documentatio
 
 
 @docs_blp.route("/openapi.json")
+@docs_blp.doc(operationId="getOpenApiDocument")
 @docs_blp.doc(security=[], responses={"200": {"description": "OpenAPI 3 document"}})
 @authz.public
 def openapi_json():

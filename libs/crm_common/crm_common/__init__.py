@@ -11,3 +11,5 @@ Modules are deliberately small and framework-light:
 - ``logging``    JSON structured logs with ``trace_id`` and ``sub``
 - ``web``        the Flask app factory pieces shared by every service
 """
+
+__version__ = "0.1.0"  # the one place of this package's version (make release SERVICE=… VERSION=…)

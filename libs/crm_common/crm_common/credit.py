@@ -17,6 +17,8 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 # Stored type codes -> the Chinese labels seed 001 shows.
 CUSTOMER_TYPES = {"company": "企业", "individual": "个人", "dealer": "经销商", "retail": "零售"}
@@ -102,7 +104,41 @@ def overdue_days(current_balance: Decimal, debt_since: dt.datetime | None, payme
                  tz: dt.tzinfo = UTC) -> int:
     """逾期天数: calendar days from the due day to ``now``'s day in ``tz`` (0 when not overdue)."""
     due = debt_due_date(current_balance, debt_since, payment_terms, last_order_date=last_order_date, tz=tz)
+    return days_past_due(due, now, tz)
+
+
+def days_past_due(due: dt.date | None, now: dt.date | dt.datetime, tz: dt.tzinfo = UTC) -> int:
+    """Calendar days from a due day (``debt_due_date``, e.g. kept on a row) to ``now``'s day."""
     return 0 if due is None else max(0, (_day(now, tz) - due).days)
+
+
+class _DaysBetween(FunctionElement):
+    """``later - earlier`` in days, for two dates (PostgreSQL: date - date; SQLite: julianday)."""
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(_DaysBetween)
+def _days_between(element, compiler, **kw):
+    later, earlier = list(element.clauses)
+    return f"({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)})"
+
+
+@compiles(_DaysBetween, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    later, earlier = list(element.clauses)
+    return f"CAST(julianday({compiler.process(later, **kw)}) - julianday({compiler.process(earlier, **kw)}) AS INTEGER)"
+
+
+def days_past_due_sql(due, today: dt.date) -> sa.ColumnElement:
+    """``days_past_due`` over a column holding ``debt_due_date`` (PostgreSQL and SQLite)."""
+    day = sa.literal(today, sa.Date)
+    return sa.case((is_past_due_sql(due, today), _DaysBetween(day, due)), else_=0)
+
+
+def is_past_due_sql(due, today: dt.date) -> sa.ColumnElement:
+    """``days_past_due(due, today) > 0`` over a column holding ``debt_due_date`` (indexable)."""
+    return sa.and_(due.is_not(None), due < sa.literal(today, sa.Date))
 
 
 def overdue_days_sql(current_balance, debt_since, payment_terms, last_order_date, today: dt.date,

@@ -1,8 +1,14 @@
 """Alembic glue shared by every service's ``migrations/env.py``, and a programmatic
-``upgrade_head`` for start-up scripts and tests."""
+``upgrade_head`` for start-up scripts and tests.
+
+A service's ``alembic.ini`` and ``migrations/`` (env.py, script.py.mako, versions/) are
+package data of the service's own package (``customer_service/migrations/``, …): the wheel
+carries them, and ``migrations_home("customer_service")`` finds them through
+``importlib.resources`` wherever the package is installed, from any working directory."""
 from __future__ import annotations
 
 import contextlib
+from importlib import resources
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -53,8 +59,19 @@ def migration_lock(engine: sa.Engine, timeout: str = "10min"):
             conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
 
 
+def migrations_home(package: str) -> Path:
+    """The directory holding a service package's ``alembic.ini`` and ``migrations/``: the
+    package itself, found through ``importlib.resources`` (a checkout, an editable install or
+    a wheel installed anywhere alike). Alembic needs real files: a zipped install is refused."""
+    home = Path(str(resources.files(package)))
+    if not (home / "alembic.ini").is_file() or not (home / "migrations" / "env.py").is_file():
+        raise FileNotFoundError(f"{package} carries no alembic.ini and migrations/ (looked in {home})")
+    return home
+
+
 def upgrade_head(service_dir: Path | str, url: str) -> None:
-    """``alembic upgrade head`` for the service whose alembic.ini is in ``service_dir``."""
+    """``alembic upgrade head`` for the service whose alembic.ini and migrations/ are in
+    ``service_dir`` (its ``migrations_home``)."""
     from alembic import command
     from alembic.config import Config
 

@@ -29,6 +29,7 @@ from .envelopes import Surface, error_body, ok, surface_for_path
 from .errors import AppError, Forbidden, NotFound, Unauthorized
 from .jwks import verifier_from_settings
 from .metrics import install_request_metrics
+from .release import UNKNOWN, commit_of
 
 
 class ArgumentsParser(FlaskParser):
@@ -78,10 +79,12 @@ log = logs.get_logger("crm.web")
 
 def create_base_app(settings: Settings, *, title: str, description: str = "",
                     version: str = "1.0.0", serve_docs: bool = True,
-                    forwards_bodies: bool = False) -> tuple[Flask, Api]:
+                    forwards_bodies: bool = False, release: str | None = None) -> tuple[Flask, Api]:
     """A Flask app with everything but the service's own blueprints.
 
     ``forwards_bodies=True`` (the gateway): request bodies are streamed upstream unread.
+
+    ``release`` is the package's own ``__version__`` (``/healthz`` reports it with the commit).
 
     ``serve_docs=False`` leaves ``/openapi.json`` and ``/docs`` to the app itself (the
     gateway serves a document merged from every service); ``api.spec`` still describes
@@ -92,6 +95,7 @@ def create_base_app(settings: Settings, *, title: str, description: str = "",
     app.json = JSONProvider(app)
     app.url_map.converters["int"] = inputs.BoundedIntegerConverter
     app.config.update(
+        CRM_RELEASE=release,
         API_TITLE=title,
         API_VERSION=version,
         OPENAPI_VERSION="3.0.3",
@@ -111,6 +115,7 @@ def create_base_app(settings: Settings, *, title: str, description: str = "",
     app.extensions["crm_settings"] = settings
     app.extensions["crm_ready_checks"] = []
     api = Api(app)
+    api.ma_plugin.converter.add_attribute_function(typed_nullable_reference)
     install_tracing(app)
     install_auth(app)
     install_input_checks(app, read_bodies=not forwards_bodies)
@@ -122,6 +127,34 @@ def create_base_app(settings: Settings, *, title: str, description: str = "",
     return app, api
 
 
+_ANY_NULL = {"type": "object", "nullable": True}
+
+
+def typed_nullable_reference(converter, field, ret, **kwargs) -> dict:
+    """A nullable nested schema documented as ``allOf: [{$ref}], nullable: true``.
+
+    apispec writes OpenAPI 3.0 ``Nested(..., allow_none=True)`` as ``anyOf: [{"type":
+    "object", "nullable": true}, {"$ref": ...}]``: the first branch (any object) swallows
+    the typed one, and generated clients hand back an untyped dictionary instead of the
+    model (issue 22). ``allOf`` with the one ``$ref`` plus ``nullable`` keeps the type.
+
+    A nullable choice (``enum: ["vip", ..., null]``) becomes ``oneOf: [{"type", "enum"
+    without null}], nullable: true``: generators then make one enum class and ``| None``
+    instead of three copies of the enum."""
+    if not field.allow_none:
+        return {}
+    any_of = ret.get("anyOf")
+    if isinstance(any_of, list) and _ANY_NULL in any_of:
+        del ret["anyOf"]
+        return {"allOf": [branch for branch in any_of if branch != _ANY_NULL], "nullable": True}
+    choices = ret.get("enum")
+    if isinstance(choices, list) and None in choices:
+        branch = {"type": ret.pop("type")} if "type" in ret else {}
+        branch["enum"] = [choice for choice in ret.pop("enum") if choice is not None]
+        return {"oneOf": [branch], "nullable": True}
+    return {}
+
+
 def finish_app(app: Flask) -> Flask:
     """Last step of every app factory, once its blueprints are registered: refuse a route
     that declares no permission (crm_common.authz, deny by default), and declare in the
@@ -129,7 +162,37 @@ def finish_app(app: Flask) -> Flask:
     authz.verify_app(app)
     for entry in app.extensions.get("flask-smorest", {}).get("apis", {}).values():
         declare_common_headers(entry["ext_obj"].spec)
+        document_default_errors(entry["ext_obj"])
     return app
+
+
+DEFAULT_ERROR_RESPONSES = {Surface.V1: "V1DefaultError", Surface.MOBILE: "MobileDefaultError",
+                           Surface.EXTERNAL: "ExternalDefaultError"}
+
+
+def document_default_errors(api: Api) -> None:
+    """The ``default`` response of every ``/api/`` operation in its surface's error envelope
+    (``V1Error``, ``MobileError``, ``ExternalError``). flask-smorest's own default,
+    ``Error`` ``{code, status, message, errors}``, is a shape no service answers: a
+    generated client would parse an undocumented error status into the wrong model."""
+    from .envelopes import ERROR_SCHEMAS
+
+    spec = api.spec
+    for path, item in spec._paths.items():
+        if not path.startswith("/api/"):
+            continue
+        surface = surface_for_path(path)
+        name = DEFAULT_ERROR_RESPONSES[surface]
+        for method, operation in item.items():
+            responses = operation.get("responses") if isinstance(operation, dict) else None
+            if method not in ("get", "post", "put", "patch", "delete") or not responses or "default" not in responses:
+                continue
+            if name not in spec.components.responses:
+                schema = api.ma_plugin.converter.resolve_nested_schema(ERROR_SCHEMAS[surface])
+                spec.components.response(name, {
+                    "description": "Any other error, in this surface's error envelope",
+                    "content": {"application/json": {"schema": schema}}})
+            responses["default"] = {"$ref": f"#/components/responses/{name}"}
 
 
 COMMON_HEADERS = {
@@ -418,8 +481,13 @@ def add_ready_check(app: Flask, name: str, check: ReadyCheck, *, critical: bool 
 
 
 class HealthSchema(ma.Schema):
-    status = ma.fields.String()
-    service = ma.fields.String()
+    status = ma.fields.String(metadata={"example": "ok"})
+    service = ma.fields.String(metadata={"example": "customer"})
+    version = ma.fields.String(metadata={"description": "the package's version (its __version__)",
+                                         "example": "1.0.0"})
+    commit = ma.fields.String(metadata={"description": "the commit the process was built from (GIT_COMMIT, "
+                                                       "else git in a checkout), or \"unknown\"",
+                                        "example": "bc429f4a1e2d"})
 
 
 class ReadySchema(ma.Schema):
@@ -432,14 +500,17 @@ def ops_blueprint() -> Blueprint:
     blp = Blueprint("ops", __name__, description="Liveness and readiness (no token needed)")
 
     @blp.route("/healthz")
+    @blp.doc(operationId="checkHealth")
     @blp.response(200, HealthSchema)
     @blp.doc(security=[])
     @authz.public
     def healthz():
-        """Process alive."""
-        return {"status": "ok", "service": settings_of().service}
+        """Process alive, with its package's version and the commit it was built from."""
+        return {"status": "ok", "service": settings_of().service,
+                "version": current_app.config.get("CRM_RELEASE") or UNKNOWN, "commit": commit_of()}
 
     @blp.route("/readyz")
+    @blp.doc(operationId="checkReadiness")
     @blp.response(200, ReadySchema)
     @blp.alt_response(503, schema=ReadySchema, description="A critical dependency is down")
     @blp.doc(security=[])

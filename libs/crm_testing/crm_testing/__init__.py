@@ -287,13 +287,13 @@ class Stack:
         return {**self.env(), **self.private_env.get(name, {})}
 
     def start(self) -> "Stack":
-        from crm_common.migrations import upgrade_head
-        root = repo_root()
+        from crm_common.migrations import migrations_home, upgrade_head
         self.amqp_url = create_vhost()
         needed = set(self.services) | {WORKERS[w][0] for w in self.worker_names}
         for svc in needed:
             self.db_urls[svc] = create_database(f"crm_{svc}")
-            upgrade_head(root / HTTP_SERVICES[svc]["dir"], self.db_urls[svc])
+            package = HTTP_SERVICES[svc]["app"].split(".", 1)[0]  # its Alembic files are package data
+            upgrade_head(migrations_home(package), self.db_urls[svc])
         for name in self.services + (["gateway"] if self.with_gateway else []):
             self.ports[name] = free_port()
         try:

@@ -34,6 +34,7 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 @blp.route("")
 class Contracts(MethodView):
+    @blp.doc(operationId="listContracts")
     @blp.arguments(ContractListQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, ContractPageSchema))
     @errors(400, 401, 403, 404, 503)
@@ -54,6 +55,7 @@ class Contracts(MethodView):
                                                           project_id=query.get("project_id"),
                                                           keyword=query.get("keyword")), core().uow()))
 
+    @blp.doc(operationId="createContract")
     @blp.arguments(ContractCreateSchema, example=CONTRACT_CREATE_EXAMPLE)
     @blp.response(201, envelope_schema(Surface.V1, ContractSchema))
     @errors(400, 401, 403, 404, 409, 413, 503)
@@ -73,6 +75,7 @@ class Contracts(MethodView):
 
 @blp.route("/<int:contract_id>")
 class ContractById(MethodView):
+    @blp.doc(operationId="getContract")
     @blp.response(200, envelope_schema(Surface.V1, ContractSchema))
     @errors(400, 401, 403, 404, 503)
     @authorize("contract.read")
@@ -81,6 +84,7 @@ class ContractById(MethodView):
         contract = svc.get_contract(cmd.GetContract(request_context(), contract_id), core().uow())
         return reply(contract, headers={"ETag": etag_for(contract.version)})
 
+    @blp.doc(operationId="updateContract")
     @blp.arguments(ContractUpdateSchema, example=CONTRACT_UPDATE_EXAMPLE)
     @blp.response(200, envelope_schema(Surface.V1, ContractSchema))
     @errors(400, 401, 403, 404, 409, 412, 413, 503)

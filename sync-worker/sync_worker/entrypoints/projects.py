@@ -38,6 +38,7 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 @blp.route("")
 class Projects(MethodView):
+    @blp.doc(operationId="listProjects")
     @blp.arguments(ProjectListQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, ProjectPageSchema))
     @errors(400, 401, 403, 404, 503)
@@ -57,6 +58,7 @@ class Projects(MethodView):
                                                         customer_id=query.get("customer_id"),
                                                         keyword=query.get("keyword")), core().uow()))
 
+    @blp.doc(operationId="createProject")
     @blp.arguments(ProjectCreateSchema, example=PROJECT_CREATE_EXAMPLE)
     @blp.response(201, envelope_schema(Surface.V1, ProjectSchema))
     @errors(400, 401, 403, 404, 413, 503)
@@ -76,6 +78,7 @@ class Projects(MethodView):
 
 @blp.route("/<int:project_id>")
 class ProjectById(MethodView):
+    @blp.doc(operationId="getProject")
     @blp.response(200, envelope_schema(Surface.V1, ProjectSchema))
     @errors(400, 401, 403, 404, 503)
     @authorize("project.read")
@@ -84,6 +87,7 @@ class ProjectById(MethodView):
         project = svc.get_project(cmd.GetProject(request_context(), project_id), core().uow())
         return reply(project, headers={"ETag": etag_for(project.version)})
 
+    @blp.doc(operationId="updateProject")
     @blp.arguments(ProjectUpdateSchema, example=PROJECT_UPDATE_EXAMPLE)
     @blp.response(200, envelope_schema(Surface.V1, ProjectSchema))
     @errors(400, 401, 403, 404, 412, 413, 503)
@@ -100,6 +104,7 @@ class ProjectById(MethodView):
 
 @blp.route("/<int:project_id>/sync-from-contract")
 class ProjectSyncFromContract(MethodView):
+    @blp.doc(operationId="syncProjectFromContract")
     @blp.arguments(SyncFromContractSchema, required=False, example=SYNC_FROM_CONTRACT_EXAMPLE)
     @blp.response(200, envelope_schema(Surface.V1, SyncFromContractResultSchema))
     @errors(400, 401, 403, 404, 413, 503)

@@ -38,6 +38,7 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 @blp.route("/customers/<int:customer_id>")
 class SyncOneCustomer(MethodView):
+    @blp.doc(operationId="syncCustomer")
     @blp.response(200, envelope_schema(Surface.V1, SyncResultSchema), example=SYNC_RESULT_EXAMPLE)
     @errors(400, 401, 403, 404, 503)
     @authorize("sync.run")
@@ -55,6 +56,7 @@ class SyncOneCustomer(MethodView):
 
 @blp.route("/customers")
 class SyncManyCustomers(MethodView):
+    @blp.doc(operationId="syncCustomers")
     @blp.arguments(BatchSyncRequestSchema, example=BATCH_SYNC_EXAMPLE)
     @blp.response(200, envelope_schema(Surface.V1, BatchSyncResultSchema))
     @blp.alt_response(207, schema=envelope_schema(Surface.V1, BatchSyncResultSchema),
@@ -83,6 +85,7 @@ class SyncManyCustomers(MethodView):
 
 @blp.route("/history")
 class SyncHistory(MethodView):
+    @blp.doc(operationId="listSyncHistory")
     @blp.arguments(HistoryQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, HistoryPageSchema))
     @errors(400, 401, 403, 404, 503)

@@ -46,6 +46,7 @@ def with_secret(issued: svc.IssuedSecret) -> dict:
 
 @blp.route("")
 class ApiClients(MethodView):
+    @blp.doc(operationId="createApiClient")
     @blp.arguments(ApiClientCreateSchema)
     @blp.response(201, WITH_SECRET)
     @errors(400, 401, 403)
@@ -64,6 +65,7 @@ class ApiClients(MethodView):
         return reply(with_secret(issued), status=201,
                      headers={"Location": f"/api/v1/api-clients/{issued.client.client_id}", "Cache-Control": "no-store"})
 
+    @blp.doc(operationId="listApiClients")
     @blp.arguments(ApiClientListQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, ApiClientPageSchema))
     @errors(400, 401, 403)
@@ -77,6 +79,7 @@ class ApiClients(MethodView):
 
 @blp.route("/<string:client_id>")
 class ApiClientById(MethodView):
+    @blp.doc(operationId="getApiClient")
     @blp.response(200, CLIENT)
     @errors(401, 403, 404)
     @authorize("api_client.manage")
@@ -87,6 +90,7 @@ class ApiClientById(MethodView):
 
 @blp.route("/<string:client_id>/rotate-secret")
 class RotateSecret(MethodView):
+    @blp.doc(operationId="rotateApiClientSecret")
     @blp.response(200, WITH_SECRET)
     @errors(401, 403, 404, 409)
     @authorize("api_client.manage")
@@ -102,6 +106,7 @@ class RotateSecret(MethodView):
 
 @blp.route("/<string:client_id>/revoke")
 class Revoke(MethodView):
+    @blp.doc(operationId="revokeApiClient")
     @blp.response(200, CLIENT)
     @errors(401, 403, 404)
     @authorize("api_client.manage")
@@ -115,6 +120,7 @@ class Revoke(MethodView):
 
 @blp.route("/<string:client_id>/audit")
 class Audit(MethodView):
+    @blp.doc(operationId="listApiClientAudit")
     @blp.arguments(AuditQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, AuditPageSchema))
     @errors(400, 401, 403, 404)

@@ -118,6 +118,7 @@ def parse_token_request(trusted_hops: int) -> TokenRequest:
 
 
 @blp.route("/oauth/token", methods=["POST"])
+@blp.doc(operationId="issueAccessToken")
 @blp.doc(**TOKEN_DOC)
 @authz.public
 def token():
@@ -143,6 +144,7 @@ def token():
 
 
 @blp.route("/.well-known/jwks.json")
+@blp.doc(operationId="getSigningKeys")
 @blp.doc(security=[], responses={"200": {"description": "RFC 7517 JSON Web Key Set"}})
 @authz.public
 def jwks():
@@ -157,6 +159,7 @@ def jwks():
 
 
 @blp.route("/internal/revoked-clients")
+@blp.doc(operationId="listRevokedClients")
 @blp.doc(security=[], responses={"200": {"description": '`{"client_ids": [...]}`'}})
 @authz.public
 def revoked_clients():

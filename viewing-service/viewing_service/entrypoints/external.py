@@ -49,6 +49,7 @@ def register_converters(app, api) -> None:
 
 @blp.route("")
 class ViewingRecords(MethodView):
+    @blp.doc(operationId="listChangedViewingRecords")
     @blp.arguments(ChangedRecordsQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.EXTERNAL, ChangedRecordsPageSchema), example=CHANGED_RECORDS_EXAMPLE)
     @errors(400, 401, 403, 429, 503)
@@ -67,6 +68,7 @@ class ViewingRecords(MethodView):
                                          updated_since=query.get("updated_since"), cursor=query.get("cursor"))
         return reply(svc.list_changed_records(command, service.uow()), message="查询成功")
 
+    @blp.doc(operationId="recordViewing")
     @blp.arguments(ViewingRecordRequestSchema, example=RECORD_REQUEST_EXAMPLE)
     @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordResultSchema), example=RECORD_RESULT_EXAMPLE)
     @errors(400, 401, 403, 404, 413, 429, 503)
@@ -104,6 +106,7 @@ class ViewingRecords(MethodView):
 
 @blp.route("/<anytext:user_id>", merge_slashes=False)
 class UserViewingRecords(MethodView):
+    @blp.doc(operationId="listUserViewingRecords")
     @blp.arguments(ViewingRecordQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.EXTERNAL, ViewingRecordPageSchema), example=USER_RECORDS_EXAMPLE)
     @errors(400, 401, 403, 404, 429, 503)

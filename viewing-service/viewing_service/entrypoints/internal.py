@@ -22,6 +22,7 @@ blp = Blueprint("internal_viewing_records", __name__, url_prefix="/internal/view
 
 @blp.route("/snapshot")
 class Snapshot(MethodView):
+    @blp.doc(operationId="getViewingRecordSnapshot")
     @blp.arguments(SnapshotQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, SnapshotPageSchema))
     @document_errors(blp, Surface.V1, 400, 401, 403, 503)

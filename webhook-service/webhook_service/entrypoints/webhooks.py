@@ -35,6 +35,7 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 @blp.route("")
 class Webhooks(MethodView):
+    @blp.doc(operationId="createWebhook")
     @blp.arguments(WebhookCreateSchema)
     @blp.response(201, envelope_schema(Surface.V1, WebhookCreatedSchema))
     @errors(400, 401, 403, 409)
@@ -50,6 +51,7 @@ class Webhooks(MethodView):
                                       webhooks().settings.max_subscriptions_per_tenant)
         return reply(sub, status=201, headers={"Location": f"/api/v1/webhooks/{sub.id}"})
 
+    @blp.doc(operationId="listWebhooks")
     @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, WebhookPageSchema))
     @errors(400, 401, 403)
@@ -62,6 +64,7 @@ class Webhooks(MethodView):
 
 @blp.route("/<int:webhook_id>")
 class WebhookById(MethodView):
+    @blp.doc(operationId="getWebhook")
     @blp.response(200, envelope_schema(Surface.V1, WebhookSchema))
     @errors(401, 403, 404)
     @authorize("webhook.manage")
@@ -69,6 +72,7 @@ class WebhookById(MethodView):
         """One subscription (never its secret). Another tenant's or domain's is 404."""
         return reply(svc.get_subscription(uow(), request_context(), webhook_id))
 
+    @blp.doc(operationId="updateWebhook")
     @blp.arguments(WebhookUpdateSchema)
     @blp.response(200, envelope_schema(Surface.V1, WebhookSchema))
     @errors(400, 401, 403, 404)
@@ -78,6 +82,7 @@ class WebhookById(MethodView):
         reactivates it after an automatic deactivation, resuming what was pending)."""
         return reply(svc.update_subscription(uow(), request_context(), webhook_id, changes, webhooks().targets))
 
+    @blp.doc(operationId="deleteWebhook")
     @blp.response(200, envelope_schema(Surface.V1, DeletedSchema))
     @errors(401, 403, 404)
     @authorize("webhook.manage")
@@ -89,6 +94,7 @@ class WebhookById(MethodView):
 
 @blp.route("/<int:webhook_id>/deliveries")
 class WebhookDeliveries(MethodView):
+    @blp.doc(operationId="listWebhookDeliveries")
     @blp.arguments(DeliveryQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, DeliveryPageSchema))
     @errors(400, 401, 403, 404)
@@ -103,6 +109,7 @@ class WebhookDeliveries(MethodView):
 
 @blp.route("/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver")
 class WebhookRedeliver(MethodView):
+    @blp.doc(operationId="redeliverWebhookDelivery")
     @blp.response(202, envelope_schema(Surface.V1, DeliverySchema))
     @errors(401, 403, 404, 409)
     @authorize("webhook.manage")
@@ -114,6 +121,7 @@ class WebhookRedeliver(MethodView):
 
 @blp.route("/<int:webhook_id>/ping")
 class WebhookPing(MethodView):
+    @blp.doc(operationId="pingWebhook")
     @blp.response(202, envelope_schema(Surface.V1, DeliverySchema))
     @errors(401, 403, 404)
     @authorize("webhook.manage")

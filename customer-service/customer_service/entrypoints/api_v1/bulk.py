@@ -123,6 +123,7 @@ def _marked(data: dict, dry_run: bool) -> dict:
 
 @blp.route("/bulk-create/", strict_slashes=False)
 class BulkCreate(MethodView):
+    @blp.doc(operationId="bulkCreateCustomers")
     @blp.arguments(BulkCreateRequestSchema, example=CREATE_EXAMPLE)
     @blp.arguments(BulkQuerySchema, location="query", as_kwargs=True)
     @blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
@@ -168,6 +169,7 @@ def _would_be(rendered: dict, raw: dict) -> dict:
 
 @blp.route("/bulk-update/", strict_slashes=False)
 class BulkUpdate(MethodView):
+    @blp.doc(operationId="bulkUpdateCustomers")
     @blp.arguments(BulkUpdateRequestSchema, example=UPDATE_EXAMPLE)
     @blp.arguments(BulkQuerySchema, location="query", as_kwargs=True)
     @blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
@@ -203,6 +205,7 @@ class BulkUpdate(MethodView):
 
 @blp.route("/bulk-delete/", strict_slashes=False)
 class BulkDelete(MethodView):
+    @blp.doc(operationId="bulkDeleteCustomers")
     @blp.arguments(BulkDeleteRequestSchema, example=DELETE_EXAMPLE)
     @blp.arguments(BulkQuerySchema, location="query", as_kwargs=True)
     @blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)

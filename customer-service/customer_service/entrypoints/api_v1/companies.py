@@ -31,6 +31,7 @@ COMPANY_EXAMPLE = {"company_code": "RB-CO-1", "name": "上海客户A有限公司
 
 @blp.route("")
 class Companies(MethodView):
+    @blp.doc(operationId="listCompanies")
     @blp.arguments(CompanyListQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, CompanyPageSchema))
     @errors(400, 401, 403)
@@ -52,6 +53,7 @@ class Companies(MethodView):
                                             page=query["page"], page_size=query["page_size"])
         return reply(page_body(items, total, query["page"], query["page_size"]))
 
+    @blp.doc(operationId="upsertCompany")
     @blp.arguments(CompanyInSchema, example=COMPANY_EXAMPLE)
     @blp.response(201, V1Company)
     @blp.alt_response(200, schema=V1Company, description="An existing company was found and updated")
@@ -70,6 +72,7 @@ class Companies(MethodView):
 
 @blp.route("/<int:company_id>")
 class CompanyById(MethodView):
+    @blp.doc(operationId="getCompany")
     @blp.response(200, V1Company)
     @errors(400, 401, 403, 404)
     @authorize("company.read")

@@ -56,6 +56,7 @@ def _customer_reply(customer, status: int = 200, **headers):
 
 @blp.route("")
 class Customers(MethodView):
+    @blp.doc(operationId="listCustomers")
     @blp.arguments(CustomerListQuerySchema(), location="query")
     @blp.response(200, envelope_schema(Surface.V1, CustomerPageSchema))
     @errors(400, 401, 403)
@@ -83,6 +84,7 @@ class Customers(MethodView):
                                              with_groups=True)
         return reply(page_body(items, total, query["page"], query["page_size"]))
 
+    @blp.doc(operationId="createCustomer")
     @blp.arguments(CreateCustomerRequestSchema(), example=CREATE_EXAMPLE)
     @blp.response(201, V1Customer)
     @errors(400, 401, 403, 404, 409)
@@ -111,6 +113,7 @@ class Customers(MethodView):
 
 @blp.route("/<int:customer_id>")
 class CustomerById(MethodView):
+    @blp.doc(operationId="getCustomer")
     @blp.response(200, V1Customer)
     @errors(400, 401, 403, 404)
     @authorize("customer.read")
@@ -120,6 +123,7 @@ class CustomerById(MethodView):
         service = customer_service()
         return _customer_reply(queries.customer_detail(service.uow(), request_context(), customer_id, service.cache))
 
+    @blp.doc(operationId="updateCustomer")
     @blp.arguments(CustomerUpdateSchema(), example=UPDATE_EXAMPLE)
     @blp.arguments(UpdateQuerySchema(), location="query", as_kwargs=True)
     @blp.response(200, V1Customer)
@@ -134,6 +138,7 @@ class CustomerById(MethodView):
             request_context(), customer_id, changes, if_match_version(), auto_sync), customer_service().uow())
         return _customer_reply(customer)
 
+    @blp.doc(operationId="deleteCustomer")
     @blp.response(200, envelope_schema(Surface.V1))
     @errors(400, 401, 403, 404, 409, 412)
     @authorize("customer.delete")
@@ -148,6 +153,7 @@ class CustomerById(MethodView):
 
 @blp.route("/<int:customer_id>/status")
 class CustomerStatus(MethodView):
+    @blp.doc(operationId="changeCustomerStatus")
     @blp.arguments(StatusChangeSchema(), example=STATUS_EXAMPLE)
     @blp.response(200, V1Customer)
     @errors(400, 401, 403, 404, 409, 412)
@@ -164,6 +170,7 @@ class CustomerStatus(MethodView):
 
 @blp.route("/<int:customer_id>/order-eligibility")
 class OrderEligibility(MethodView):
+    @blp.doc(operationId="getCustomerOrderEligibility")
     @blp.response(200, envelope_schema(Surface.V1, EligibilitySchema))
     @errors(400, 401, 403, 404)
     @authorize("customer.read")
@@ -182,11 +189,12 @@ class OrderEligibility(MethodView):
         return reply(answer)
 
 
-def _history_route(path: str, kind: str, item_schema, summary: str):
+def _history_route(path: str, kind: str, item_schema, summary: str, operation_id: str):
     """``GET /{customer_id}/<path>``: one kind of the audit trail, paged, newest first."""
     Page = page_schema(item_schema)
 
     class History(MethodView):
+        @blp.doc(operationId=operation_id)
         @blp.arguments(HistoryQuerySchema(), location="query")
         @blp.response(200, envelope_schema(Surface.V1, Page))
         @errors(400, 401, 403, 404)
@@ -205,9 +213,13 @@ def _history_route(path: str, kind: str, item_schema, summary: str):
     blp.route(f"/<int:customer_id>/{path}")(History)
 
 
-_history_route("status-history", "status", StatusChangeEntrySchema, "The customer's status changes (seed 003).")
-_history_route("rating-history", "rating", RatingChangeSchema, "The customer's rating changes (seed 001 §3.2).")
+_history_route("status-history", "status", StatusChangeEntrySchema, "The customer's status changes (seed 003).",
+               "listCustomerStatusHistory")
+_history_route("rating-history", "rating", RatingChangeSchema, "The customer's rating changes (seed 001 §3.2).",
+               "listCustomerRatingHistory")
 _history_route("credit-limit-changes", "credit_limit", CreditLimitChangeSchema,
-               "The customer's credit limit changes (seed 001 §4.1), the opening limit included.")
+               "The customer's credit limit changes (seed 001 §4.1), the opening limit included.",
+               "listCustomerCreditLimitChanges")
 _history_route("balance-transactions", "balance", BalanceChangeSchema,
-               "The customer's balance changes (seed 001 §4.2), the opening balance included.")
+               "The customer's balance changes (seed 001 §4.2), the opening balance included.",
+               "listCustomerBalanceTransactions")

@@ -31,6 +31,7 @@ V1.install(blp)
 
 @blp.route("")
 class ExternalSync(MethodView):
+    @blp.doc(operationId="listExternalSyncRecords")
     @blp.arguments(ExternalSyncQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, ExternalSyncPageSchema))
     @document_errors(blp, Surface.V1, 400, 401, 403)

@@ -33,6 +33,7 @@ errors = lambda *codes: document_errors(blp, Surface.V1, *codes)  # noqa: E731
 
 @blp.route("")
 class Groups(MethodView):
+    @blp.doc(operationId="listCustomerGroups")
     @blp.arguments(GroupListQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, GroupPageSchema))
     @errors(400, 401, 403)
@@ -53,6 +54,7 @@ class Groups(MethodView):
             return reply(keyset_body(items, query["page_size"], more))
         return reply(page_body(items, more, query["page"], query["page_size"]))
 
+    @blp.doc(operationId="createCustomerGroup")
     @blp.arguments(GroupCreateSchema, example={"name": "华东重点客户", "business_domain": "GENERAL_WAREHOUSING",
                                                "max_member": 200, "description": "华东区仓储重点客户"})
     @blp.response(201, envelope_schema(Surface.V1, GroupSchema))
@@ -69,6 +71,7 @@ class Groups(MethodView):
 
 @blp.route("/<int:group_id>")
 class GroupById(MethodView):
+    @blp.doc(operationId="getCustomerGroup")
     @blp.response(200, envelope_schema(Surface.V1, GroupDetailSchema))
     @errors(400, 401, 403, 404)
     @authorize("group.read")
@@ -79,6 +82,7 @@ class GroupById(MethodView):
 
 @blp.route("/<int:group_id>/members")
 class GroupMembers(MethodView):
+    @blp.doc(operationId="replaceCustomerGroupMembers")
     @blp.arguments(GroupMembersSchema, example={"customer_ids": [9, 10]})
     @blp.response(200, envelope_schema(Surface.V1, GroupDetailSchema))
     @errors(400, 401, 403, 404, 409)

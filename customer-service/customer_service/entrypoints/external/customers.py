@@ -30,6 +30,7 @@ UPDATED_MESSAGE = "客户信息已更新"
 
 @blp.route("")
 class ExternalCustomers(MethodView):
+    @blp.doc(operationId="upsertExternalCustomer")
     @blp.arguments(ExternalCustomerSchema, example=SEED_EXAMPLE)
     @blp.response(200, envelope_schema(Surface.EXTERNAL, ExternalCustomerResultSchema))
     @errors(400, 401, 403, 404, 409, 429)

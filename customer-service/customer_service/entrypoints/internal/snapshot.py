@@ -60,6 +60,7 @@ class SnapshotPageSchema(ma.Schema):
 
 @blp.route("/snapshot")
 class Snapshot(MethodView):
+    @blp.doc(operationId="getCustomerSnapshot")
     @blp.arguments(SnapshotQuerySchema, location="query")
     @blp.response(200, envelope_schema(Surface.V1, SnapshotPageSchema))
     @document_errors(blp, Surface.V1, 400, 401, 403)

@@ -127,6 +127,7 @@ def _stamp() -> str:
 
 @blp.route("")
 class Customers(MethodView):
+    @blp.doc(operationId="listTenantCustomers")
     @authorize("customer.read")
     @tenant_first
     @blp.arguments(ListQuerySchema, location="query")
@@ -145,6 +146,7 @@ class Customers(MethodView):
                                              page=query["page"], page_size=query["size"], sort=query["sort"])
         return reply(page_response(items, total, query["page"], query["size"]))
 
+    @blp.doc(operationId="createTenantCustomer")
     @authorize("customer.write")
     @tenant_first
     @blp.arguments(MobileCustomerRequestSchema, example=CREATE_EXAMPLE)
@@ -163,6 +165,7 @@ class Customers(MethodView):
 
 @blp.route("/<customerId>")
 class CustomerById(MethodView):
+    @blp.doc(operationId="getTenantCustomer")
     @authorize("customer.read")
     @tenant_first
     @blp.response(200, Envelope(CustomerDTOSchema))
@@ -181,6 +184,7 @@ class CustomerById(MethodView):
         customer.lifetime_value = (values or {}).get(customer.id)
         return _with_etag(customer)
 
+    @blp.doc(operationId="updateTenantCustomer")
     @authorize("customer.write")
     @tenant_first
     @blp.arguments(MobileCustomerUpdateSchema, example=UPDATE_EXAMPLE)
@@ -200,6 +204,7 @@ class CustomerById(MethodView):
             _ctx(factoryId), customer_id_of(customerId), body, if_match_version()), customer_service().uow())
         return _with_etag(customer, "客户更新成功")
 
+    @blp.doc(operationId="deleteTenantCustomer")
     @authorize("customer.delete")
     @tenant_first
     @blp.response(200, Envelope())
@@ -220,6 +225,7 @@ class CustomerById(MethodView):
 
 @blp.route("/active")
 class ActiveCustomers(MethodView):
+    @blp.doc(operationId="listActiveTenantCustomers")
     @authorize("customer.read")
     @tenant_first
     @blp.arguments(LimitQuerySchema, location="query")
@@ -236,6 +242,7 @@ class ActiveCustomers(MethodView):
 
 @blp.route("/search")
 class SearchCustomers(MethodView):
+    @blp.doc(operationId="searchTenantCustomers")
     @authorize("customer.read")
     @tenant_first
     @blp.arguments(SearchQuerySchema, location="query")
@@ -253,6 +260,7 @@ class SearchCustomers(MethodView):
 
 @blp.route("/by-type")
 class CustomersByType(MethodView):
+    @blp.doc(operationId="listTenantCustomersByType")
     @authorize("customer.read")
     @tenant_first
     @blp.arguments(TypeQuerySchema, location="query")
@@ -268,6 +276,7 @@ class CustomersByType(MethodView):
 
 @blp.route("/by-industry")
 class CustomersByIndustry(MethodView):
+    @blp.doc(operationId="listTenantCustomersByIndustry")
     @authorize("customer.read")
     @tenant_first
     @blp.arguments(IndustryQuerySchema, location="query")
@@ -285,6 +294,7 @@ class CustomersByIndustry(MethodView):
 
 @blp.route("/<customerId>/status")
 class CustomerStatus(MethodView):
+    @blp.doc(operationId="setTenantCustomerStatus")
     @authorize("customer.write")
     @tenant_first
     @blp.arguments(StatusQuerySchema, location="query")
@@ -303,6 +313,7 @@ class CustomerStatus(MethodView):
 
 @blp.route("/<customerId>/rating")
 class CustomerRating(MethodView):
+    @blp.doc(operationId="setTenantCustomerRating")
     @authorize("customer.write")
     @tenant_first
     @blp.arguments(RatingQuerySchema, location="query")
@@ -323,6 +334,7 @@ class CustomerRating(MethodView):
 
 @blp.route("/<customerId>/credit-limit")
 class CustomerCreditLimit(MethodView):
+    @blp.doc(operationId="setTenantCustomerCreditLimit")
     @authorize("customer.finance")
     @tenant_first
     @blp.arguments(CreditLimitQuerySchema, location="query")
@@ -340,6 +352,7 @@ class CustomerCreditLimit(MethodView):
 
 @blp.route("/<customerId>/balance")
 class CustomerBalance(MethodView):
+    @blp.doc(operationId="setTenantCustomerBalance")
     @authorize("customer.finance")
     @tenant_first
     @blp.arguments(BalanceQuerySchema, location="query")
@@ -361,6 +374,7 @@ class CustomerBalance(MethodView):
 
 @blp.route("/import")
 class ImportExcel(MethodView):
+    @blp.doc(operationId="importTenantCustomersFromExcel")
     @authorize("customer.write")
     @tenant_first
     @blp.arguments(MobileImportFileSchema, location="files")
@@ -392,6 +406,7 @@ class ImportExcel(MethodView):
 
 @blp.route("/import/json")
 class ImportJson(MethodView):
+    @blp.doc(operationId="importTenantCustomersFromJson")
     @authorize("customer.write")
     @tenant_first
     @blp.arguments(MobileCustomerRequestSchema(many=True), example=[CREATE_EXAMPLE])
@@ -415,6 +430,7 @@ class ImportJson(MethodView):
 
 @blp.route("/export")
 class ExportExcel(MethodView):
+    @blp.doc(operationId="exportTenantCustomers")
     @authorize("customer.export")
     @tenant_first
     @blp.response(200, XLSX_RESPONSE, content_type=excel.XLSX_MIME,
@@ -440,6 +456,7 @@ class ExportExcel(MethodView):
 
 @blp.route("/export/template")
 class ImportTemplate(MethodView):
+    @blp.doc(operationId="downloadTenantCustomerImportTemplate")
     @authorize("customer.export")
     @tenant_first
     @blp.response(200, XLSX_RESPONSE, content_type=excel.XLSX_MIME, description="客户导入模板.xlsx")
@@ -459,6 +476,7 @@ class ImportTemplate(MethodView):
 
 @blp.route("/check-code")
 class CheckCode(MethodView):
+    @blp.doc(operationId="checkTenantCustomerCode")
     @authorize("customer.read")
     @tenant_first
     @blp.arguments(CheckCodeQuerySchema, location="query")
@@ -473,6 +491,7 @@ class CheckCode(MethodView):
 
 @blp.route("/outstanding-balance")
 class OutstandingBalance(MethodView):
+    @blp.doc(operationId="listTenantCustomersWithOutstandingBalance")
     @authorize("customer.finance")
     @tenant_first
     @blp.arguments(LimitQuerySchema, location="query")
@@ -490,11 +509,12 @@ class OutstandingBalance(MethodView):
 
 # --- the customer's audit trail ---------------------------------------------------------------
 
-def _history_route(path: str, kind: str, item_schema, summary: str):
+def _history_route(path: str, kind: str, item_schema, summary: str, operation_id: str):
     """``GET /{customerId}/<path>``: one kind of the audit trail, seed 001's PageResponse."""
     Page = page_response_schema(item_schema, f"{item_schema.__name__.removesuffix('Schema')}PageResponseSchema")
 
     class History(MethodView):
+        @blp.doc(operationId=operation_id)
         @authorize("customer.history.read")
         @tenant_first
         @blp.arguments(PageQuerySchema, location="query")
@@ -515,7 +535,11 @@ def _history_route(path: str, kind: str, item_schema, summary: str):
     blp.route(f"/<customerId>/{path}")(History)
 
 
-_history_route("status-history", "status", MobileStatusChangeSchema, "客户状态变更记录 (seed 001 §3.1).")
-_history_route("rating-history", "rating", MobileRatingChangeSchema, "客户评级变更记录 (seed 001 §3.2).")
-_history_route("credit-limit-changes", "credit_limit", MobileCreditLimitChangeSchema, "客户信用额度变更记录 (seed 001 §4.1).")
-_history_route("balance-transactions", "balance", MobileBalanceChangeSchema, "客户余额变动记录 (seed 001 §4.2).")
+_history_route("status-history", "status", MobileStatusChangeSchema, "客户状态变更记录 (seed 001 §3.1).",
+               "listTenantCustomerStatusHistory")
+_history_route("rating-history", "rating", MobileRatingChangeSchema, "客户评级变更记录 (seed 001 §3.2).",
+               "listTenantCustomerRatingHistory")
+_history_route("credit-limit-changes", "credit_limit", MobileCreditLimitChangeSchema, "客户信用额度变更记录 (seed 001 §4.1).",
+               "listTenantCustomerCreditLimitChanges")
+_history_route("balance-transactions", "balance", MobileBalanceChangeSchema, "客户余额变动记录 (seed 001 §4.2).",
+               "listTenantCustomerBalanceTransactions")

@@ -65,6 +65,7 @@ def test_every_credit_rule_agrees_in_python_and_in_sql(engine, tz_name):
     tz = ZoneInfo(tz_name)
     c = cases.c
     days = credit.overdue_days_sql(c.current_balance, c.debt_since, c.payment_terms, c.last_order_date, TODAY, tz_name)
+    due = credit.debt_due_date_sql(c.current_balance, c.debt_since, c.payment_terms, c.last_order_date, tz_name)
     stmt = sa.select(
         c.id, c.rating, c.credit_limit, c.current_balance, c.payment_terms, c.debt_since, c.last_order_date,
         credit.available_credit_sql(c.credit_limit, c.current_balance).label("available"),
@@ -75,6 +76,9 @@ def test_every_credit_rule_agrees_in_python_and_in_sql(engine, tz_name):
         days.label("days"),
         credit.risk_level_sql(c.rating, c.credit_limit, c.current_balance, days).label("risk"),
         credit.is_at_risk_sql(c.rating, days).label("at_risk"),
+        # From a kept due day (a column holding debt_due_date), as a read model counts it.
+        credit.days_past_due_sql(due, TODAY).label("past_due_days"),
+        credit.is_past_due_sql(due, TODAY).label("past_due"),
     ).order_by(c.id)
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
@@ -93,6 +97,8 @@ def test_every_credit_rule_agrees_in_python_and_in_sql(engine, tz_name):
             "risk": credit.risk_level(r.rating, r.credit_limit, r.current_balance, python_days),
             "at_risk": credit.is_at_risk(r.rating, credit.is_overdue(
                 r.current_balance, r.debt_since, r.payment_terms, TODAY, last_order_date=r.last_order_date, tz=tz)),
+            "past_due_days": python_days,
+            "past_due": python_days > 0,
         }
         got = {key: getattr(r, key) for key in expected}
         assert got == expected, f"case {r.id}: {dict(r._mapping)}"
