@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install release event-schemas lock lint fuzz soak run browser services test test-fast token bench bench-analytics bench-bulk bench-sync bench-customers bench-dashboard bench-webhooks vendor-echarts clean help
+.PHONY: install release event-schemas lock lint fuzz soak run browser services init check-connections test test-fast token bench bench-analytics bench-bulk bench-sync bench-customers bench-dashboard bench-webhooks vendor-echarts clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -18,6 +18,8 @@ help:
 	@echo "make bench   run the benchmarks"
 	@echo "make release SERVICE=customer-service VERSION=1.2.0   bump, changelog, image tags, commit, tag"
 	@echo "make soak    the whole set under a seeded fault schedule, then a checker (SOAK_SECONDS, SOAK_SEED, ...)"
+	@echo "make init    migrate every service's database, then make check-connections"
+	@echo "make check-connections   PostgreSQL, Redis, RabbitMQ and the external MySQL reachable?"
 
 # Third-party packages come only from requirements.lock (pinned, hashes checked); the
 # repository's own packages are installed editable on top, without resolving anything.
@@ -54,6 +56,19 @@ run: install
 
 services:
 	@scripts/ensure-services.sh
+
+# Seed 003: every store the set needs (each service's database, Redis, RabbitMQ and, when
+# EXTERNAL_MYSQL_URL is set, the third party's MySQL), one line each with the time it took;
+# exits non-zero when a required one fails.
+check-connections: install
+	$(BIN)/python scripts/check_connections.py
+
+# Migrate every service's database (its *_DATABASE_URL, else SQLite under var/), then check
+# the connections.
+MIGRATING := customer-service viewing-service analytics-service sync-worker webhook-service token-issuer
+init: install
+	@for cli in $(MIGRATING); do echo "$$cli migrate"; CRM_HOME="$(CURDIR)" $(BIN)/$$cli migrate || exit 1; done
+	$(BIN)/python scripts/check_connections.py
 
 # Debian's Chromium (and a CJK font for screenshots) for the browser tests, installed when missing.
 browser:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the local PostgreSQL, RabbitMQ and Redis are up; start the installed ones that
+# Make sure the local PostgreSQL, RabbitMQ, Redis and MariaDB are up; start the installed ones that
 # are stopped. Used by `make test` (CI and developers alike).
 set -u
 
@@ -16,6 +16,8 @@ wait_for() {  # name, seconds, command...
 pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q; }
 rabbit_up() { rabbitmqctl -q await_startup --timeout 2 && (exec 3<>/dev/tcp/127.0.0.1/5672) ; }
 redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG; }
+# MariaDB: the stand-in for the third party's MySQL (issue 21, EXTERNAL_MYSQL_URL).
+mariadb_up() { mariadb-admin -h 127.0.0.1 -P 3306 -u root --connect-timeout=2 ping >/dev/null 2>&1; }
 
 status=0
 if ! pg_up; then
@@ -59,4 +61,15 @@ if ! redis_up; then
   fi
 fi
 wait_for Redis 30 redis_up || status=1
+
+if ! mariadb_up; then
+  if [ -x /usr/sbin/mariadbd ]; then
+    echo "MariaDB: starting"
+    mkdir -p /run/mysqld 2>/dev/null && chown mysql:mysql /run/mysqld 2>/dev/null || true
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql >/dev/null 2>&1 || true
+  fi
+fi
+if [ -x /usr/sbin/mariadbd ] || mariadb_up; then
+  wait_for MariaDB 60 mariadb_up || status=1
+fi
 exit $status

@@ -26,7 +26,7 @@ from crm_testing import HTTP_SERVICES, PG_ADMIN_URL, WORKERS, create_vhost, dele
 ROOT = repo_root()
 COMPOSE = ROOT / "docker-compose.yml"
 PUBLIC_IMAGES = ("postgres:", "rabbitmq:", "redis:")
-CONTRACT_VARIABLES = {"AMQP_URL", "CUSTOMER_DATABASE_URL", "VIEWING_DATABASE_URL",
+CONTRACT_VARIABLES = {"AMQP_URL", "EXTERNAL_MYSQL_URL", "CUSTOMER_DATABASE_URL", "VIEWING_DATABASE_URL",
                       "ANALYTICS_DATABASE_URL", "SYNC_DATABASE_URL", "CUSTOMER_SERVICE_URL", "VIEWING_SERVICE_URL",
                       "ANALYTICS_SERVICE_URL", "SYNC_SERVICE_URL", "GATEWAY_PORT", "REDIS_URL", "PROPERTY_LOOKUP_URL",
                       # webhook-service (CONTRACT §6)
@@ -53,8 +53,9 @@ EXPECTED = {(name, "serve") for name in HTTP_PORTS} | {
     ("customer-service", "relay"), ("viewing-service", "relay"), ("analytics-service", "relay"),
     ("sync-worker", "consume"), ("customer-service", "consume"), ("analytics-service", "consume"),
     ("viewing-service", "consume"), ("webhook-service", "consume"), ("webhook-service", "deliver"),
+    ("customer-service", "sync-external"),
 }
-WORKER_COMMANDS = ("relay", "consume", "deliver")  # loops with a heartbeat
+WORKER_COMMANDS = ("relay", "consume", "deliver", "sync-external")  # loops with a heartbeat
 
 
 def processes_in_the_repository() -> set[tuple[str, str]]:

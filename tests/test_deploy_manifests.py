@@ -45,10 +45,11 @@ PACKAGE = {"gateway": "gateway/src/gateway", **{s: f"{s}/{s.replace('-', '_')}" 
 PROCESSES = {(name, "serve") for name in SERVICES} | {
     ("customer-service", "relay"), ("viewing-service", "relay"), ("analytics-service", "relay"),
     ("customer-service", "consume"), ("analytics-service", "consume"), ("sync-worker", "consume"),
-    ("viewing-service", "consume"), ("webhook-service", "consume"), ("webhook-service", "deliver")}
-WORKER_COMMANDS = ("relay", "consume", "deliver")  # loops with a heartbeat, no HTTP port
+    ("viewing-service", "consume"), ("webhook-service", "consume"), ("webhook-service", "deliver"),
+    ("customer-service", "sync-external")}
+WORKER_COMMANDS = ("relay", "consume", "deliver", "sync-external")  # loops with a heartbeat, no HTTP port
 METRICS_PORT = 9100
-CONTRACT_VARIABLES = {"AMQP_URL", "REDIS_URL", "PROPERTY_LOOKUP_URL", "ISSUER_KEY_ENCRYPTION_KEY",
+CONTRACT_VARIABLES = {"AMQP_URL", "EXTERNAL_MYSQL_URL", "REDIS_URL", "PROPERTY_LOOKUP_URL", "ISSUER_KEY_ENCRYPTION_KEY",
                       *DB_VARIABLE.values(), *URL_VARIABLE.values()}
 ISSUER_URL = "http://token-issuer:8006"
 NAME, COMPONENT = "app.kubernetes.io/name", "app.kubernetes.io/component"
@@ -620,6 +621,9 @@ def test_alerts_cover_the_services_processes_on_metrics_the_code_exports(service
     if "deliver" in commands:  # deliveries that stop leaving, receivers that keep failing
         wanted |= {"CrmWebhookOldestPendingTooOld": "webhook_oldest_pending_age_seconds",
                    "CrmWebhookSubscriptionDeactivated": "webhook_subscriptions_deactivated_total"}
+    if "sync-external" in commands:  # issue 21: the import from the third party's MySQL
+        wanted |= {"CrmExternalImportFailureRateHigh": "crm_external_imports_total",
+                   "CrmExternalImportStalled": "crm_external_sync_records_behind"}
     if service == "token-issuer":  # someone guessing client secrets
         wanted |= {"CrmTokenEndpointRateLimitedSpike": "http_requests_total"}
     assert set(alerts) == set(wanted)
@@ -684,8 +688,11 @@ def test_rabbitmq_runs_three_nodes_with_quorum_queues_and_a_user_per_service():
 # single-threaded); a consumer one session plus, in sync-worker, one for recording failures;
 # webhook-service's delivery worker one per sending thread plus its claim loop's, its LISTEN
 # session and a spare (webhook_service/entrypoints/deliverer.py: WEBHOOK_CONCURRENCY + 3).
+# customer-service's scheduled import (issue 21) holds its source's advisory-lock session plus one
+# working connection, like a relay.
 # Init containers (`migrate`) finish before the pod's main container opens any.
 RELAY_CONNECTIONS, CONSUMER_CONNECTIONS, DELIVERER_EXTRA_CONNECTIONS = 2, 2, 3
+IMPORT_CONNECTIONS = 2
 
 
 def budget(service: str) -> tuple[int, int]:
@@ -700,7 +707,8 @@ def budget(service: str) -> tuple[int, int]:
         if command == "deliver":  # its ConfigMap states the threads it budgets for
             per_pod = int(config["WEBHOOK_CONCURRENCY"]) + DELIVERER_EXTRA_CONNECTIONS
         else:
-            per_pod = {"serve": per_http_pod, "relay": RELAY_CONNECTIONS, "consume": CONSUMER_CONNECTIONS}[command]
+            per_pod = {"serve": per_http_pod, "relay": RELAY_CONNECTIONS, "consume": CONSUMER_CONNECTIONS,
+                       "sync-external": IMPORT_CONNECTIONS}[command]
         name = deployment["metadata"]["name"]
         minimum = hpas[name]["spec"]["minReplicas"] if name in hpas else deployment["spec"]["replicas"]
         maximum = hpas[name]["spec"]["maxReplicas"] if name in hpas else deployment["spec"]["replicas"]

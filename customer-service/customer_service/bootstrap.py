@@ -20,6 +20,7 @@ from crm_common.web import add_ready_check
 from .adapters import orm
 from .adapters.analytics_client import OrderSummaryClient
 from .adapters.cache import CustomerCache
+from .adapters.external_mysql import ExternalCustomerGateway
 from .service_layer.unit_of_work import CustomerUnitOfWork
 
 EXTENSION = "customer_service"
@@ -32,6 +33,7 @@ class CustomerService:
     session_factory: sessionmaker | None
     cache: CustomerCache | None            # REDIS_URL: read cache of customer detail
     timezone: ZoneInfo                     # APP_TIMEZONE: the business's calendar days
+    external: ExternalCustomerGateway | None = None  # EXTERNAL_MYSQL_URL: the third party's MySQL (read only)
 
     def uow(self) -> CustomerUnitOfWork:
         """A unit of work of its own (requests, commands)."""
@@ -61,6 +63,18 @@ def build_cache(settings: Settings) -> CustomerCache | None:
                                   ttl=settings.get_int("CUSTOMER_CACHE_TTL", 60))
 
 
+def build_external(settings: Settings) -> ExternalCustomerGateway | None:
+    """Issue 21: the third party's MySQL when ``EXTERNAL_MYSQL_URL`` is set (the import is
+    off otherwise); ``EXTERNAL_MYSQL_CUSTOMER_TABLE`` / ``EXTERNAL_MYSQL_COMPANY_TABLE``
+    name their tables when they differ from the mapping's defaults. Connects on first use."""
+    url = settings.get("EXTERNAL_MYSQL_URL")
+    if not url:
+        return None
+    names = {key: value for key, value in (("customer_table", settings.get("EXTERNAL_MYSQL_CUSTOMER_TABLE")),
+                                           ("company_table", settings.get("EXTERNAL_MYSQL_COMPANY_TABLE"))) if value}
+    return ExternalCustomerGateway.from_url(url, **names)
+
+
 def bootstrap(settings: Settings, *, database: bool = True) -> CustomerService:
     """Every dependency of the process; ``database=False`` for the consumer, whose
     transactions the shared consumer opens (``joining``)."""
@@ -69,7 +83,8 @@ def bootstrap(settings: Settings, *, database: bool = True) -> CustomerService:
                          max_overflow=settings.get_int("DB_MAX_OVERFLOW", 10)) if database else None
     return CustomerService(settings=settings, engine=engine,
                            session_factory=make_session_factory(engine) if engine is not None else None,
-                           cache=build_cache(settings), timezone=ZoneInfo(settings.app_timezone))
+                           cache=build_cache(settings), timezone=ZoneInfo(settings.app_timezone),
+                           external=build_external(settings) if database else None)
 
 
 def install(app: Flask, service: CustomerService) -> None:
@@ -79,6 +94,10 @@ def install(app: Flask, service: CustomerService) -> None:
     add_service_ready_checks(app, service.settings, service.engine, orm.outbox)
     if service.cache is not None:
         add_ready_check(app, "cache", service.cache.ping, critical=False)
+    external = service.external
+    add_ready_check(app, "external_mysql", external.ping if external is not None else
+                    (lambda: (True, "off: EXTERNAL_MYSQL_URL not set, the import from the third party is disabled")),
+                    critical=False)
 
 
 def customer_service() -> CustomerService:

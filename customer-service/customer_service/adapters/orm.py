@@ -195,6 +195,31 @@ external_sync = sa.Table(
     sa.Index("ix_external_sync_remote", "factory_id", "source", "remote_id"),
 )
 
+# Issue 21: one row per run of the import from the third party's MySQL; ``watermark`` is
+# committed as the run goes (``updated_at|id`` of the last record done), so that the next
+# run of the source (or a rerun after a crash) starts after it.
+external_sync_runs = sa.Table(
+    "external_sync_runs", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("factory_id", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("read_count", sa.Integer, nullable=False, default=0),
+    sa.Column("created_count", sa.Integer, nullable=False, default=0),
+    sa.Column("updated_count", sa.Integer, nullable=False, default=0),
+    sa.Column("unchanged_count", sa.Integer, nullable=False, default=0),
+    sa.Column("failed_count", sa.Integer, nullable=False, default=0),
+    sa.Column("start_watermark", sa.String(80), nullable=True),
+    sa.Column("watermark", sa.String(80), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("operator_id", sa.String(64), nullable=True),
+    sa.Column("started_at", UtcDateTime, nullable=False, default=utcnow),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Index("ix_external_sync_runs_source", "factory_id", "source", "id"),
+)
+
 customer_status_history = sa.Table(
     "customer_status_history", metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),

@@ -24,6 +24,16 @@ class CreateCustomer:
 
 
 @dataclass(frozen=True)
+class SyncImportedCustomer:
+    """Seed 003 / issue 21: a remote record imported before comes again (its changes)."""
+    ctx: RequestContext
+    customer_id: int
+    fields: Mapping[str, Any]
+    origin: ExternalOrigin
+    company: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class ImportCustomers:
     """All or nothing (seed 001 §6.4): every customer is created, or none."""
     ctx: RequestContext

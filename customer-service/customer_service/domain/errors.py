@@ -175,3 +175,27 @@ class KeyOfAnotherUser(DomainError):
 
 class KeyInProgress(DomainError):
     status, code, template = 409, "IDEMPOTENCY_IN_PROGRESS", "相同 Idempotency-Key 的请求正在处理中，请稍后重试"
+
+
+# --- import from the third party's MySQL (issue 21) ----------------------------------------
+
+class InvalidExternalRecord(DomainError):
+    """A third-party record that breaks our rules: audited as FAILED, never imported."""
+    status, code, template = 422, "EXTERNAL_RECORD_INVALID", "外部记录数据有误：{detail}"
+
+    def __init__(self, problems: Mapping[str, str]):
+        super().__init__(detail="；".join(f"{k} {v}" for k, v in problems.items()))
+        self.errors = {k: [v] for k, v in problems.items()}
+
+
+class ExternalImportOff(DomainError):
+    status, code, template = 503, "EXTERNAL_IMPORT_DISABLED", \
+        "外部 MySQL 导入未启用（未配置 EXTERNAL_MYSQL_URL）"
+
+
+class SyncRunInProgress(DomainError):
+    status, code, template = 409, "EXTERNAL_SYNC_RUNNING", "来源 {source} 的同步正在运行（运行 {run_id}），请稍后再试"
+
+
+class SyncRunNotFound(DomainError):
+    status, code, template = 404, "EXTERNAL_SYNC_RUN_NOT_FOUND", "同步运行不存在"

@@ -37,6 +37,13 @@ def upsert_outcome(uow: CustomerUnitOfWork, ctx: RequestContext, data: Mapping, 
     """Find the company among those the caller's business domains allow, update it or
     create it. A new company lands in ``business_domain``, else ``default_domain_code``,
     else the caller's default domain."""
+    company, created, _changed = upsert_changes(uow, ctx, data, default_domain_code=default_domain_code)
+    return company, created
+
+
+def upsert_changes(uow: CustomerUnitOfWork, ctx: RequestContext, data: Mapping, *,
+                   default_domain_code: str | None = None) -> tuple[Company, bool, list[str]]:
+    """``upsert_outcome`` that also says which fields of a found company changed."""
     factory = ctx.factory_id
     kind, key = company_key(dict(data))
     if kind == "id":
@@ -48,6 +55,7 @@ def upsert_outcome(uow: CustomerUnitOfWork, ctx: RequestContext, data: Mapping, 
     else:
         company = uow.companies.by_source_ref(factory, *key, for_update=True, scope=ctx.scope)
     created = company is None
+    changes: dict = {}
     if created:
         if not data.get("name"):
             raise CompanyNameRequired()
@@ -69,4 +77,4 @@ def upsert_outcome(uow: CustomerUnitOfWork, ctx: RequestContext, data: Mapping, 
         uow.flush()
     except UniqueViolation as exc:
         raise CompanyTaken() from exc
-    return company, created
+    return company, created, sorted(changes)

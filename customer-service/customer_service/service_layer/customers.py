@@ -69,6 +69,41 @@ def create_customer(cmd: commands.CreateCustomer, uow: CustomerUnitOfWork) -> Cu
     return customer
 
 
+def sync_imported_customer(cmd: commands.SyncImportedCustomer, uow: CustomerUnitOfWork) -> list[str]:
+    """Seed 003 / issue 21: a remote record that was imported as a customer comes again.
+    In one transaction: the company upsert, the customer's changes (blank values never
+    erase), its ``customer.updated`` and a SUCCESS external-sync row. Returns what changed;
+    nothing changed (the same content again): nothing is written, no event. A failure rolls
+    it all back and leaves a FAILED row, written on its own."""
+    ctx, origin = cmd.ctx, cmd.origin
+    payload = {"customer": dict(cmd.fields), "company": cmd.company}
+    try:
+        with uow:
+            uow.external_sync.lock_remote(ctx.factory_id, origin.source, origin.remote_id)
+            customer = load(uow, ctx, cmd.customer_id)
+            changed: list[str] = []
+            if cmd.company:
+                company, created, company_changes = companies.upsert_changes(
+                    uow, ctx, cmd.company, default_domain_code=customer.business_domain)
+                changed += [f"company.{name}" for name in (["created"] if created else company_changes)]
+                if customer.company_id != company.id:
+                    customer.company = company
+                    customer.touch(ctx.operator_id, ctx.operator_name, uow.now())
+                    changed.append("company_id")
+            fields = external.non_blank({k: v for k, v in cmd.fields.items() if k != "customer_code"})
+            customer_changed = change(uow, ctx, customer, fields)
+            if "company_id" in changed and not customer_changed:
+                emit(uow, ctx, customer, "customer.updated", ["company_id"])
+            changed += customer_changed
+            if changed:
+                external_sync.record_success(uow, ctx, origin, customer.id, payload)
+                uow.commit()
+    except Exception as exc:
+        external_sync.record_failure(uow, ctx, origin, exc, payload)
+        raise
+    return changed
+
+
 def update_customer(cmd: commands.UpdateCustomer, uow: CustomerUnitOfWork) -> Customer:
     """Seed 001 §1.2 / seed 003: only the fields given change (``status`` along the state
     machine); the customer code never changes; a credit limit needs a finance role."""

@@ -27,7 +27,7 @@ from crm_common.db import UnitOfWork, unique_violation, utcnow
 
 from ..adapters import orm
 from ..adapters.cache import invalidate_on_commit, touch
-from ..adapters.external_sync import ExternalSyncRepository
+from ..adapters.external_sync import ExternalSyncRepository, ExternalSyncRunRepository
 from ..adapters.groups import CustomerGroupRepository
 from ..adapters.history import HistoryRepository
 from ..adapters.idempotency import IdempotencyRepository
@@ -117,6 +117,7 @@ class CustomerUnitOfWork(UnitOfWork):
         self.orders = OrderRepository(session)
         self.viewings = ViewingRepository(session)
         self.external_sync = ExternalSyncRepository(session)
+        self.sync_runs = ExternalSyncRunRepository(session)
         self.idempotency = IdempotencyRepository(session)
         stamp_on_flush(session)
         invalidate_on_commit(session, self.cache)

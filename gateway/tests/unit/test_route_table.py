@@ -27,6 +27,8 @@ CASES = [
     ("/api/v1/companies/3", "customer", "/api/v1/companies"),
     ("/api/v1/customer-groups", "customer", "/api/v1/customer-groups"),
     ("/api/v1/external-sync/logs", "customer", "/api/v1/external-sync"),
+    ("/api/v1/external-sync/runs", "customer", "/api/v1/external-sync"),      # issue 21
+    ("/api/v1/external-sync/runs/12", "customer", "/api/v1/external-sync"),
     ("/api/external/customers", "customer", "/api/external/customers"),
     ("/api/external/viewing-records", "viewing", "/api/external/viewing-records"),
     ("/api/external/viewing-records/agent_user_12345", "viewing", "/api/external/viewing-records"),

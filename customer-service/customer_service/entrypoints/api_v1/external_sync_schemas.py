@@ -54,3 +54,45 @@ class ExternalSyncSchema(ma.Schema):
 
 
 ExternalSyncPageSchema = page_schema(ExternalSyncSchema)
+
+
+# --- runs of the import from the third party's MySQL (issue 21) ---------------------------
+
+RUN_REQUEST_EXAMPLE = {"source": "RB"}
+RUN_EXAMPLE = {
+    "id": 12, "source": "RB", "state": "SUCCEEDED", "trigger": "api",
+    "counts": {"read": 340, "created": 300, "updated": 0, "unchanged": 0, "failed": 40},
+    "start_watermark": None, "watermark": "2026-11-30T04:10:00|340", "error_message": None,
+    "started_at": "2026-11-30T04:20:00Z", "finished_at": "2026-11-30T04:20:09Z",
+}
+
+
+class StartRunSchema(BaseSchema):
+    source = f.String(load_default="RB", validate=[length(1, 32), ma.validate.Regexp(r"^[A-Za-z0-9_-]+$")],
+                      metadata={"description": "source system code; its customers' codes start with it"})
+
+
+class RunCountsSchema(ma.Schema):
+    read = f.Integer()
+    created = f.Integer()
+    updated = f.Integer()
+    unchanged = f.Integer()
+    failed = f.Integer()
+
+
+class SyncRunSchema(ma.Schema):
+    id = f.Integer()
+    source = f.String()
+    state = f.String(metadata={"enum": ["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]})
+    trigger = f.String(metadata={"enum": ["api", "cli", "schedule"]})
+    counts = f.Nested(RunCountsSchema)
+    start_watermark = f.String(allow_none=True, metadata={"description": "updated_at|id the run started after"})
+    watermark = f.String(allow_none=True, metadata={"description": "updated_at|id of the last record done"})
+    error_message = f.String(allow_none=True)
+    started_at = IsoDateTime()
+    finished_at = IsoDateTime(allow_none=True)
+
+
+class StartedRunSchema(ma.Schema):
+    id = f.Integer(metadata={"description": "the run's id: GET /api/v1/external-sync/runs/{id}"})
+    state = f.String()
