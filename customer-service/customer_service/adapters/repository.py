@@ -2,6 +2,7 @@
 to the caller's business domains; deleted customers are invisible unless asked for."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -14,6 +15,22 @@ from ..domain.model import Company, Customer
 from . import orm
 
 IN_CHUNK = 1000  # ids, names or codes per IN (...) list
+# A page's total is exact up to this many rows; beyond, PostgreSQL's estimate (``Total``).
+EXACT_TOTAL_UP_TO = 10_000
+
+
+class Total(int):
+    """The ``total`` of a page of customers. Exact (``exact``) when at most
+    ``EXACT_TOTAL_UP_TO`` rows match; beyond that the planner's estimate of the matching
+    rows (from the table's statistics, typically within a few percent), never below
+    ``EXACT_TOTAL_UP_TO + 1``: an exact ``count(*)`` of a 100,000-customer tenant costs tens
+    of milliseconds on every page, the capped count and the estimate about 3 ms (issue 19)."""
+    exact: bool
+
+    def __new__(cls, value: int, exact: bool = True) -> "Total":
+        total = super().__new__(cls, value)
+        total.exact = exact
+        return total
 
 
 def escape_like(value: str) -> str:
@@ -146,6 +163,26 @@ class CustomerRepository:
         """Rows of a ``filtered`` query, counted without its joined loads or order."""
         return int(self.session.scalar(sa.select(sa.func.count()).select_from(
             stmt.with_only_columns(orm.customers.c.id).order_by(None).subquery())) or 0)
+
+    def page_total(self, stmt: sa.Select) -> Total:
+        """``Total`` of a ``filtered`` query: counts at most ``EXACT_TOTAL_UP_TO + 1`` of its
+        rows (an index-only scan where the filter allows), and past that asks PostgreSQL's
+        planner how many rows it expects (``EXPLAIN``, nothing is read). Other databases
+        count exactly."""
+        ids = stmt.with_only_columns(orm.customers.c.id).order_by(None)
+        bind = self.session.get_bind()
+        if bind.dialect.name != "postgresql":
+            return Total(self.count(stmt))
+        capped = int(self.session.scalar(sa.select(sa.func.count()).select_from(
+            ids.limit(EXACT_TOTAL_UP_TO + 1).subquery())) or 0)
+        if capped <= EXACT_TOTAL_UP_TO:
+            return Total(capped)
+        compiled = ids.compile(dialect=bind.dialect, compile_kwargs={"render_postcompile": True})
+        plan = self.session.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string,
+                                                         compiled.params).scalar()
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        return Total(max(int(plan[0]["Plan"]["Plan Rows"]), EXACT_TOTAL_UP_TO + 1), exact=False)
 
     def rows(self, stmt: sa.Select) -> list[Customer]:
         return list(self.session.scalars(stmt).unique())
