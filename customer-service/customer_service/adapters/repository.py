@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 import sqlalchemy as sa
@@ -49,6 +50,28 @@ def in_scope(stmt, column, scope: DomainScope | None):
     return stmt
 
 
+# Statements run on every request, built once with their values as parameters: building a
+# select (and its cache key) per call cost more CPU than the query itself (issue 19).
+@lru_cache(maxsize=None)
+def _customer_by_id(restricted: bool, include_deleted: bool, for_update: bool) -> sa.Select:
+    c = orm.customers.c
+    stmt = sa.select(Customer).where(c.factory_id == sa.bindparam("factory_id"), c.id == sa.bindparam("customer_id"))
+    if not include_deleted:
+        stmt = stmt.where(c.deleted_at.is_(None))
+    if restricted:
+        stmt = stmt.where(c.business_domain.in_(sa.bindparam("domains", expanding=True)))
+    return stmt.with_for_update(of=orm.customers) if for_update else stmt
+
+
+@lru_cache(maxsize=None)
+def _groups_of() -> sa.Select:
+    g, m = orm.customer_groups, orm.customer_group_members
+    return (sa.select(m.c.customer_id, g.c.id, g.c.name, g.c.business_domain)
+            .join(g, g.c.id == m.c.group_id)
+            .where(m.c.customer_id.in_(sa.bindparam("ids", expanding=True)), g.c.deleted_at.is_(None))
+            .order_by(g.c.id))
+
+
 def _chunks(values: Iterable) -> Iterable[list]:
     values = sorted(set(values))
     for start in range(0, len(values), IN_CHUNK):
@@ -81,10 +104,11 @@ class CustomerRepository:
 
     def get(self, factory_id: str, customer_id: int, scope: DomainScope | None = None, *,
             for_update: bool = False, include_deleted: bool = False) -> Customer | None:
-        stmt = self.scoped(factory_id, scope, include_deleted).where(orm.customers.c.id == customer_id)
-        if for_update:
-            stmt = stmt.with_for_update(of=orm.customers)
-        return self.session.scalars(stmt).unique().first()
+        restricted = scope is not None and not scope.everything
+        params = {"factory_id": factory_id, "customer_id": customer_id}
+        if restricted:
+            params["domains"] = sorted(scope.codes)
+        return self.session.scalars(_customer_by_id(restricted, include_deleted, for_update), params).unique().first()
 
     def get_many(self, factory_id: str, ids, scope: DomainScope | None = None, *,
                  for_update: bool = False, include_deleted: bool = False) -> dict[int, Customer]:
@@ -191,12 +215,7 @@ class CustomerRepository:
         """Group memberships for display on customer detail."""
         if not customer_ids:
             return {}
-        g, m = orm.customer_groups, orm.customer_group_members
-        rows = self.session.execute(
-            sa.select(m.c.customer_id, g.c.id, g.c.name, g.c.business_domain)
-            .join(g, g.c.id == m.c.group_id)
-            .where(m.c.customer_id.in_(list(customer_ids)), g.c.deleted_at.is_(None))
-            .order_by(g.c.id)).all()
+        rows = self.session.execute(_groups_of(), {"ids": list(customer_ids)}).all()
         out: dict[int, list[dict]] = {}
         for customer_id, gid, name, domain in rows:
             out.setdefault(customer_id, []).append({"id": gid, "name": name, "business_domain": domain})

@@ -37,6 +37,7 @@ from ..adapters.viewings import ViewingRepository
 from ..domain.model import Company, Customer, CustomerGroup
 
 CLOCK = "transaction_clock"
+DB_NOW = "database_now"  # PostgreSQL's now() of the transaction, once read
 STAMPED = (Customer, Company, CustomerGroup)
 
 
@@ -85,9 +86,15 @@ def stamp_on_flush(session) -> None:
     @sa_event.listens_for(session, "before_flush")
     def _stamp(sess, _context, _instances):
         moment = sa.func.now() if on_postgresql else transaction_now(sess)
-        for obj in sess.new:
-            if isinstance(obj, STAMPED):
-                obj.created_at = obj.updated_at = moment
+        new = [obj for obj in sess.new if isinstance(obj, STAMPED)]
+        if on_postgresql and len(new) > 1:
+            # The same now(), read once: rows whose values are SQL expressions are inserted
+            # one statement each, plain values in one multi-row INSERT (bulk, imports).
+            moment = sess.info.get(DB_NOW)
+            if moment is None:
+                moment = sess.info[DB_NOW] = sess.connection().execute(sa.select(sa.func.now())).scalar_one()
+        for obj in new:
+            obj.created_at = obj.updated_at = moment
         for obj in sess.dirty:
             if isinstance(obj, STAMPED) and sess.is_modified(obj, include_collections=False):
                 obj.updated_at = moment
@@ -96,6 +103,7 @@ def stamp_on_flush(session) -> None:
     def _forget(sess, transaction):
         if transaction.parent is None:  # the outermost transaction ended: a new clock next time
             sess.info.pop(CLOCK, None)
+            sess.info.pop(DB_NOW, None)
 
 
 class CustomerUnitOfWork(UnitOfWork):
@@ -137,6 +145,13 @@ class CustomerUnitOfWork(UnitOfWork):
         super().add_event(event)
         if self.cache is not None and event.get("aggregate_type") == "customer" and event.get("factory_id"):
             touch(self.session, event["factory_id"], [event["aggregate_id"]])
+
+    def add_events(self, events: list[dict]) -> None:
+        super().add_events(events)
+        if self.cache is not None:
+            for event in events:
+                if event.get("aggregate_type") == "customer" and event.get("factory_id"):
+                    touch(self.session, event["factory_id"], [event["aggregate_id"]])
 
     def touch_customers(self, factory_id: str, customer_ids: Iterable[int]) -> None:
         """Name customers whose cached view a write changed without an event (groups, orders)."""
