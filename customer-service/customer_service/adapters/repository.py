@@ -23,7 +23,8 @@ EXACT_TOTAL_UP_TO = 10_000
 class Total(int):
     """The ``total`` of a page of customers. Exact (``exact``) when at most
     ``EXACT_TOTAL_UP_TO`` rows match; beyond that the planner's estimate of the matching
-    rows (from the table's statistics, typically within a few percent), never below
+    rows (from the table's statistics: close for a whole tenant or a status, rougher for a
+    keyword), never below
     ``EXACT_TOTAL_UP_TO + 1``: an exact ``count(*)`` of a 100,000-customer tenant costs tens
     of milliseconds on every page, the capped count and the estimate about 3 ms (issue 19)."""
     exact: bool

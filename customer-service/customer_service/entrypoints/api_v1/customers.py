@@ -67,8 +67,8 @@ class Customers(MethodView):
         Filters: `keyword` (part of the name, code or contact, any case), `businessDomain`,
         `status`, `source`. Pages with `page` and `page_size` (≤ 100), newest first.
         `total` is exact up to 10,000 matching customers; beyond that it is PostgreSQL's
-        estimate (from the table's statistics, typically within a few percent, never below
-        10,001), and the reply carries `X-Total-Estimated: true`; `total_pages` follows from
+        estimate (from the table's statistics: close for a whole tenant or a status, rougher
+        for a keyword; never below 10,001), and the reply carries `X-Total-Estimated: true`; `total_pages` follows from
         `total`, and a page past the last one is empty.
 
         Incremental sync (CONTRACT §4): with `updated_since` (ISO 8601, inclusive) and/or

@@ -143,8 +143,8 @@ class Customers(MethodView):
         and order figures.
 
         `totalElements` is exact up to 10,000 customers; beyond that it is PostgreSQL's
-        estimate (from the table's statistics, typically within a few percent, never below
-        10,001), and the reply carries `X-Total-Estimated: true`. `totalPages` and `hasNext`
+        estimate (from the table's statistics: close for a whole tenant or a status, rougher
+        for a keyword; never below 10,001), and the reply carries `X-Total-Estimated: true`. `totalPages` and `hasNext`
         follow from it; a page past the last one is empty."""
         items, total = queries.customer_page(customer_service().uow(), _ctx(factoryId), CustomerFilter(),
                                              page=query["page"], page_size=query["size"], sort=query["sort"])
