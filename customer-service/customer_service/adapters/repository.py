@@ -3,9 +3,10 @@ to the caller's business domains; deleted customers are invisible unless asked f
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import Hashable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,6 +19,8 @@ from . import orm
 IN_CHUNK = 1000  # ids, names or codes per IN (...) list
 # A page's total is exact up to this many rows; beyond, PostgreSQL's estimate (``Total``).
 EXACT_TOTAL_UP_TO = 10_000
+ESTIMATE_SECONDS = 30.0  # how long an estimated total is reused in this process
+_estimates: dict[Hashable, tuple[float, int]] = {}  # key -> (monotonic time, estimate)
 
 
 class Total(int):
@@ -189,11 +192,13 @@ class CustomerRepository:
         return int(self.session.scalar(sa.select(sa.func.count()).select_from(
             stmt.with_only_columns(orm.customers.c.id).order_by(None).subquery())) or 0)
 
-    def page_total(self, stmt: sa.Select) -> Total:
+    def page_total(self, stmt: sa.Select, key: Hashable | None = None) -> Total:
         """``Total`` of a ``filtered`` query: counts at most ``EXACT_TOTAL_UP_TO + 1`` of its
         rows (an index-only scan where the filter allows), and past that asks PostgreSQL's
-        planner how many rows it expects (``EXPLAIN``, nothing is read). Other databases
-        count exactly."""
+        planner how many rows it expects (``EXPLAIN``, nothing is read). An estimate is kept
+        ``ESTIMATE_SECONDS`` in this process under ``key`` (what the query filters by), so
+        that paging through a large tenant compiles and plans it once. Other databases count
+        exactly."""
         ids = stmt.with_only_columns(orm.customers.c.id).order_by(None)
         bind = self.session.get_bind()
         if bind.dialect.name != "postgresql":
@@ -202,12 +207,21 @@ class CustomerRepository:
             ids.limit(EXACT_TOTAL_UP_TO + 1).subquery())) or 0)
         if capped <= EXACT_TOTAL_UP_TO:
             return Total(capped)
+        now = time.monotonic()
+        kept = _estimates.get(key) if key is not None else None
+        if kept is not None and now - kept[0] < ESTIMATE_SECONDS:
+            return Total(kept[1], exact=False)
         compiled = ids.compile(dialect=bind.dialect, compile_kwargs={"render_postcompile": True})
         plan = self.session.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string,
                                                          compiled.params).scalar()
         if isinstance(plan, str):
             plan = json.loads(plan)
-        return Total(max(int(plan[0]["Plan"]["Plan Rows"]), EXACT_TOTAL_UP_TO + 1), exact=False)
+        estimate = max(int(plan[0]["Plan"]["Plan Rows"]), EXACT_TOTAL_UP_TO + 1)
+        if key is not None:
+            if len(_estimates) >= 1024:
+                _estimates.clear()
+            _estimates[key] = (now, estimate)
+        return Total(estimate, exact=False)
 
     def rows(self, stmt: sa.Select) -> list[Customer]:
         return list(self.session.scalars(stmt).unique())

@@ -83,7 +83,8 @@ def customer_page(uow: CustomerUnitOfWork, ctx: RequestContext, flt: CustomerFil
     (``total.exact`` false)."""
     with uow:
         stmt = uow.customers.filtered(ctx.factory_id, ctx.scope, flt)
-        total = uow.customers.page_total(stmt)
+        scope = ctx.scope
+        total = uow.customers.page_total(stmt, key=(ctx.factory_id, scope.everything, tuple(sorted(scope.codes)), flt))
         # The page's ids first (from the index alone where the sort has one), then their rows:
         # an OFFSET over whole rows would read every skipped row and its order figures.
         page_ids = (stmt.with_only_columns(c.id).order_by(*sort.columns())
