@@ -102,10 +102,10 @@ class ServiceLayer:
         from crm_common.db import make_engine, make_session_factory
         from customer_service.adapters import orm as customer_orm
         from customer_service.adapters.repository import CustomerFilter
-        from customer_service.service_layer import customers, mobile_customers
+        from customer_service.service_layer import queries
         from customer_service.service_layer.unit_of_work import CustomerUnitOfWork
         customer_orm.start_mappers()
-        self.modules = {"customers": customers, "mobile_customers": mobile_customers}
+        self.queries = queries
         self.filter, self.uow_class = CustomerFilter, CustomerUnitOfWork
         self.ctx = system_context(factory)
         self.db_url = db_url
@@ -120,14 +120,15 @@ class ServiceLayer:
         self.connections: list = []
 
     def call(self, sessions, spec) -> None:
-        module, function, subject, kwargs = spec
+        """``spec``: (function of ``service_layer.queries``, its subject, keyword arguments);
+        the subject is a ``CustomerFilter`` (``"filter"``, or ``("filter", keyword)``), an id
+        or a keyword."""
+        function, subject, kwargs = spec
         uow = self.uow_class(sessions)
-        target = getattr(self.modules[module], function)
+        target = getattr(self.queries, function)
         if subject == "filter" or isinstance(subject, tuple):
             flt = self.filter(keyword=subject[1]) if isinstance(subject, tuple) else self.filter()
             target(uow, self.ctx, flt, **kwargs)
-        elif subject is None:
-            target(uow, self.ctx, **kwargs)
         else:
             target(uow, self.ctx, subject, **kwargs)
 
@@ -432,6 +433,38 @@ class Bench:
                                           g["target"], g["verdict"]] for g in goals],
                                         title=f"Gateway goals (ratios within this run{note})"))
 
+    def customer_goals(self) -> None:
+        """Issue 19's customer-service goals, each a row (measured, target, pass or miss),
+        from the writes and reads sections of this run (rebuilt after each of them)."""
+        rows = []
+        for row in (self.results.get("writes") or {}).get("rows", []):
+            api, raw = row.get("api"), row.get("raw")
+            if not api:
+                continue
+            if row["operation"].startswith("bulk"):
+                rows.append([f"bulk create ÷ raw multi-row INSERT, {row['clients']} clients",
+                             ratio(api["per_second"], raw and raw["per_second"]), ">= 0.3"])
+            else:
+                rows.append([f"{row['operation']}: customer CPU ms/request, {row['clients']} clients",
+                             api["cpu_ms_per_request"].get("customer"), "<= 2"])
+        for row in (self.results.get("reads") or {}).get("rows", []):
+            at_service = row.get("at_service") or {}
+            if row["row"] == "v1 detail":
+                rows.append(["v1 detail: customer CPU ms/request",
+                             (at_service.get("cpu_ms_per_request") or {}).get("customer"), "<= 1.5"])
+            rows.append([f"{row['row']}: p95 at customer-service (ms)", at_service.get("p95_ms"), "<= 20"])
+        checks = {">= 0.3": lambda v: v >= 0.3, "<= 2": lambda v: v <= 2, "<= 1.5": lambda v: v <= 1.5,
+                  "<= 20": lambda v: v <= 20}
+        goals = [{"goal": name, "measured": value, "target": target,
+                  "verdict": "n/a" if value is None else ("pass" if checks[target](value) else "miss")}
+                 for name, value, target in rows]
+        self.results["customer_goals"] = goals
+        title = "Customer-service goals (issue 19; ratios within this run)"
+        self.tables[:] = [t for t in self.tables if not t.startswith(f"### {title}")]
+        self.tables.append(format_table(["customer-service goal (issue 19)", "measured", "target", "pass/miss"],
+                                        [[g["goal"], "n/a" if g["measured"] is None else f"{g['measured']:.2f}",
+                                          g["target"], g["verdict"]] for g in goals], title=title))
+
     # 2. writes ---------------------------------------------------------------------------
     def writes(self) -> None:
         # Thousands of events follow; the consumers are timed on their own in propagation.
@@ -587,6 +620,7 @@ class Bench:
              "raw PG customers/s", "raw ÷ API", "customer CPU ms/req", "gateway CPU ms/req"], rows,
             title="Writes (customers/s; raw = psycopg2 on the same table, same clients, one transaction per op; "
                   "CPU per request, a bulk request being 100 customers)"))
+        self.customer_goals()
 
     # 3. reads at size --------------------------------------------------------------------
     def reads(self) -> None:
@@ -605,23 +639,23 @@ class Bench:
         draws = {
             "v1 list (page_size 20, page ≤ 500)": lambda r: (lambda p: (
                 (f"{gw}/api/v1/customers", {"page": p, "page_size": 20}),
-                ("customers", "list_customers", "filter", dict(page=p, page_size=20))))(r.randint(1, pages)),
+                ("customer_page", "filter", dict(page=p, page_size=20, with_groups=True))))(r.randint(1, pages)),
             "v1 search (keyword, page 1)": lambda r: (lambda k: (
                 (f"{gw}/api/v1/customers", {"keyword": k, "page": 1, "page_size": 20}),
-                ("customers", "list_customers", ("filter", k), dict(page=1, page_size=20))))(keyword(r, count)),
+                ("customer_page", ("filter", k), dict(page=1, page_size=20, with_groups=True))))(keyword(r, count)),
             "v1 detail": lambda r: (lambda i: (
                 (f"{gw}/api/v1/customers/{i}", None),
-                ("customers", "get_customer", i, {})))(first_id + r.randrange(count)),
+                ("customer_detail", i, {})))(first_id + r.randrange(count)),
         }
         if self.has_path("customer", "/api/mobile/{factoryId}/customers"):
             draws["mobile list (size 20)"] = lambda r: (lambda p: (
                 (mobile, {"page": p, "size": 20}),
-                ("mobile_customers", "list_customers", None,
-                 dict(page=p, size=20, sort_by=None, sort_order=None))))(r.randint(1, pages))
+                ("customer_page", "filter", dict(page=p, page_size=20))))(r.randint(1, pages))
         if self.has_path("customer", "/api/mobile/{factoryId}/customers/search"):
             draws["mobile search (keyword, limit 50)"] = lambda r: (lambda k: (
                 (f"{mobile}/search", {"keyword": k}),
-                ("mobile_customers", "search_customers", k, dict(limit=50))))(keyword(r, count))
+                ("search_customers", k, dict(limit=50))))(keyword(r, count))
+        direct = self.stack.url("customer")
 
         layer = ServiceLayer(self.stack.db_urls["customer"], F_READS)
         rows, data = [], []
@@ -640,6 +674,21 @@ class Bench:
                             raise OperationFailed(f"GET {url} {params} -> {resp.status_code}: {resp.text[:200]}")
                     return op
                 api = self.load(make_http, clients).as_dict()
+                log(f"reads: {name} straight to customer-service, {clients} client(s)")
+
+                def make_direct(index, draw=draw):
+                    session, rng = self.session(F_READS), random.Random(self.args.seed + index)
+
+                    def op():
+                        url, params = draw(rng)[0]
+                        url = direct + url[len(gw):]
+                        resp = session.get(url, params=params, timeout=60)
+                        if resp.status_code != 200:
+                            raise OperationFailed(f"GET {url} {params} -> {resp.status_code}: {resp.text[:200]}")
+                    return op
+                at_service, cpu = self.metered_load(make_direct, clients, processes=("customer",),
+                                                    seconds=self.args.baseline_seconds)
+                at_service = {**at_service.as_dict(), "cpu_ms_per_request": cpu}
                 calls = [draw(random.Random(self.args.seed * 1000 + i))[1] for i in range(self.args.sql_samples)]
                 in_process = sql = None
                 note = None
@@ -653,23 +702,27 @@ class Bench:
                     log(note)
                 slower = ratio(api["p50_ms"], sql and sql["p50_ms"], 1)
                 rows.append([name, api["per_second"], api["p50_ms"], api["p95_ms"], api["p99_ms"],
+                             at_service["p95_ms"], cpu.get("customer"),
                              in_process and in_process["p50_ms"], sql and sql["p50_ms"], sql and sql["p99_ms"],
                              slower])
-                data.append({"row": name, "api": api, "service_layer": in_process, "sql": sql,
+                data.append({"row": name, "api": api, "at_service": at_service, "service_layer": in_process,
+                             "sql": sql,
                              "p50_over_sql": slower, "statements_per_call": layer.statements_per_call if sql else None,
                              "note": note})
         finally:
             layer.close()
         for name in ("mobile list (size 20)", "mobile search (keyword, limit 50)"):
             if name not in draws:
-                rows.append([name, "not available", None, None, None, None, None, None, None])
+                rows.append([name, "not available", None, None, None, None, None, None, None, None, None])
         self.results["reads"] = {"customers": count, "factory": F_READS, "load_seconds": round(load_seconds, 1),
                                  "clients": clients, "rows": data}
         self.tables.append(format_table(
-            ["read through the gateway", "req/s", "p50 ms", "p95 ms", "p99 ms", "service layer p50",
-             "SQL p50 ms", "SQL p99 ms", "p50 ÷ SQL"], rows,
-            title=f"Reads at size ({count:,} customers in one factory, {clients} client; service layer = the "
+            ["read through the gateway", "req/s", "p50 ms", "p95 ms", "p99 ms", "at service p95",
+             "customer CPU ms/req", "service layer p50", "SQL p50 ms", "SQL p99 ms", "p50 ÷ SQL"], rows,
+            title=f"Reads at size ({count:,} customers in one factory, {clients} client; at service = the same "
+                  f"request straight to customer-service, with its CPU per request; service layer = the "
                   f"same call in process; SQL = the statements it sent, replayed with psycopg2)"))
+        self.customer_goals()
 
     # 4. propagation ----------------------------------------------------------------------
     def propagation(self) -> None:

@@ -58,3 +58,11 @@ def with_position(customer: Customer) -> Customer:
         service = customer_service()
         customer.position = customer.credit_position(service.today(), service.timezone)
     return customer
+
+
+TOTAL_ESTIMATED_HEADER = "X-Total-Estimated"  # a page whose total is an estimate (adapters.repository.Total)
+
+
+def total_headers(total) -> dict | None:
+    """``X-Total-Estimated: true`` when a page's total is the planner's estimate."""
+    return None if getattr(total, "exact", True) else {TOTAL_ESTIMATED_HEADER: "true"}

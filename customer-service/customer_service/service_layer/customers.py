@@ -307,15 +307,16 @@ def identity_refusals(uow: CustomerUnitOfWork, ctx: RequestContext,
 def insert(uow: CustomerUnitOfWork, ctx: RequestContext, customers: list[Customer],
            company: Company | None = None) -> None:
     """New customers (checked) with their side effects: one multi-row INSERT, a
-    ``customer.created`` event each, the audit rows of opening credit limits and balances."""
+    ``customer.created`` event each (one multi-row INSERT into the outbox), the audit rows of
+    opening credit limits and balances."""
     for customer in customers:
         customer.company = company
         uow.customers.add(customer)
-    flush(uow, customers[0] if len(customers) == 1 else None)
+    flush(uow, customers[0] if len(customers) == 1 else None)  # ids and versions assigned
     now = uow.now()
+    uow.add_events([customer_event(customer, "customer.created", ctx) for customer in customers])
     entries: list[history.Change] = []
     for customer in customers:
-        emit(uow, ctx, customer, "customer.created")
         entries.extend(history.opening_entries(customer, ctx, now))
     uow.history.add(entries)
 

@@ -15,7 +15,7 @@ from crm_common.paging import Cursor, keyset_page, offset_page
 
 from ..adapters import orm
 from ..adapters.cache import CustomerCache
-from ..adapters.repository import CustomerFilter
+from ..adapters.repository import CustomerFilter, Total
 from ..domain import history, rules
 from ..domain.errors import CompanyNotFound, CustomerNotFound, GroupNotFound
 from ..domain.model import Company, Customer, CustomerGroup
@@ -77,12 +77,20 @@ def customer_detail(uow: CustomerUnitOfWork, ctx: RequestContext, customer_id: i
 
 
 def customer_page(uow: CustomerUnitOfWork, ctx: RequestContext, flt: CustomerFilter, *, page: int, page_size: int,
-                  sort: Sort = Sort(), with_groups: bool = False) -> tuple[list[Customer], int]:
+                  sort: Sort = Sort(), with_groups: bool = False) -> tuple[list[Customer], Total]:
+    """A page of live customers and its ``Total``: exact up to
+    ``repository.EXACT_TOTAL_UP_TO`` matching customers, PostgreSQL's estimate beyond
+    (``total.exact`` false)."""
     with uow:
         stmt = uow.customers.filtered(ctx.factory_id, ctx.scope, flt)
-        items, total = offset_page(uow.session, stmt.order_by(*sort.columns()), page, page_size,
-                                   count=sa.select(sa.func.count()).select_from(
-                                       stmt.with_only_columns(c.id).order_by(None).subquery()))
+        scope = ctx.scope
+        total = uow.customers.page_total(stmt, key=(ctx.factory_id, scope.everything, tuple(sorted(scope.codes)), flt))
+        # The page's ids first (from the index alone where the sort has one), then their rows:
+        # an OFFSET over whole rows would read every skipped row and its order figures.
+        page_ids = (stmt.with_only_columns(c.id).order_by(*sort.columns())
+                    .limit(page_size).offset((page - 1) * page_size))
+        items = [] if total == 0 else list(uow.session.execute(
+            stmt.where(c.id.in_(page_ids.scalar_subquery())).order_by(*sort.columns())).scalars().all())
         if with_groups:
             _attach_groups(uow, ctx, items)
     return items, total

@@ -62,3 +62,24 @@ def test_an_incremental_sync_page_reads_the_keyset_index_in_order_without_a_sort
     plan = explain(big_tenant, page)
     assert "Index Scan using ix_customers_factory_updated on customers" in plan, plan
     assert "ROW(updated_at, id) >" in plan and "Sort" not in plan, plan
+
+
+def test_a_page_total_is_exact_up_to_the_threshold_and_an_estimate_beyond(big_tenant, client, headers_for):
+    from customer_service.adapters import repository
+    h = headers_for(factories=[FACTORY], domains=["*"])
+    resp = client.get("/api/v1/customers?page=2&page_size=20", headers={**h, "X-Factory-Id": FACTORY})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    data = resp.get_json()["data"]
+    assert resp.headers["X-Total-Estimated"] == "true"
+    assert 0.8 * 100_000 <= data["total"] <= 1.2 * 100_000, data["total"]  # the planner's estimate
+    assert data["total_pages"] == -(-data["total"] // 20) and len(data["items"]) == 20
+    mobile = client.get(f"/api/mobile/{FACTORY}/customers?page=1&size=10", headers=h)
+    assert mobile.headers["X-Total-Estimated"] == "true" and mobile.get_json()["data"]["totalElements"] > 10_000
+    # a filter matching fewer than the threshold: exact, and no header
+    narrow = client.get("/api/v1/customers?keyword=Customer%20a&page=1&page_size=5",
+                        headers={**h, "X-Factory-Id": FACTORY})
+    with Session(big_tenant) as session:
+        repo = CustomerRepository(session)
+        exact = repo.count(repo.filtered(FACTORY, EVERYTHING, CustomerFilter(keyword="Customer a")))
+    assert exact <= repository.EXACT_TOTAL_UP_TO
+    assert narrow.get_json()["data"]["total"] == exact and "X-Total-Estimated" not in narrow.headers

@@ -168,6 +168,9 @@ class FakeUnitOfWork:
     def add_event(self, event):
         self.events.append(event)
 
+    def add_events(self, events):
+        self.events.extend(events)
+
     def touch_customers(self, factory_id, ids):
         self.touched.update((factory_id, i) for i in ids)
 

@@ -135,6 +135,13 @@ def _outbox_insert(outbox: sa.Table) -> sa.Insert:
     return sa.insert(outbox)
 
 
+def _outbox_row(event: dict) -> dict:
+    return {"event_id": event["event_id"], "event_type": event["event_type"],
+            "aggregate_type": event["aggregate_type"], "aggregate_id": str(event["aggregate_id"]),
+            "aggregate_version": event["aggregate_version"], "payload": json_dumps(event),
+            "created_at": utcnow(), "attempts": 0}
+
+
 class UnitOfWork:
     """One business transaction. Usage::
 
@@ -197,12 +204,15 @@ class UnitOfWork:
             raise RuntimeError("this unit of work has no outbox table")
         # One INSERT statement per outbox table, values as parameters: building a new
         # statement with .values() per event cost more CPU than running it (make bench).
-        self.session.execute(_outbox_insert(self.outbox), {
-            "event_id": event["event_id"], "event_type": event["event_type"],
-            "aggregate_type": event["aggregate_type"], "aggregate_id": str(event["aggregate_id"]),
-            "aggregate_version": event["aggregate_version"], "payload": json_dumps(event),
-            "created_at": utcnow(), "attempts": 0,
-        })
+        self.session.execute(_outbox_insert(self.outbox), _outbox_row(event))
+
+    def add_events(self, events: list[dict]) -> None:
+        """Several events, in this order, in one multi-row INSERT (batches: a round trip
+        per event cost a bulk create of 100 customers more than its customers' INSERT)."""
+        if self.outbox is None:
+            raise RuntimeError("this unit of work has no outbox table")
+        if events:
+            self.session.execute(_outbox_insert(self.outbox), [_outbox_row(event) for event in events])
 
     def savepoint(self):
         """``with uow.savepoint(): ...`` for a piece that may fail alone (bulk records)."""

@@ -19,6 +19,7 @@ from ...domain import commands
 from ...domain.external_sync import ExternalOrigin
 from ...service_layer import customers as handlers
 from ...service_layer import queries
+from ..common import total_headers
 from .schemas import (
     CREATE_EXAMPLE,
     STATUS_EXAMPLE,
@@ -66,6 +67,10 @@ class Customers(MethodView):
 
         Filters: `keyword` (part of the name, code or contact, any case), `businessDomain`,
         `status`, `source`. Pages with `page` and `page_size` (≤ 100), newest first.
+        `total` is exact up to 10,000 matching customers; beyond that it is PostgreSQL's
+        estimate (from the table's statistics: close for a whole tenant or a status, rougher
+        for a keyword; never below 10,001), and the reply carries `X-Total-Estimated: true`; `total_pages` follows from
+        `total`, and a page past the last one is empty.
 
         Incremental sync (CONTRACT §4): with `updated_since` (ISO 8601, inclusive) and/or
         `cursor` (the previous page's `data.next_cursor`), customers changed since — deleted
@@ -82,7 +87,7 @@ class Customers(MethodView):
             return reply(keyset_body(items, query["page_size"], cursor))
         items, total = queries.customer_page(uow, ctx, flt, page=query["page"], page_size=query["page_size"],
                                              with_groups=True)
-        return reply(page_body(items, total, query["page"], query["page_size"]))
+        return reply(page_body(items, total, query["page"], query["page_size"]), headers=total_headers(total))
 
     @blp.doc(operationId="createCustomer")
     @blp.arguments(CreateCustomerRequestSchema(), example=CREATE_EXAMPLE)
@@ -202,7 +207,7 @@ def _history_route(path: str, kind: str, item_schema, summary: str, operation_id
         def get(self, query, customer_id):
             items, total = queries.customer_history(customer_service().uow(), request_context(), customer_id, kind,
                                                     page=query["page"], page_size=query["page_size"])
-            return reply(page_body(items, total, query["page"], query["page_size"]))
+            return reply(page_body(items, total, query["page"], query["page_size"]), headers=total_headers(total))
 
     History.get.__doc__ = summary + """
 

@@ -28,7 +28,7 @@ from ...domain import commands
 from ...domain.errors import CustomerNotFound
 from ...service_layer import bulk, imports, queries
 from ...service_layer import customers as handlers
-from ..common import MAX_ID
+from ..common import MAX_ID, total_headers
 from . import sheets
 from .schemas import (
     CREATE_EXAMPLE,
@@ -141,10 +141,15 @@ class Customers(MethodView):
         creditLimit, currentBalance, availableCredit, paymentTerms (default createdAt;
         anything else is 400), `sortOrder` asc/desc (default desc). Only live customers
         of the factory in the caller's business domains; each with its computed fields
-        and order figures."""
+        and order figures.
+
+        `totalElements` is exact up to 10,000 customers; beyond that it is PostgreSQL's
+        estimate (from the table's statistics: close for a whole tenant or a status, rougher
+        for a keyword; never below 10,001), and the reply carries `X-Total-Estimated: true`. `totalPages` and `hasNext`
+        follow from it; a page past the last one is empty."""
         items, total = queries.customer_page(customer_service().uow(), _ctx(factoryId), CustomerFilter(),
                                              page=query["page"], page_size=query["size"], sort=query["sort"])
-        return reply(page_response(items, total, query["page"], query["size"]))
+        return reply(page_response(items, total, query["page"], query["size"]), headers=total_headers(total))
 
     @blp.doc(operationId="createTenantCustomer")
     @authorize("customer.write")

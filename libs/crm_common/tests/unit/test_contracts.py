@@ -60,3 +60,26 @@ def test_nested_schemas_are_defined_inside_the_document():
                     aggregate_id=1, aggregate_version=1, data={"id": 1, "lines": [{"sku": "a"}]})
     assert not list(validator.iter_errors(ok))
     assert list(validator.iter_errors({**ok, "data": {"id": 1, "lines": [{}]}}))
+
+
+def test_an_events_data_is_what_a_json_round_trip_would_give():
+    import datetime as dt
+    import decimal
+    import enum
+    import json
+    import uuid
+
+    from crm_common.events import json_dumps, plain
+
+    class Colour(str, enum.Enum):
+        RED = "red"
+
+    data = {"i": 3, "f": 1.5, "b": True, "n": None, "s": "客户", "d1": decimal.Decimal("12.00"),
+            "d2": decimal.Decimal("12.34"), "at": dt.datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=dt.timezone.utc),
+            "naive": dt.datetime(2026, 1, 2), "day": dt.date(2026, 1, 2), "tags": {"b", "a"}, "t": (1, "x"),
+            "u": uuid.UUID(int=5), "e": Colour.RED, "nested": {1: [decimal.Decimal("0.1"), {"k": None}], None: 1, "x": {False: 0},
+                                                               2.5: 3}}
+    expected = json.loads(json_dumps(data))
+    assert plain(data) == expected
+    assert json_dumps(plain(data)) == json_dumps(expected)
+    assert type(plain(data)["e"]) is str
