@@ -14,6 +14,8 @@ from crm_common.auth import DomainScope
 
 from ..domain import customers as customer_rules
 from ..domain import orders as order_rules
+from ..domain import rating as rating_rules
+from ..domain import rfm as rfm_rules
 from ..domain.orders import OrderTotals, ProductFigure
 from . import orm
 
@@ -213,3 +215,98 @@ def customers_by_lead_status(session: Session, factory_id: str, statuses: tuple[
 
 def event_sources(session: Session) -> dict[str, object]:
     return {row.producer: row for row in session.execute(sa.select(orm.event_sources))}
+
+
+# --- analyses over a tenant's buyers (seed 001 客户评级算法, 客户细分策略) ----------------------------
+# The levels, scores and the order of the pages are computed in SQL from the rules' ``*_sql``
+# forms (domain/rfm.py, rating.py, orders.py); tests/integration/test_analyses_sql.py runs
+# them beside the Python rules over one table of inputs.
+
+def _in_scope(column, scope: DomainScope | None):
+    return sa.true() if scope is None or scope.everything else column.in_(sorted(scope.codes))
+
+
+def _rfm_scored(factory_id: str, scope: DomainScope | None):
+    """Every visible buyer with its R/F/M scores and segment; levels are cut among all the
+    tenant's live buyers (``customer_order_totals``: counted orders only)."""
+    T = orm.customer_order_totals.c
+    n = sa.func.count().over()
+    ranked = (sa.select(T.customer_id, T.last_order_date, T.total_orders, T.total_revenue, C.name, C.business_domain,
+                        rfm_rules.level_sql(T.last_order_date, n).label("r_score"),  # later = fewer days = better
+                        rfm_rules.level_sql(T.total_orders, n).label("f_score"),
+                        rfm_rules.level_sql(T.total_revenue, n).label("m_score"))
+              .select_from(orm.customer_order_totals.join(orm.customers, C.id == T.customer_id))
+              .where(T.factory_id == factory_id, live_customers(factory_id, None))).subquery("ranked")
+    r = ranked.c
+    return (sa.select(r.customer_id, r.last_order_date, r.total_orders, r.total_revenue, r.name,
+                      r.r_score, r.f_score, r.m_score,
+                      rfm_rules.segment_sql(r.r_score, r.f_score, r.m_score).label("segment"))
+            .where(_in_scope(r.business_domain, scope))).subquery("scored")
+
+
+def rfm_page(session: Session, factory_id: str, scope: DomainScope | None, segment: str | None,
+             limit: int, offset: int) -> tuple[list, dict[str, int], int]:
+    """(one page of visible buyers with their scores, by segment then revenue (desc) then id;
+    visible buyers per segment; visible live customers)."""
+    s = _rfm_scored(factory_id, scope).c
+    page = sa.select(s).order_by(rfm_rules.segment_order_sql(s.segment), s.total_revenue.desc(), s.customer_id)
+    if segment:
+        page = page.where(s.segment == segment)
+    rows = session.execute(page.limit(limit).offset(offset)).all()
+    counts = {r.segment: int(r.n) for r in session.execute(
+        sa.select(s.segment, sa.func.count().label("n")).group_by(s.segment))}
+    visible = session.scalar(sa.select(sa.func.count()).where(live_customers(factory_id, scope)))
+    return rows, counts, int(visible)
+
+
+def _order_totals_subquery(factory_id: str, today: dt.date, customer_ids=None):
+    stmt = (sa.select(O.customer_id, *order_rules.order_totals_sql(O, today))
+            .where(O.factory_id == factory_id, O.counted.is_(True)))
+    if customer_ids is not None:
+        stmt = stmt.where(O.customer_id.in_(list(customer_ids)))
+    return stmt.group_by(O.customer_id).subquery("totals")
+
+
+def rating_averages(session: Session, factory_id: str, today: dt.date) -> tuple[int, Decimal, Decimal]:
+    """(live buyers of the tenant, the sum of their revenue, the sum of their order
+    frequencies): what the 客户评级算法's factory averages divide."""
+    totals = _order_totals_subquery(factory_id, today)
+    t = totals.c
+    days = order_rules.days_since_first_order_sql(t.first_order_date, today)
+    row = session.execute(
+        sa.select(sa.func.count().label("n"), sa.func.coalesce(sa.func.sum(t.total_revenue), 0).label("revenue"),
+                  sa.func.coalesce(sa.func.sum(order_rules.order_frequency_sql(t.total_orders, days)), 0)
+                  .label("frequency"))
+        .select_from(sa.join(totals, orm.customers, C.id == t.customer_id))
+        .where(live_customers(factory_id, None))).one()
+    return int(row.n), Decimal(row.revenue), Decimal(row.frequency)
+
+
+def rating_page(session: Session, factory_id: str, scope: DomainScope | None, today: dt.date,
+                avg_revenue: Decimal | None, avg_frequency: Decimal | None, limit: int, offset: int
+                ) -> tuple[list, int]:
+    """(one page of the visible live customers with their order totals and score, best score
+    first then by id; how many are visible). Rows of customers without orders carry NULL
+    totals."""
+    totals = _order_totals_subquery(factory_id, today)
+    t = totals.c
+    days = order_rules.days_since_first_order_sql(t.first_order_date, today)
+    score = rating_rules.rating_total_sql(
+        total_revenue=t.total_revenue, factory_avg_revenue=avg_revenue,
+        on_time_paid_orders=t.on_time_paid_orders, fallen_due_orders=t.paid_orders + t.unpaid_overdue_orders,
+        order_frequency=order_rules.order_frequency_sql(t.total_orders, days), factory_avg_frequency=avg_frequency,
+        days_since_first_order=days).label("score")
+    cols = [c for c in t if c.name != "customer_id"]
+    rows = session.execute(
+        sa.select(C.id, C.name, C.rating, *cols, score, sa.func.count().over().label("visible"))
+        .select_from(sa.outerjoin(orm.customers, totals, t.customer_id == C.id))
+        .where(live_customers(factory_id, scope))
+        .order_by(score.desc(), C.id).limit(limit).offset(offset)).all()
+    if rows:
+        return rows, int(rows[0].visible)
+    return rows, int(session.scalar(sa.select(sa.func.count()).where(live_customers(factory_id, scope))))
+
+
+def totals_of(row) -> OrderTotals | None:
+    """The ``OrderTotals`` of a ``rating_page`` row (``None`` without orders)."""
+    return None if row.total_orders is None else _totals(row)
