@@ -244,17 +244,34 @@ def _rfm_scored(factory_id: str, scope: DomainScope | None):
             .where(_in_scope(r.business_domain, scope))).subquery("scored")
 
 
+def _sort_memory(session: Session) -> None:
+    """Room for the sorts of a tenant's buyers in memory (PostgreSQL's 4 MB default spills
+    100,000 rows to disk), and no parallel workers (each would build the same hash of the
+    tenant's order totals again on a machine with two cores), for this transaction only."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
+        session.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
+
+
 def rfm_page(session: Session, factory_id: str, scope: DomainScope | None, segment: str | None,
              limit: int, offset: int) -> tuple[list, dict[str, int], int]:
     """(one page of visible buyers with their scores, by segment then revenue (desc) then id;
-    visible buyers per segment; visible live customers)."""
+    visible buyers per segment; visible live customers), in one statement: the counts per
+    segment ride on each row as window counts taken before the segment filter."""
     s = _rfm_scored(factory_id, scope).c
-    page = sa.select(s).order_by(rfm_rules.segment_order_sql(s.segment), s.total_revenue.desc(), s.customer_id)
+    counted = sa.select(s, *[sa.func.count().filter(s.segment == name).over().label(f"n{i}")
+                             for i, name in enumerate(rfm_rules.SEGMENTS)]).subquery("counted")
+    c = counted.c
+    page = sa.select(c).order_by(rfm_rules.segment_order_sql(c.segment), c.total_revenue.desc(), c.customer_id)
     if segment:
-        page = page.where(s.segment == segment)
+        page = page.where(c.segment == segment)
+    _sort_memory(session)
     rows = session.execute(page.limit(limit).offset(offset)).all()
-    counts = {r.segment: int(r.n) for r in session.execute(
-        sa.select(s.segment, sa.func.count().label("n")).group_by(s.segment))}
+    if rows:
+        counts = {name: int(getattr(rows[0], f"n{i}")) for i, name in enumerate(rfm_rules.SEGMENTS)}
+    else:  # past the last page: the counts alone
+        counts = {r.segment: int(r.n) for r in session.execute(
+            sa.select(s.segment, sa.func.count().label("n")).group_by(s.segment))}
     visible = session.scalar(sa.select(sa.func.count()).where(live_customers(factory_id, scope)))
     return rows, counts, int(visible)
 
@@ -269,16 +286,16 @@ def _order_totals_subquery(factory_id: str, today: dt.date, customer_ids=None):
 
 def rating_averages(session: Session, factory_id: str, today: dt.date) -> tuple[int, Decimal, Decimal]:
     """(live buyers of the tenant, the sum of their revenue, the sum of their order
-    frequencies): what the 客户评级算法's factory averages divide."""
-    totals = _order_totals_subquery(factory_id, today)
-    t = totals.c
-    days = order_rules.days_since_first_order_sql(t.first_order_date, today)
+    frequencies): what the 客户评级算法's factory averages divide; from the kept
+    ``customer_order_totals`` (counted orders, as ``order_totals``)."""
+    T = orm.customer_order_totals.c
+    days = order_rules.days_since_first_order_sql(T.first_order_date, today)
     row = session.execute(
-        sa.select(sa.func.count().label("n"), sa.func.coalesce(sa.func.sum(t.total_revenue), 0).label("revenue"),
-                  sa.func.coalesce(sa.func.sum(order_rules.order_frequency_sql(t.total_orders, days)), 0)
+        sa.select(sa.func.count().label("n"), sa.func.coalesce(sa.func.sum(T.total_revenue), 0).label("revenue"),
+                  sa.func.coalesce(sa.func.sum(order_rules.order_frequency_sql(T.total_orders, days)), 0)
                   .label("frequency"))
-        .select_from(sa.join(totals, orm.customers, C.id == t.customer_id))
-        .where(live_customers(factory_id, None))).one()
+        .select_from(orm.customer_order_totals.join(orm.customers, C.id == T.customer_id))
+        .where(T.factory_id == factory_id, live_customers(factory_id, None))).one()
     return int(row.n), Decimal(row.revenue), Decimal(row.frequency)
 
 
@@ -297,6 +314,7 @@ def rating_page(session: Session, factory_id: str, scope: DomainScope | None, to
         order_frequency=order_rules.order_frequency_sql(t.total_orders, days), factory_avg_frequency=avg_frequency,
         days_since_first_order=days).label("score")
     cols = [c for c in t if c.name != "customer_id"]
+    _sort_memory(session)
     rows = session.execute(
         sa.select(C.id, C.name, C.rating, *cols, score, sa.func.count().over().label("visible"))
         .select_from(sa.outerjoin(orm.customers, totals, t.customer_id == C.id))
