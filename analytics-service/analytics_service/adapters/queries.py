@@ -276,14 +276,6 @@ def rfm_page(session: Session, factory_id: str, scope: DomainScope | None, segme
     return rows, counts, int(visible)
 
 
-def _order_totals_subquery(factory_id: str, today: dt.date, customer_ids=None):
-    stmt = (sa.select(O.customer_id, *order_rules.order_totals_sql(O, today))
-            .where(O.factory_id == factory_id, O.counted.is_(True)))
-    if customer_ids is not None:
-        stmt = stmt.where(O.customer_id.in_(list(customer_ids)))
-    return stmt.group_by(O.customer_id).subquery("totals")
-
-
 def rating_averages(session: Session, factory_id: str, today: dt.date) -> tuple[int, Decimal, Decimal]:
     """(live buyers of the tenant, the sum of their revenue, the sum of their order
     frequencies): what the 客户评级算法's factory averages divide; from the kept
@@ -299,32 +291,55 @@ def rating_averages(session: Session, factory_id: str, today: dt.date) -> tuple[
     return int(row.n), Decimal(row.revenue), Decimal(row.frequency)
 
 
+def _payments_subquery(factory_id: str, today: dt.date):
+    """Per customer, over counted orders: the three payment counts of ``order_totals_sql``
+    that ``on_time_payment_rate`` reads (the rest is kept in ``customer_order_totals``)."""
+    overdue = sa.and_(O.paid_date.is_(None), O.due_date < today)
+    return (sa.select(O.customer_id, sa.func.count(O.paid_date).label("paid_orders"),
+                      sa.func.sum(sa.case((O.late_days <= 0, 1), else_=0)).label("on_time_paid_orders"),
+                      sa.func.sum(sa.case((overdue, 1), else_=0)).label("unpaid_overdue_orders"))
+            .where(O.factory_id == factory_id, O.counted.is_(True)).group_by(O.customer_id).subquery("payments"))
+
+
 def rating_page(session: Session, factory_id: str, scope: DomainScope | None, today: dt.date,
                 avg_revenue: Decimal | None, avg_frequency: Decimal | None, limit: int, offset: int
                 ) -> tuple[list, int]:
     """(one page of the visible live customers with their order totals and score, best score
     first then by id; how many are visible). Rows of customers without orders carry NULL
-    totals."""
-    totals = _order_totals_subquery(factory_id, today)
-    t = totals.c
-    days = order_rules.days_since_first_order_sql(t.first_order_date, today)
+    totals. Revenue, order count and first order come from the kept ``customer_order_totals``;
+    the payment counts (the orders fallen due move with the day) from the orders."""
+    T = orm.customer_order_totals
+    payments = _payments_subquery(factory_id, today)
+    p = payments.c
+    days = order_rules.days_since_first_order_sql(T.c.first_order_date, today)
+    paid, on_time, overdue = (sa.func.coalesce(col, 0) for col in (p.paid_orders, p.on_time_paid_orders,
+                                                                    p.unpaid_overdue_orders))
     score = rating_rules.rating_total_sql(
-        total_revenue=t.total_revenue, factory_avg_revenue=avg_revenue,
-        on_time_paid_orders=t.on_time_paid_orders, fallen_due_orders=t.paid_orders + t.unpaid_overdue_orders,
-        order_frequency=order_rules.order_frequency_sql(t.total_orders, days), factory_avg_frequency=avg_frequency,
+        total_revenue=T.c.total_revenue, factory_avg_revenue=avg_revenue,
+        on_time_paid_orders=on_time, fallen_due_orders=paid + overdue,
+        order_frequency=order_rules.order_frequency_sql(T.c.total_orders, days), factory_avg_frequency=avg_frequency,
         days_since_first_order=days).label("score")
-    cols = [c for c in t if c.name != "customer_id"]
     _sort_memory(session)
     rows = session.execute(
-        sa.select(C.id, C.name, C.rating, *cols, score, sa.func.count().over().label("visible"))
-        .select_from(sa.outerjoin(orm.customers, totals, t.customer_id == C.id))
+        sa.select(C.id, C.name, C.rating, T.c.total_orders, T.c.total_revenue, T.c.first_order_date,
+                  T.c.last_order_date, paid.label("paid_orders"), on_time.label("on_time_paid_orders"),
+                  overdue.label("unpaid_overdue_orders"), score)
+        .select_from(orm.customers
+                     .outerjoin(T, sa.and_(T.c.factory_id == C.factory_id, T.c.customer_id == C.id))
+                     .outerjoin(payments, p.customer_id == C.id))
         .where(live_customers(factory_id, scope))
         .order_by(score.desc(), C.id).limit(limit).offset(offset)).all()
-    if rows:
-        return rows, int(rows[0].visible)
+    # Counted apart: a count(*) OVER () on the page query would buffer every row (0.8 of 2.1 s).
     return rows, int(session.scalar(sa.select(sa.func.count()).where(live_customers(factory_id, scope))))
 
 
 def totals_of(row) -> OrderTotals | None:
-    """The ``OrderTotals`` of a ``rating_page`` row (``None`` without orders)."""
-    return None if row.total_orders is None else _totals(row)
+    """The ``OrderTotals`` a ``rating_page`` row holds, as far as the rating reads them
+    (``None`` without orders)."""
+    if row.total_orders is None:
+        return None
+    return OrderTotals(total_orders=int(row.total_orders), total_revenue=Decimal(row.total_revenue),
+                       first_order_date=_as_date(row.first_order_date), last_order_date=_as_date(row.last_order_date),
+                       paid_orders=int(row.paid_orders), on_time_paid_orders=int(row.on_time_paid_orders),
+                       unpaid_overdue_orders=int(row.unpaid_overdue_orders))
+
