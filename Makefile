@@ -9,7 +9,7 @@ ROLE ?= admin
 FACTORY ?= F001
 DOMAIN ?= *
 
-.PHONY: install release event-schemas lock lint fuzz soak run browser services init check-connections test test-fast token bench bench-analytics bench-bulk bench-sync bench-customers bench-dashboard bench-webhooks vendor-echarts clean help
+.PHONY: install release event-schemas lock lint fuzz soak run browser services init check-connections test test-fast token bench bench-analytics bench-analyses bench-bulk bench-sync bench-customers bench-dashboard bench-webhooks vendor-echarts clean help
 
 help:
 	@echo "make run     start the whole set (gateway on http://localhost:8080)"
@@ -96,6 +96,10 @@ bench: install services
 
 bench-analytics: install services
 	$(BIN)/python bench/analytics_at_size.py $(BENCH_ARGS)
+
+# RFM segments and rating scores over one tenant of 100,000 customers.
+bench-analyses: install services
+	$(BIN)/python bench/analyses_at_size.py $(BENCH_ARGS)
 
 # Seed 000 bulk-create throughput beside a raw PostgreSQL insert of the same rows.
 bench-bulk: install services

@@ -345,6 +345,22 @@ def days_since_first_order(first_order_date: dt.date | None, today: dt.date) -> 
     return None if first_order_date is None else max(0, (today - first_order_date).days)
 
 
+# SQL forms divide at this scale: 30 decimals, more than the 28 significant digits of
+# Python's Decimal context, so a rounded part lands on the same cent.
+EXACT = sa.Numeric(60, 30)
+
+
+def days_since_first_order_sql(first_order_date, today: dt.date) -> sa.ColumnElement:
+    """``days_since_first_order`` (NULL without orders); PostgreSQL's date - date."""
+    return sa.func.greatest(sa.literal(today, sa.Date) - first_order_date, 0)
+
+
+def order_frequency_sql(total_orders, days_since_first) -> sa.ColumnElement:
+    """``order_frequency`` (NULL without orders)."""
+    months = sa.func.greatest(sa.cast(days_since_first, EXACT) / DAYS_PER_MONTH, 1)
+    return sa.case((total_orders > 0, sa.cast(total_orders, EXACT) / months), else_=sa.null())
+
+
 def active_months(days_since_first: int | None) -> Decimal | None:
     """Months (of 30 days) since the first order, at least one."""
     if days_since_first is None:

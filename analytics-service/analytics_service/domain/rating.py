@@ -16,7 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .orders import round2
+import sqlalchemy as sa
+
+from .orders import EXACT, round2
 
 WEIGHT_AMOUNT = Decimal(30)
 WEIGHT_PAYMENT = Decimal(40)
@@ -61,6 +63,26 @@ def rating_score(*, total_revenue: Decimal, factory_avg_revenue: Decimal | None,
         order_frequency=round2(_ratio(order_frequency, factory_avg_frequency) * WEIGHT_FREQUENCY),
         cooperation_years=round2(years * POINTS_PER_YEAR),
     )
+
+
+def rating_total_sql(*, total_revenue, factory_avg_revenue: Decimal | None, on_time_paid_orders, fallen_due_orders,
+                     order_frequency, factory_avg_frequency: Decimal | None, days_since_first_order
+                     ) -> sa.ColumnElement:
+    """``rating_score(...).total`` over columns (NULL inputs score 0), with the tenant
+    averages as bound values: each part rounded to the cent (PostgreSQL's round(numeric, 2)
+    rounds half away from zero, as ``round2`` does for these non-negative parts)."""
+    def ratio(value, average, weight):
+        if not average:
+            return sa.literal(Decimal(0), sa.Numeric)
+        part = sa.func.round(sa.cast(value, EXACT) / sa.cast(sa.literal(Decimal(average)), EXACT) * weight, 2)
+        return sa.func.coalesce(part, 0)
+
+    payment = sa.case((fallen_due_orders > 0, sa.func.round(
+        sa.cast(on_time_paid_orders, EXACT) * WEIGHT_PAYMENT / fallen_due_orders, 2)), else_=0)
+    years = sa.func.coalesce(sa.func.round(
+        sa.func.least(sa.cast(days_since_first_order, EXACT) / 365, YEARS_CAP) * POINTS_PER_YEAR, 2), 0)
+    return (ratio(total_revenue, factory_avg_revenue, WEIGHT_AMOUNT) + payment
+            + ratio(order_frequency, factory_avg_frequency, WEIGHT_FREQUENCY) + years)
 
 
 def star_band(total: Decimal) -> int:

@@ -21,6 +21,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Sequence
 
+import sqlalchemy as sa
+
 HIGH, MEDIUM, LOW = 3, 2, 1
 LEVEL_NAMES = {HIGH: "高", MEDIUM: "中", LOW: "低"}
 SEGMENTS = ("重要价值客户", "重要保持客户", "重要发展客户", "一般客户", "流失预警客户")
@@ -45,6 +47,26 @@ def levels(values: Sequence[Decimal | int], higher_is_better: bool = True) -> li
         p = Fraction(2 * below + equal, 2 * n)
         out.append(HIGH if p > Fraction(2, 3) else LOW if p < Fraction(1, 3) else MEDIUM)
     return out
+
+
+def level_sql(value, n, higher_is_better: bool = True) -> sa.ColumnElement:
+    """``levels`` as a window expression over the rows of one query (``n``: their count, e.g.
+    ``count(*) OVER ()``): 2 × (below + equal / 2) = (rank - 1) + rows at or below, ties
+    included (the default RANGE frame), compared in integers as 3 × that with 4n and 2n."""
+    key = value if higher_is_better else value.desc()
+    twice = (sa.func.rank().over(order_by=key) - 1) + sa.func.count().over(order_by=key)
+    return sa.case((3 * twice > 4 * n, HIGH), (3 * twice < 2 * n, LOW), else_=MEDIUM)
+
+
+def segment_sql(r, f, m) -> sa.ColumnElement:
+    """``segment`` over three score columns."""
+    return sa.case(*[(sa.and_(r == pr, f == pf, m == pm), name) for (pr, pf, pm), name in _RULES],
+                   else_="一般客户")
+
+
+def segment_order_sql(name) -> sa.ColumnElement:
+    """The position of a segment column's value in ``SEGMENTS`` (the order lists show them in)."""
+    return sa.case(*[(name == s, i) for i, s in enumerate(SEGMENTS)], else_=len(SEGMENTS))
 
 
 def segment(r: int, f: int, m: int) -> str:

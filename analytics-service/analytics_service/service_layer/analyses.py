@@ -21,22 +21,11 @@ from .owner import CustomerOwner
 from .statistics import visible_customer
 
 
-def _page(items: list, page: int, page_size: int) -> dict:
-    """One offset page of a list computed in full (every customer's score is needed anyway
-    for the tenant averages and the RFM cuts)."""
-    start = (page - 1) * page_size
-    return page_body(items[start:start + page_size], len(items), page, page_size)
+def _offset(page: int, page_size: int) -> int:
+    return (page - 1) * page_size
 
 
 # --- rating score ------------------------------------------------------------------------------
-
-def _tenant_buyers(session, ctx: RequestContext, today: dt.date):
-    """(totals of the tenant's live customers with orders, all live customers, visible ones)."""
-    everyone = q.customers_by_id(session, ctx.factory_id, None)
-    totals = {cid: t for cid, t in q.order_totals(session, ctx.factory_id, today).items() if cid in everyone}
-    visible = everyone if ctx.scope.everything else q.customers_by_id(session, ctx.factory_id, ctx.scope)
-    return totals, everyone, visible
-
 
 def _score_inputs(t: order_rules.OrderTotals | None, today: dt.date) -> dict:
     t = t or order_rules.OrderTotals()
@@ -45,13 +34,13 @@ def _score_inputs(t: order_rules.OrderTotals | None, today: dt.date) -> dict:
             "order_frequency": order_rules.order_frequency(t.total_orders, days), "days_since_first_order": days}
 
 
-def _factory_averages(totals: dict, today: dt.date) -> tuple[Decimal | None, Decimal | None]:
-    if not totals:
+def _factory_averages(session, ctx: RequestContext, today: dt.date) -> tuple[Decimal | None, Decimal | None]:
+    """Mean revenue and mean order frequency over the tenant's live buyers (every domain):
+    the sums from one grouped query, divided here as the rule divides them."""
+    n, revenue, frequency = q.rating_averages(session, ctx.factory_id, today)
+    if not n:
         return None, None
-    inputs = [_score_inputs(t, today) for t in totals.values()]
-    n = len(inputs)
-    return (sum((i["total_revenue"] for i in inputs), Decimal(0)) / n,
-            sum((i["order_frequency"] for i in inputs), Decimal(0)) / n)
+    return revenue / n, frequency / n
 
 
 def _score(customer, inputs: dict, avg_revenue, avg_frequency) -> dict:
@@ -76,23 +65,25 @@ def rating_score(uow, owner: CustomerOwner, ctx: RequestContext, customer_id: in
                  now: dt.datetime | None = None) -> dict:
     today = viewing_rules.local_today(timezone, now)
     with uow:
-        totals, _everyone, visible = _tenant_buyers(uow.session, ctx, today)
+        found = q.customers_by_id(uow.session, ctx.factory_id, ctx.scope, [customer_id]).get(customer_id)
+        totals = q.order_totals(uow.session, ctx.factory_id, today, [customer_id]).get(customer_id)
+        avg_revenue, avg_frequency = _factory_averages(uow.session, ctx, today)
     # A customer the read model does not know yet (created a moment ago) is asked of its owner.
-    customer = visible.get(customer_id) or visible_customer(uow, owner, ctx, customer_id)
-    avg_revenue, avg_frequency = _factory_averages(totals, today)
-    return _score(customer, _score_inputs(totals.get(customer_id), today), avg_revenue, avg_frequency)
+    customer = found or visible_customer(uow, owner, ctx, customer_id)
+    return _score(customer, _score_inputs(totals if found else None, today), avg_revenue, avg_frequency)
 
 
 def rating_scores(uow, ctx: RequestContext, *, page: int, page_size: int, timezone: str,
                   now: dt.datetime | None = None) -> dict:
-    """Every visible live customer's score, best first."""
+    """Every visible live customer's score, best first: scored, sorted and paged in SQL
+    (``rating.rating_total_sql``); each listed score is then written out by the rule."""
     today = viewing_rules.local_today(timezone, now)
     with uow:
-        totals, _everyone, visible = _tenant_buyers(uow.session, ctx, today)
-    avg_revenue, avg_frequency = _factory_averages(totals, today)
-    scored = [_score(c, _score_inputs(totals.get(cid), today), avg_revenue, avg_frequency) for cid, c in visible.items()]
-    scored.sort(key=lambda s: (-s["total"], s["customer_id"]))
-    return _page(scored, page, page_size)
+        avg_revenue, avg_frequency = _factory_averages(uow.session, ctx, today)
+        rows, total = q.rating_page(uow.session, ctx.factory_id, ctx.scope, today, avg_revenue, avg_frequency,
+                                    page_size, _offset(page, page_size))
+    items = [_score(row, _score_inputs(q.totals_of(row), today), avg_revenue, avg_frequency) for row in rows]
+    return page_body(items, total, page, page_size)
 
 
 # --- RFM ----------------------------------------------------------------------------------------
@@ -100,24 +91,21 @@ def rating_scores(uow, ctx: RequestContext, *, page: int, page_size: int, timezo
 def rfm_segments(uow, ctx: RequestContext, *, segment: str | None, page: int, page_size: int, timezone: str,
                  now: dt.datetime | None = None) -> dict:
     """Each visible buyer's R/F/M values, 高/中/低 scores and segment; levels are cut among
-    all the tenant's live buyers."""
+    all the tenant's live buyers (``rfm.level_sql``), the page and the counts per segment
+    come from SQL."""
     today = viewing_rules.local_today(timezone, now)
     with uow:
-        totals, _everyone, visible = _tenant_buyers(uow.session, ctx, today)
-    rows = [rfm_rules.RfmInput(cid, (today - t.last_order_date).days, t.total_orders, t.total_revenue)
-            for cid, t in sorted(totals.items())]
-    results = [r for r in rfm_rules.segment_customers(rows) if r.customer_id in visible]
-    counts = rfm_rules.segment_counts(results)
-    if segment:
-        results = [r for r in results if r.segment == segment]
-    items = [{"customer_id": r.customer_id, "name": visible[r.customer_id].name, "recency_days": r.recency_days,
-              "frequency": r.frequency, "monetary": order_rules.round2(r.monetary),
+        rows, found, visible = q.rfm_page(uow.session, ctx.factory_id, ctx.scope, segment, page_size,
+                                          _offset(page, page_size))
+    counts = {name: found.get(name, 0) for name in rfm_rules.SEGMENTS}
+    items = [{"customer_id": r.customer_id, "name": r.name, "recency_days": (today - r.last_order_date).days,
+              "frequency": int(r.total_orders), "monetary": order_rules.round2(r.total_revenue),
               "r_score": r.r_score, "f_score": r.f_score, "m_score": r.m_score,
               "r_level": rfm_rules.LEVEL_NAMES[r.r_score], "f_level": rfm_rules.LEVEL_NAMES[r.f_score],
-              "m_level": rfm_rules.LEVEL_NAMES[r.m_score], "segment": r.segment} for r in results]
-    items.sort(key=lambda i: (rfm_rules.SEGMENTS.index(i["segment"]), -i["monetary"], i["customer_id"]))
-    return {"segments": counts, "customers_without_orders": sum(1 for cid in visible if cid not in totals),
-            **_page(items, page, page_size)}
+              "m_level": rfm_rules.LEVEL_NAMES[r.m_score], "segment": r.segment} for r in rows]
+    listed = counts.get(segment, 0) if segment else sum(counts.values())
+    return {"segments": counts, "customers_without_orders": visible - sum(counts.values()),
+            **page_body(items, listed, page, page_size)}
 
 
 # --- credit risk ---------------------------------------------------------------------------------
