@@ -4,6 +4,8 @@ NUL characters and lone surrogates in query values, JSON strings and path segmen
 nested 1,000 deep, 5,000-digit integers, NaN, path integers past 64 bits."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 DEEP = "[" * 1000 + "]" * 1000
@@ -85,11 +87,15 @@ def raw_request(url: str, head: bytes) -> tuple[int, dict, bytes]:
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
         sock.sendall(head)
         data = b""
-        while True:
+        while True:  # until the server closes, or the body its Content-Length announces is in
             chunk = sock.recv(65536)
             if not chunk:
                 break
             data += chunk
+            head_part, sep, rest = data.partition(b"\r\n\r\n")
+            length = re.search(rb"(?im)^content-length:\s*(\d+)", head_part) if sep else None
+            if length and len(rest) >= int(length.group(1)):
+                break
     header_blob, _, body = data.partition(b"\r\n\r\n")
     lines = header_blob.decode("latin-1").split("\r\n")
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
@@ -112,3 +118,5 @@ def test_errors_the_http_server_produces_itself_are_in_the_envelope_with_a_trace
         assert headers["content-type"].startswith("application/json") and headers["x-trace-id"]
         parsed = json.loads(body)
         assert parsed["success"] is False and parsed["message"], parsed
+        if base != stack.gateway and case == "long-uri":  # the service checks it knowing the path: its envelope
+            assert set(parsed) <= {"success", "error", "message", "errors"}, (case, base, parsed)

@@ -24,6 +24,10 @@ bind = os.environ.get("BIND") or f"{os.environ.get('HOST', '0.0.0.0')}:{os.envir
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # gthread, answering gunicorn's own errors (414, 431, bad request lines) in the envelope
+# The request line's 8190-byte limit is the app's (crm_common.web.install_input_checks), which
+# knows the path and so answers 414 in that surface's envelope; gunicorn would refuse the line
+# before it has a path. gunicorn still caps the line at 1 MiB (0 = its "unlimited").
+limit_request_line = 0
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or "crm_common.gunicorn_worker.EnvelopeThreadWorker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))

@@ -117,6 +117,7 @@ def create_base_app(settings: Settings, *, title: str, description: str = "",
     api = Api(app)
     api.ma_plugin.converter.add_attribute_function(typed_nullable_reference)
     install_tracing(app)
+    install_request_line_limit(app)  # before the token check, as the HTTP server's own limit would be
     install_auth(app)
     install_input_checks(app, read_bodies=not forwards_bodies)
     install_error_handlers(app)
@@ -254,6 +255,22 @@ class JSONProvider(DefaultJSONProvider):
 
     def loads(self, s, **kwargs):
         return inputs.loads(s)
+
+
+MAX_REQUEST_TARGET = 8190  # bytes of path + query, gunicorn's own default limit for the request line
+
+
+class UriTooLong(AppError):
+    status = 414
+    default_message = "请求地址过长"
+
+
+def install_request_line_limit(app: Flask) -> None:
+    @app.before_request
+    def _refuse_long_request_lines():
+        target = request.environ.get("RAW_URI") or request.full_path
+        if len(target) > MAX_REQUEST_TARGET:
+            raise UriTooLong()
 
 
 def install_input_checks(app: Flask, *, read_bodies: bool = True) -> None:
