@@ -12,4 +12,4 @@ Modules are deliberately small and framework-light:
 - ``web``        the Flask app factory pieces shared by every service
 """
 
-__version__ = "0.1.0"  # the one place of this package's version (make release SERVICE=… VERSION=…)
+__version__ = "1.0.0"  # the one place of this package's version (make release SERVICE=… VERSION=…)
