@@ -189,7 +189,7 @@ class InvalidExternalRecord(DomainError):
 
 
 class ExternalImportOff(DomainError):
-    status, code, template = 503, "EXTERNAL_IMPORT_DISABLED", \
+    status, code, template = 409, "EXTERNAL_IMPORT_DISABLED", \
         "外部 MySQL 导入未启用（未配置 EXTERNAL_MYSQL_URL）"
 
 

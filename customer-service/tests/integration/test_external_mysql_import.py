@@ -299,5 +299,6 @@ def test_with_no_external_mysql_the_import_is_off_and_says_so(client, headers_fo
     ready = client.get("/readyz").json["checks"]["external_mysql"]
     assert ready["ok"] is True and ready["detail"].startswith("off")
     response = client.post("/api/v1/external-sync/runs", json={}, headers=headers_for())
-    assert response.status_code == 503
+    assert response.status_code == 409  # a setting, not an outage: 4xx, no Retry-After
     assert response.json["success"] is False and "EXTERNAL_MYSQL_URL" in response.json["message"]
+    assert response.json["error_code"] == "EXTERNAL_IMPORT_DISABLED" and "Retry-After" not in response.headers

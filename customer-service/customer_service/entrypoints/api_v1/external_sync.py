@@ -63,7 +63,7 @@ class ExternalSyncRuns(MethodView):
         Reads the customers changed since the source's last watermark and imports each
         through the customer core (company upsert, customer create/update, a SUCCESS or
         FAILED sync record). Answers 202 with the run's id at once; the run goes on in the
-        background. 409 `EXTERNAL_SYNC_RUNNING` while a run of the source is going; 503
+        background. 409 `EXTERNAL_SYNC_RUNNING` while a run of the source is going; 409
         `EXTERNAL_IMPORT_DISABLED` when `EXTERNAL_MYSQL_URL` is not set."""
         run_id, _ = sync_jobs.start(customer_service(), request_context(), body["source"], "api", background=True)
         return reply({"id": run_id, "state": "RUNNING"}, message="同步已开始", status=202,
