@@ -73,30 +73,32 @@ def commit_touching(clone: Path, path: str, subject: str) -> str:
 def test_make_release_bumps_writes_the_changelog_stamps_the_images_commits_and_tags(clone):
     service = "customer-service"
     before = project_version(clone / service)
+    major = int(before.split(".")[0]) + 1          # above whatever main is at (tags included)
+    v1, v2 = f"{major}.0.0", f"{major}.1.0"
     mine = commit_touching(clone, f"{service}/NOTE-A.txt", "customer-service: first change")
-    first = release(clone, service, "1.0.0")
+    first = release(clone, service, v1)
     assert first.returncode == 0, first.stderr
-    assert project_version(clone / service) == "1.0.0" != before
-    assert git(clone, "tag", "--list", "customer-service-v*").split() == ["customer-service-v1.0.0"]
-    assert git(clone, "log", "-1", "--format=%s").strip() == "release customer-service 1.0.0"
+    assert project_version(clone / service) == v1 != before
+    assert f"customer-service-v{v1}" in git(clone, "tag", "--list", "customer-service-v*").split()
+    assert git(clone, "log", "-1", "--format=%s").strip() == f"release customer-service {v1}"
     assert git(clone, "status", "--porcelain").strip() == ""
     changelog = (clone / service / "CHANGELOG.md").read_text(encoding="utf-8")
-    assert "## 1.0.0" in changelog and f"customer-service: first change ({mine})" in changelog
-    assert 'newTag: "1.0.0"' in (clone / "deploy/k8s/customer-service/base/kustomization.yaml").read_text()
+    assert f"## {v1}" in changelog and f"customer-service: first change ({mine})" in changelog
+    assert f'newTag: "{v1}"' in (clone / "deploy/k8s/customer-service/base/kustomization.yaml").read_text()
     compose = (clone / "docker-compose.yml").read_text()
-    assert "crm/customer-service:1.0.0" in compose and "crm/customer-service:0." not in compose
+    assert f"crm/customer-service:{v1}" in compose and f"crm/customer-service:{before}" not in compose
     assert f"crm/viewing-service:{project_version(clone / 'viewing-service')}" in compose  # others untouched
 
     # The next release lists only what touched the service since its last tag.
     commit_touching(clone, "viewing-service/NOTE-B.txt", "viewing-service: not ours")
     ours = commit_touching(clone, f"{service}/NOTE-C.txt", "customer-service: second change")
-    second = release(clone, service, "1.1.0")
+    second = release(clone, service, v2)
     assert second.returncode == 0, second.stderr
     changelog = (clone / service / "CHANGELOG.md").read_text(encoding="utf-8")
-    newest = changelog.split("## 1.1.0", 1)[1].split("## 1.0.0", 1)[0]
-    assert f"customer-service: second change ({ours})" in newest and "since customer-service-v1.0.0" in newest
+    newest = changelog.split(f"## {v2}", 1)[1].split(f"## {v1}", 1)[0]
+    assert f"customer-service: second change ({ours})" in newest and f"since customer-service-v{v1}" in newest
     assert "not ours" not in changelog and "first change" not in newest
-    assert changelog.index("## 1.1.0") < changelog.index("## 1.0.0")
+    assert changelog.index(f"## {v2}") < changelog.index(f"## {v1}")
     assert project_version(clone / "viewing-service") == project_version(ROOT / "viewing-service")
 
 
