@@ -25,6 +25,7 @@ class FakeCustomerService:
         self.customers: dict[int, dict] = {}
         self.requests: list[dict] = []
         self.down = False
+        self.before_answer = None  # called with the customer id before each answer, if set
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,6 +33,8 @@ class FakeCustomerService:
                 fake.requests.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
                 customer_id = int(self.path.rstrip("/").rsplit("/", 1)[1])
                 customer = fake.customers.get(customer_id)
+                if fake.before_answer is not None:
+                    fake.before_answer(customer_id)
                 if fake.down:
                     status, body = 503, {"success": False, "code": 5030, "message": "down"}
                 elif customer is None or customer["factory_id"] != self.headers.get("X-Factory-Id"):

@@ -161,10 +161,12 @@ class SnapshotRepository:
                       update=[k for k in values if k != "customer_id"],
                       where=lambda table, excluded: table.c.version < excluded.version) == 1
 
-    def get(self, factory_id: str, customer_id: int) -> CustomerInfo | None:
+    def get(self, factory_id: str, customer_id: int, *, lock: bool = False) -> CustomerInfo | None:
+        """``lock``: share-lock the row until the transaction ends (an event's ``remember``
+        waits for it, and a pending one is waited for)."""
         t = orm.customer_snapshots
-        row = self.session.execute(sa.select(t).where(t.c.factory_id == factory_id,
-                                                      t.c.customer_id == customer_id)).first()
+        stmt = sa.select(t).where(t.c.factory_id == factory_id, t.c.customer_id == customer_id)
+        row = self.session.execute(stmt.with_for_update(read=True) if lock else stmt).first()
         if row is None:
             return None
         return CustomerInfo(customer_id=row.customer_id, factory_id=row.factory_id, name=row.name,

@@ -10,7 +10,7 @@ from crm_common.errors import Conflict, NotFound, ValidationError
 from ..domain import rules
 from ..domain.commands import KEEP, CreateContract, GetContract, ListContracts, UpdateContract
 from ..domain.model import Contract
-from .customers import FetchCustomer, known_customer, require_visible_filter
+from .customers import FetchCustomer, known_customer, latest_for_copy, require_visible_filter
 from .projects import stale
 from .unit_of_work import SyncUnitOfWork
 
@@ -54,6 +54,7 @@ def create_contract(cmd: CreateContract, uow: SyncUnitOfWork, customers: FetchCu
     ctx = cmd.ctx
     info = known_customer(uow, ctx, cmd.customer_id, customers)
     with uow:
+        info = latest_for_copy(uow, ctx, info)
         _check_project(uow, ctx, cmd.project_id, info.customer_id)
         if uow.contracts.number_taken(ctx.factory_id, cmd.contract_no):
             raise _duplicate_number()
@@ -74,6 +75,7 @@ def update_contract(cmd: UpdateContract, uow: SyncUnitOfWork, customers: FetchCu
     ctx = cmd.ctx
     info = known_customer(uow, ctx, cmd.customer_id, customers) if cmd.customer_id is not None else None
     with uow:
+        info = latest_for_copy(uow, ctx, info) if info is not None else None
         contract = load_contract(uow, ctx, cmd.contract_id, for_update=True, expected_version=cmd.expected_version)
         now = uow.now()
         values = {}

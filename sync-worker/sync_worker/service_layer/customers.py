@@ -86,6 +86,20 @@ def known_customer(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
     return info
 
 
+def latest_for_copy(uow: SyncUnitOfWork, ctx: RequestContext, info: CustomerInfo) -> CustomerInfo:
+    """Inside the open transaction that copies a customer's fields into a project or
+    contract: the newest known state, its snapshot row share-locked until commit. A customer
+    event applied meanwhile either committed first (and is what gets copied) or waits for
+    this commit and then updates the new row too; copying ``info`` as read before this
+    transaction could keep an older state forever."""
+    latest = uow.snapshots.get(info.factory_id, info.customer_id, lock=True)
+    if latest is None or latest.version < info.version:
+        return info
+    if not _visible(ctx, latest):
+        raise customer_not_found(info.customer_id)
+    return latest
+
+
 def current_customer(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int,
                      fetch: FetchCustomer | None) -> tuple[CustomerInfo, str]:
     """(state, where it came from) for a manual sync: customer-service when it answers,

@@ -7,7 +7,7 @@ from crm_common.errors import NotFound, PreconditionFailed
 
 from ..domain.commands import CreateProject, GetProject, ListProjects, UpdateProject
 from ..domain.model import Project
-from .customers import FetchCustomer, known_customer, require_visible_filter
+from .customers import FetchCustomer, known_customer, latest_for_copy, require_visible_filter
 from .unit_of_work import SyncUnitOfWork
 
 PROJECT_NOT_FOUND = "项目不存在"
@@ -31,6 +31,7 @@ def create_project(cmd: CreateProject, uow: SyncUnitOfWork, customers: FetchCust
     ctx = cmd.ctx
     info = known_customer(uow, ctx, cmd.customer_id, customers)
     with uow:
+        info = latest_for_copy(uow, ctx, info)
         now = uow.now()
         project = Project(factory_id=ctx.factory_id, name=cmd.name, customer_id=info.customer_id,
                           business_domain=info.business_domain, created_at=now, created_by=ctx.operator_id, created_by_name=ctx.operator_name,
@@ -47,6 +48,7 @@ def update_project(cmd: UpdateProject, uow: SyncUnitOfWork, customers: FetchCust
     ctx = cmd.ctx
     info = known_customer(uow, ctx, cmd.customer_id, customers) if cmd.customer_id is not None else None
     with uow:
+        info = latest_for_copy(uow, ctx, info) if info is not None else None
         project = load_project(uow, ctx, cmd.project_id, for_update=True, expected_version=cmd.expected_version)
         now = uow.now()
         changed = project.rename(cmd.name) if cmd.name is not None else []

@@ -156,7 +156,8 @@ def _sync_now(uow: SyncUnitOfWork, ctx: RequestContext, customer_id: int, fetch:
     with uow:
         if source == SOURCE_CUSTOMER_SERVICE:
             remember(uow, info, source=source)
-        newest = uow.snapshots.get(ctx.factory_id, customer_id) or info
+        # locked like an event's own write, so an event applied meanwhile is never overwritten
+        newest = uow.snapshots.get(ctx.factory_id, customer_id, lock=True) or info
         now = uow.now()
         result = _sync(uow, newest, operator=operator, now=now)
         _record(uow, newest, result, trigger=rules.TRIGGER_MANUAL, outcome=rules.OUTCOME_SUCCESS,

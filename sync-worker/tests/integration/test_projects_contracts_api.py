@@ -2,6 +2,8 @@
 are filled in by the service, tenants are isolated, roles are enforced."""
 from __future__ import annotations
 
+import pytest
+
 
 def test_creating_needs_only_a_name_and_customer_id_and_copies_the_customer(
         client, headers_for, factory, consumer, customer_events):
@@ -43,6 +45,35 @@ def test_a_customer_not_seen_yet_is_asked_from_customer_service_with_the_callers
     before = len(customer_service.requests)
     assert client.post("/api/v1/projects", json={"name": "p2", "customer_id": 424242}, headers=headers).status_code == 201
     assert len(customer_service.requests) == before
+
+
+@pytest.mark.parametrize("path,body", [("/api/v1/projects", {"name": "p"}),
+                                       ("/api/v1/contracts", {"contract_no": "HT-RACE"})])
+def test_a_change_applied_while_the_customer_is_fetched_is_what_gets_copied(
+        client, headers_for, factory, consumer, customer_events, customer_service, path, body):
+    """customer-service answers an older state than an event applied meanwhile (seen in
+    make soak: a project created during an update kept the old name for good, since no
+    later event touched it). The new row gets the newest known state."""
+    headers = headers_for(factories=[factory])
+    customer = customer_events(factory)
+    customer_service.customers[customer.id] = {**customer.state, "version": 1}  # what it will answer
+    newer = [customer.created(), customer.updated(name="改名后的客户", primary_contact_phone="13911110000")]
+
+    def apply_the_events_first(customer_id):
+        if customer_id == customer.id:
+            customer_service.before_answer = None
+            for event in newer:
+                assert consumer.apply(event) == "applied"
+
+    customer_service.before_answer = apply_the_events_first
+    try:
+        created = client.post(path, json={**body, "customer_id": customer.id}, headers=headers)
+    finally:
+        customer_service.before_answer = None
+    assert created.status_code == 201, created.get_json()
+    data = created.get_json()["data"]
+    assert data["customer_name"] == "改名后的客户"
+    assert data.get("customer_phone", data.get("contact_phone")) == "13911110000"
 
 
 def test_an_unknown_customer_is_404_naming_customer_id(client, headers_for, factory):
