@@ -91,14 +91,13 @@ def test_a_slow_receiver_does_not_delay_deliveries_to_others(consumer, subscribe
                                                              start_worker, factory):
     subscribe(factory, "/slow", ["customer.*"])
     subscribe(factory, "/fast", ["customer.*"])
-    receiver.behaviour["/slow"] = Behaviour(delay=2.0)
+    receiver.behaviour["/slow"] = Behaviour(delay=5.0)
     for _ in range(10):
         consumer.apply(customer_events(factory).created())
-    started = time.monotonic()
     start_worker(WEBHOOK_CONCURRENCY="4", WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION="2")
-    assert wait_for(lambda: len(receiver.accepted("/fast")) == 10, timeout=10)
-    fast_done = time.monotonic() - started
-    assert fast_done < 2.0, fast_done  # while the slow receiver answers one call per 2 s per thread
+    assert wait_for(lambda: len(receiver.accepted("/fast")) == 10, timeout=30)
+    # Counted, not timed: had the slow receiver held all four threads, the fast one would have
+    # waited for at least four of its 5 s answers.
     assert len(receiver.accepted("/slow")) <= 2
     assert len(receiver.snapshot("/slow")) <= 4  # at most its share of the threads at a time
 
