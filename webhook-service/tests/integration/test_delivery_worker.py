@@ -144,7 +144,7 @@ def test_a_new_delivery_wakes_an_idle_worker_at_once(consumer, subscribe, custom
     recorded = time.time()
     consumer.apply(event)
     [call] = wait_for(lambda: receiver.accepted("/wake"), timeout=10)
-    assert call.event_id == event["event_id"] and call.at - recorded < 5.0  # not the 30 s poll
+    assert call.event_id == event["event_id"] and call.at - recorded < 15.0  # not the 30 s poll
 
 
 def test_the_listener_hears_an_announcement_when_its_transaction_commits(engine, uow_factory):
