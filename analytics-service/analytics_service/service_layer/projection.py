@@ -161,9 +161,46 @@ def handles(*event_types: str):
     return register
 
 
+CUSTOMER_EVENTS = frozenset({"customer.created", "customer.updated", "customer.deleted"})
+ORDER_EVENTS = frozenset({"order.recorded", "order.updated"})
+
+
+def customers_touched(uow: AnalyticsUnitOfWork, events: list[dict]) -> dict[str, set[int]]:
+    """factory -> ids of the customers whose rows or order totals these events change (an
+    order event: its customer and, when it moves the order, the previous one). Unreadable
+    values are skipped here: the appliers refuse them with the right error."""
+    touched: dict[str, set[int]] = {}
+    for event in events:
+        data = event.get("data") or {}
+        if event["event_type"] in CUSTOMER_EVENTS:
+            tenant, ids = event.get("factory_id") or data.get("factory_id"), [data.get("id", event["aggregate_id"])]
+        elif event["event_type"] in ORDER_EVENTS and event.get("producer") != PRODUCER:
+            tenant = data.get("factory_id") or event.get("factory_id")
+            stored = uow.orders.get(str(tenant), str(data.get("order_id"))) if tenant and data.get("order_id") else None
+            ids = [data.get("customer_id")] + ([stored.order.customer_id] if stored else [])
+        else:
+            continue
+        for value in ids:
+            try:
+                customer_id = _int(value)
+            except InvalidEvent:
+                continue
+            if tenant and customer_id is not None and 0 < customer_id < 2**63:
+                touched.setdefault(str(tenant), set()).add(customer_id)
+    return touched
+
+
 def apply_many(uow: AnalyticsUnitOfWork, events: list[dict]) -> None:
     """A batch of events, each kind by its applier (events of different aggregates commute;
-    the consumer hands over only the newest event of each aggregate)."""
+    the consumer hands over only the newest event of each aggregate).
+
+    First the per-customer order locks of every customer the batch touches, in one order
+    (tenant, then id), the order an order write takes them in before it locks customer rows:
+    a batch that locked a customer's row (its customer event) and then waited for that
+    customer's order lock (an ERP's order event) would deadlock with an order write that holds
+    the order lock and waits for the row."""
+    for tenant, ids in sorted(customers_touched(uow, events).items()):
+        uow.orders.lock_customers(tenant, ids)
     for event_types, apply in APPLIERS:
         chunk = [event for event in events if event["event_type"] in event_types]
         if chunk:
