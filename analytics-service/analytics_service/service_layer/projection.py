@@ -22,6 +22,8 @@ from .orders import apply_order_event
 from .unit_of_work import AnalyticsUnitOfWork
 
 handlers = EventHandlers()
+CUSTOMER_EVENTS = frozenset({"customer.created", "customer.updated", "customer.deleted"})
+ORDER_EVENTS = frozenset({"order.recorded", "order.updated"})
 
 
 # --- parsing the producers' data -------------------------------------------------------------
@@ -161,10 +163,6 @@ def handles(*event_types: str):
     return register
 
 
-CUSTOMER_EVENTS = frozenset({"customer.created", "customer.updated", "customer.deleted"})
-ORDER_EVENTS = frozenset({"order.recorded", "order.updated"})
-
-
 def customers_touched(uow: AnalyticsUnitOfWork, events: list[dict]) -> dict[str, set[int]]:
     """factory -> ids of the customers whose rows or order totals these events change (an
     order event: its customer and, when it moves the order, the previous one). Unreadable
@@ -217,7 +215,7 @@ def _with_id(event: dict) -> dict:
     return {**event["data"], "id": event["data"].get("id", event["aggregate_id"])}
 
 
-@handles("customer.created", "customer.updated", "customer.deleted")
+@handles(*sorted(CUSTOMER_EVENTS))
 def apply_customers(uow: AnalyticsUnitOfWork, events: list[dict]) -> None:
     uow.read_model.apply_customers([
         _check(customer_row(_with_id(e), int(e["aggregate_version"]), e.get("factory_id")), "customer")
@@ -233,7 +231,7 @@ def apply_viewing_records(uow: AnalyticsUnitOfWork, events: list[dict]) -> None:
     _note(uow, uow.freshness.VIEWINGS, events)
 
 
-@handles("order.recorded", "order.updated")
+@handles(*sorted(ORDER_EVENTS))
 def apply_orders(uow: AnalyticsUnitOfWork, events: list[dict]) -> None:
     """Orders another producer (an ERP) records, applied by version. Our own order events
     are skipped: their facts were written when the request was accepted."""
