@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from crm_testing import create_database, create_vhost, delete_vhost, drop_database, free_port, repo_root
+from crm_testing import (
+    create_database,
+    create_vhost,
+    delete_vhost,
+    drop_database,
+    free_port,
+    free_port_block,
+    repo_root,
+)
 
 pytestmark = pytest.mark.system
 
@@ -29,20 +36,9 @@ OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 1
 
 
 def free_metrics_base() -> int:
-    """A base port whose Procfile offsets (+1 .. +80) are all free."""
+    """A base port whose Procfile offsets (+1 .. +80) are all free (and reserved for this run)."""
     offsets = [int(m) for m in re.findall(r"METRICS_PORT_BASE:-9100}\+(\d+)", (ROOT / "Procfile").read_text())]
-    for base in range(21000, 60000, 97):
-        ok = True
-        for offset in offsets:
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", base + offset))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free metrics port range")
+    return free_port_block(offsets)
 
 
 def readme_round_trip() -> str:

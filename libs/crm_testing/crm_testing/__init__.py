@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import requests
 import sqlalchemy as sa
 
 from crm_common.auth import issue_token
+from crm_testing.ports import free_port, free_port_block  # noqa: F401 - the tests' one source of ports
 
 TEST_JWT_SECRET = "test-secret-0123456789-0123456789-abcdef"
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
@@ -91,12 +91,6 @@ def delete_vhost(amqp_url: str) -> None:
 
 
 # --- processes ---------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def make_token(roles=("admin",), factories=("*",), domains=("*",), sub="u-test", name="测试用户",
                secret: str = TEST_JWT_SECRET, ttl: int = 3600, **extra) -> str:

@@ -23,11 +23,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from crm_testing.ports import free_port
 
 
 def _port_open(port: int) -> bool:
@@ -52,7 +48,7 @@ class PrivatePostgres:
 
     def __init__(self, port: int | None = None, max_connections: int = 200):
         self.bindir = postgres_bindir()
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.max_connections = max_connections
         self.base = Path(tempfile.mkdtemp(prefix="crm-pg-"))
         self.datadir = self.base / "data"
@@ -142,9 +138,7 @@ class PrivateRabbit:
     def __init__(self):
         self.base = Path(tempfile.mkdtemp(prefix="crm-mq-"))
         self.node = f"crmtest-{uuid.uuid4().hex[:8]}@localhost"
-        self.port, self.dist_port = _free_port(), _free_port()
-        while self.dist_port == self.port:
-            self.dist_port = _free_port()
+        self.port, self.dist_port = free_port(), free_port()
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}"
         (self.base / "rabbitmq.conf").write_text("loopback_users = none\n")
         (self.base / "rabbitmq-env.conf").write_text("")
