@@ -25,7 +25,7 @@ from pathlib import Path
 # distribution ports, PostgreSQL, Redis, MySQL, the contract's service ports, metrics).
 RESERVED = frozenset({3306, 4369, 5432, 5672, 6379, 8000, 8001, 8002, 8003, 8004, 8005, 8006,
                       8080, 9100, 15672, 25672, 35672})
-LOWEST = 20000
+LOWEST, HIGHEST = 20000, 30000
 
 _lock = threading.Lock()
 _handed_out: set[int] = set()
@@ -41,11 +41,13 @@ def ephemeral_range() -> tuple[int, int]:
 
 
 def candidate_range() -> range:
-    """Ports the kernel never picks by itself: ``[LOWEST, ephemeral low)``, or when a machine
-    has widened its ephemeral range down to there, above its top."""
+    """Ports the kernel never picks by itself: ``[LOWEST, min(HIGHEST, ephemeral low))``, or
+    when a machine has widened its ephemeral range down to there, above its top. Below
+    ``HIGHEST`` also because a private RabbitMQ's ``rabbitmqctl`` listens on its node's
+    distribution port + 10000 .. + 10010 while it runs: never one of these."""
     low, high = ephemeral_range()
-    if low - LOWEST >= 2000:
-        return range(LOWEST, low)
+    if min(HIGHEST, low) - LOWEST >= 2000:
+        return range(LOWEST, min(HIGHEST, low))
     return range(high + 1, 65536)
 
 
