@@ -44,10 +44,11 @@ def events_of(stack, service: str, factory: str) -> list[dict]:
     return [e for e in events if e["factory_id"] == factory]
 
 
-def wait_applied(stack, event_ids: list[str], timeout: float = 30.0) -> None:
-    """Until the consumer has handled every one of ``event_ids`` (applied, duplicate or stale)."""
+def wait_applied(stack, event_ids: list[str], timeout: float = 30.0, service: str = "analytics") -> None:
+    """Until ``service``'s consumers have handled every one of ``event_ids`` (applied,
+    duplicate or stale)."""
     wanted = set(event_ids)
-    engine = sa.create_engine(stack.db_urls["analytics"], poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(stack.db_urls[service], poolclass=sa.pool.NullPool)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -59,4 +60,4 @@ def wait_applied(stack, event_ids: list[str], timeout: float = 30.0) -> None:
             time.sleep(0.1)
     finally:
         engine.dispose()
-    raise AssertionError(f"{len(wanted - seen)} event(s) never reached the analytics consumer")
+    raise AssertionError(f"{len(wanted - seen)} event(s) never reached the {service} consumer")
