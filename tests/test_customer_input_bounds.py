@@ -129,8 +129,7 @@ def test_a_million_row_sheet_is_refused_with_under_2_s_of_worker_cpu_and_the_wor
     assert results == [400] * 8
     # Worker CPU, not wall time: what the issue measures, and what a loaded machine does not change.
     spent = workers_cpu_seconds(master) - cpu_before
-    assert spent < 2.0 * 9, spent  # nine uploads, each well under 2 s of worker CPU
-    assert spent / 9 < 2.0
+    assert spent / 9 < 2.0, spent  # nine uploads: under 2 s of worker CPU each on average
 
 
 def test_a_sheet_declaring_a_million_rows_is_refused_before_it_is_read(client_for, factory):

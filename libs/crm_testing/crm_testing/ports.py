@@ -46,9 +46,11 @@ def candidate_range() -> range:
     ``HIGHEST`` also because a private RabbitMQ's ``rabbitmqctl`` listens on its node's
     distribution port + 10000 .. + 10010 while it runs: never one of these."""
     low, high = ephemeral_range()
-    if min(HIGHEST, low) - LOWEST >= 2000:
-        return range(LOWEST, min(HIGHEST, low))
-    return range(high + 1, 65536)
+    below, above = range(LOWEST, min(HIGHEST, low)), range(high + 1, 65536)
+    best = below if len(below) >= 2000 else max(below, above, key=len)
+    if len(best) < 200:
+        raise RuntimeError(f"the ephemeral port range {low}-{high} leaves no room for test ports")
+    return best
 
 
 def bindable(port: int) -> bool:
